@@ -1,0 +1,92 @@
+//! A certificate as a person or an operator is shown it: identity, issuer, validity, key,
+//! purpose and qualified status.
+
+use serde::Serialize;
+use time::format_description::well_known::Rfc3339;
+use x509_parser::certificate::X509Certificate;
+use x509_parser::public_key::PublicKey;
+
+use crate::names::Dn;
+use crate::qualified::{key_usage_names, Purpose, QualifiedStatus};
+use crate::{oids, Error, Identity};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CertificateSummary {
+    pub identity: Identity,
+    pub subject: String,
+    pub issuer: String,
+    /// The issuing CA's CN, for short display.
+    pub issuer_name: Option<String>,
+    /// Serial number, upper-case hex without separators.
+    pub serial: String,
+    pub not_before: String,
+    pub not_after: String,
+    /// "ECDSA P-256", "RSA-2048", "DSTU 4145", or the algorithm OID.
+    pub key_algorithm: String,
+    pub key_usage: Vec<&'static str>,
+    pub purpose: Purpose,
+    pub qualified: QualifiedStatus,
+    /// SHA-256 of the DER certificate, lower-case hex.
+    pub sha256: String,
+}
+
+impl CertificateSummary {
+    pub fn from_der(der: &[u8]) -> Result<CertificateSummary, Error> {
+        let cert = crate::parse(der)?;
+        let issuer = Dn::read(cert.issuer())?;
+        let time = |t: x509_parser::time::ASN1Time| {
+            t.to_datetime()
+                .format(&Rfc3339)
+                .unwrap_or_else(|_| t.to_string())
+        };
+        Ok(CertificateSummary {
+            identity: Identity::from_x509(&cert)?,
+            subject: Dn::read(cert.subject())?.to_text(),
+            issuer_name: issuer.get(oids::CN).map(str::to_string),
+            issuer: issuer.to_text(),
+            serial: cert
+                .raw_serial()
+                .iter()
+                .map(|b| format!("{b:02X}"))
+                .collect(),
+            not_before: time(cert.validity().not_before),
+            not_after: time(cert.validity().not_after),
+            key_algorithm: key_algorithm(&cert),
+            key_usage: key_usage_names(&cert),
+            purpose: Purpose::read(&cert)?,
+            qualified: QualifiedStatus::read(&cert)?,
+            sha256: hex(&openssl::sha::sha256(der)),
+        })
+    }
+}
+
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn key_algorithm(cert: &X509Certificate<'_>) -> String {
+    let spki = cert.public_key();
+    let alg = oids::dotted(&spki.algorithm.algorithm);
+    if alg == oids::DSTU_4145_LE || alg.starts_with("1.2.804.2.1.1.1.1.3.1") {
+        return "DSTU 4145".to_string();
+    }
+    match spki.parsed() {
+        Ok(PublicKey::RSA(rsa)) => format!("RSA-{}", rsa.key_size()),
+        Ok(PublicKey::EC(_)) => {
+            let curve = spki
+                .algorithm
+                .parameters
+                .as_ref()
+                .and_then(|p| p.as_oid().ok())
+                .map(|o| oids::dotted(&o));
+            match curve.as_deref() {
+                Some("1.2.840.10045.3.1.7") => "ECDSA P-256".to_string(),
+                Some("1.3.132.0.34") => "ECDSA P-384".to_string(),
+                Some("1.3.132.0.35") => "ECDSA P-521".to_string(),
+                Some(other) => format!("ECDSA {other}"),
+                None => "ECDSA".to_string(),
+            }
+        }
+        _ => alg,
+    }
+}

@@ -1,0 +1,92 @@
+//! Brama's shared knowledge of certificates.
+//!
+//! - [`Identity`]: who a real qualified certificate names (Ukrainian, eIDAS, Russian profiles).
+//! - [`QualifiedStatus`] and [`Purpose`]: qualified or not; signing or key agreement.
+//! - [`CertificateSummary`]: what a user or an operator is shown about one certificate.
+//! - [`load`]: certificates and keys from PEM, DER, PKCS#7 bundles and PKCS#12 files.
+//! - [`devpki`]: a complete development PKI with every case the gateway must refuse.
+
+pub mod certificate;
+pub mod der;
+pub mod devpki;
+pub mod identity;
+pub mod load;
+pub mod names;
+pub mod oids;
+pub mod qualified;
+
+pub use certificate::CertificateSummary;
+pub use identity::{IdKind, Identifier, Identity, Organisation, SubjectKind};
+pub use qualified::{Purpose, QcType, QualifiedStatus};
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong in this crate. [`Error::code`] is a stable machine-readable code.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("malformed certificate: {0}")]
+    Malformed(String),
+    #[error("the password does not open {0}")]
+    WrongPassword(String),
+    #[error("{0} needs a password")]
+    PasswordRequired(String),
+    #[error("{0}: not a certificate, PKCS#7 bundle or PKCS#12 file that Brama can read")]
+    UnsupportedFile(String),
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{0} already holds a PKI; pass --force to replace it")]
+    AlreadyExists(PathBuf),
+    #[error("cryptography failed: {0}")]
+    Crypto(String),
+}
+
+impl Error {
+    pub(crate) fn malformed(message: impl Into<String>) -> Error {
+        Error::Malformed(message.into())
+    }
+
+    /// Prefix a malformed-input message with where it was found.
+    pub(crate) fn within(self, place: &str) -> Error {
+        match self {
+            Error::Malformed(m) => Error::Malformed(format!("{place}: {m}")),
+            other => other,
+        }
+    }
+
+    pub(crate) fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Error {
+        let path = path.into();
+        move |source| Error::Io { path, source }
+    }
+
+    /// A stable code for APIs and scripts.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::Malformed(_) => "malformed_certificate",
+            Error::WrongPassword(_) => "wrong_password",
+            Error::PasswordRequired(_) => "password_required",
+            Error::UnsupportedFile(_) => "unsupported_file",
+            Error::Io { .. } => "io_error",
+            Error::AlreadyExists(_) => "already_exists",
+            Error::Crypto(_) => "crypto_error",
+        }
+    }
+}
+
+impl From<openssl::error::ErrorStack> for Error {
+    fn from(e: openssl::error::ErrorStack) -> Error {
+        Error::Crypto(e.to_string())
+    }
+}
+
+/// Parse one DER certificate, refusing trailing bytes. Never panics on hostile input.
+pub fn parse(der: &[u8]) -> Result<x509_parser::certificate::X509Certificate<'_>, Error> {
+    let (rest, cert) =
+        x509_parser::parse_x509_certificate(der).map_err(|e| Error::malformed(e.to_string()))?;
+    if !rest.is_empty() {
+        return Err(Error::malformed("trailing bytes after the certificate"));
+    }
+    Ok(cert)
+}

@@ -1,0 +1,259 @@
+//! `brama-certs`: the development PKI generator and a reader of real certificates.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use certs::devpki::{self, Options};
+use certs::{load, CertificateSummary, Error};
+
+#[derive(Parser)]
+#[command(
+    name = "brama-certs",
+    version,
+    about = "Brama certificates: development PKI and certificate inspection",
+    long_about = "Brama certificates.\n\n`init` writes a complete development PKI (root and qualified issuing CA, OCSP responder, \
+CRL, index.txt, citizens, an organisation representative and one certificate per refusal reason), \
+each key also as PKCS#12 and encrypted PEM, described in manifest.json.\n\n`show` prints who a certificate names \
+and whether it is qualified: PEM, DER, PKCS#7 bundles and PKCS#12 files, including real Ukrainian \
+certificates with DSTU 4145 keys."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Write a development PKI into DIR (refuses a non-empty DIR without --force).
+    Init {
+        /// Folder to write into.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Replace an existing PKI in DIR.
+        #[arg(long)]
+        force: bool,
+        /// OCSP responder URL written into every certificate's AIA.
+        #[arg(long, default_value = devpki::DEFAULT_OCSP_URL)]
+        ocsp_url: String,
+        /// CRL distribution point URL written into every certificate.
+        #[arg(long, default_value = devpki::DEFAULT_CRL_URL)]
+        crl_url: String,
+        /// One password for every key (default: a random password per key, in manifest.json).
+        #[arg(long, env = "BRAMA_CERTS_PASSWORD", hide_env_values = true)]
+        password: Option<String>,
+    },
+    /// Print the identity, validity and qualified status of the certificates in FILE.
+    Show {
+        /// PEM, DER (.cer/.crt), PKCS#7 bundle (.p7b) or PKCS#12 (.p12/.pfx).
+        file: PathBuf,
+        /// Password of a PKCS#12 file.
+        #[arg(long, env = "BRAMA_CERTS_PASSWORD", hide_env_values = true)]
+        password: Option<String>,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli.command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("brama-certs: error [{}]: {e}", e.code());
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(command: Command) -> Result<(), Error> {
+    match command {
+        Command::Init {
+            out,
+            force,
+            ocsp_url,
+            crl_url,
+            password,
+        } => {
+            let opts = Options {
+                out: out.clone(),
+                force,
+                ocsp_url,
+                crl_url,
+                password,
+            };
+            let manifest = devpki::init(&opts)?;
+            println!("Development PKI written to {}", out.display());
+            println!("  trust anchor    {}", manifest.trust.root);
+            println!("  issuing CA      {}", manifest.trust.issuing_ca);
+            println!(
+                "  OCSP responder  {} (key {}), URL {}",
+                manifest.trust.ocsp_responder, manifest.trust.ocsp_key, manifest.ocsp_url
+            );
+            println!(
+                "  CRL             {} / {}, URL {}",
+                manifest.trust.crl, manifest.trust.crl_der, manifest.crl_url
+            );
+            println!("  OCSP index      {}", manifest.trust.index);
+            println!(
+                "\n  {:<22} {:<12} {:<27} password",
+                "certificate", "key", "expected"
+            );
+            for e in &manifest.certificates {
+                println!(
+                    "  {:<22} {:<12} {:<27} {}",
+                    e.name, e.key_type, e.expected, e.password
+                );
+            }
+            println!(
+                "\nEvery file, its purpose and password: {}",
+                out.join("manifest.json").display()
+            );
+            Ok(())
+        }
+        Command::Show {
+            file,
+            password,
+            json,
+        } => {
+            let bytes = load::read_file(&file)?;
+            let name = file.display().to_string();
+            let ders = load::certificates(&bytes, &name, password.as_deref())?;
+            let summaries = ders
+                .iter()
+                .map(|d| CertificateSummary::from_der(d))
+                .collect::<Result<Vec<_>, _>>()?;
+            if json {
+                let value = if summaries.len() == 1 {
+                    serde_json::to_string_pretty(&summaries[0])
+                } else {
+                    serde_json::to_string_pretty(&summaries)
+                };
+                println!("{}", value.expect("summary serialises"));
+            } else {
+                for (i, s) in summaries.iter().enumerate() {
+                    if i > 0 {
+                        println!();
+                    }
+                    print!("{}", render(s));
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+fn render(s: &CertificateSummary) -> String {
+    use std::fmt::Write;
+    let id = &s.identity;
+    let mut out = String::new();
+    let mut line = |label: &str, value: &str| {
+        let _ = writeln!(out, "{label:<16}{value}");
+    };
+    let kind = match id.kind {
+        certs::SubjectKind::Person => "person",
+        certs::SubjectKind::Organisation => "organisation",
+    };
+    line("Subject", &s.subject);
+    line("Kind", kind);
+    for (label, value) in [
+        ("Full name", &id.full_name),
+        ("Surname", &id.surname),
+        ("Given name", &id.given_name),
+        ("Patronymic", &id.patronymic),
+        ("Title", &id.title),
+        ("Locality", &id.locality),
+    ] {
+        if let Some(v) = value {
+            line(label, v);
+        }
+    }
+    for (i, nid) in id.national_ids.iter().enumerate() {
+        let note = if i == 0 { "  (account key)" } else { "" };
+        line(
+            "National id",
+            &format!("{} {} {}{note}", nid.kind.as_str(), nid.country, nid.value),
+        );
+    }
+    if id.kind == certs::SubjectKind::Person && id.national_ids.is_empty() {
+        line(
+            "National id",
+            "none (account key falls back to issuer + serial)",
+        );
+    }
+    if let Some(org) = &id.organisation {
+        let ident = org
+            .identifier
+            .as_ref()
+            .map(|i| format!(" ({} {} {})", i.kind.as_str(), i.country, i.value))
+            .unwrap_or_default();
+        line(
+            "Organisation",
+            &format!("{}{ident}", org.name.as_deref().unwrap_or("—")),
+        );
+    }
+    line("Issuer", s.issuer_name.as_deref().unwrap_or(&s.issuer));
+    line("Serial", &s.serial);
+    line("Valid", &format!("{} to {}", s.not_before, s.not_after));
+    line("Key", &s.key_algorithm);
+    line(
+        "Key usage",
+        &if s.key_usage.is_empty() {
+            "—".to_string()
+        } else {
+            s.key_usage.join(", ")
+        },
+    );
+    let purpose = match s.purpose {
+        certs::Purpose::Signing => "signing",
+        certs::Purpose::KeyAgreement => "key agreement (encryption): not for signing",
+        certs::Purpose::CertificateAuthority => "certification authority",
+        certs::Purpose::Unspecified => "unspecified (no keyUsage)",
+        certs::Purpose::Other => "none a person can sign with",
+    };
+    line("Purpose", purpose);
+    let q = &s.qualified;
+    let mut marks = Vec::new();
+    if q.qc_compliance {
+        marks.push("QcCompliance".to_string());
+    }
+    if q.qc_sscd {
+        marks.push("QcSSCD".to_string());
+    }
+    if q.ua_qualified {
+        marks.push("UA qualified statement".to_string());
+    }
+    for t in &q.qc_types {
+        marks.push(format!(
+            "QcType {}",
+            match t {
+                certs::QcType::Esign => "esign",
+                certs::QcType::Eseal => "eseal",
+                certs::QcType::Web => "web",
+                certs::QcType::Other(o) => o,
+            }
+        ));
+    }
+    if q.ua_qualified_policy {
+        marks.push("UA qualified policy".to_string());
+    }
+    let verdict = if s.purpose == certs::Purpose::CertificateAuthority && q.is_qualified() {
+        "qualified trust service CA"
+    } else if q.is_qualified_esign() {
+        "yes, for electronic signatures"
+    } else if q.is_qualified() {
+        "yes, but not for a person's signature (seal or website)"
+    } else {
+        "no"
+    };
+    let detail = if marks.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", marks.join(", "))
+    };
+    line("Qualified", &format!("{verdict}{detail}"));
+    line("SHA-256", &s.sha256);
+    out
+}

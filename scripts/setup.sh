@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Install the Debian packages Brama's build and tests need, if any are missing.
+# Idempotent and quiet: does nothing when everything is present.
+set -euo pipefail
+
+packages=(
+  pkg-config libssl-dev openssl   # the openssl crate, and the openssl command as a test peer
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}" >&2
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq >/dev/null
+  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
