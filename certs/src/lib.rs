@@ -4,9 +4,11 @@
 //! - [`QualifiedStatus`] and [`Purpose`]: qualified or not; signing or key agreement.
 //! - [`CertificateSummary`]: what a user or an operator is shown about one certificate.
 //! - [`load`]: certificates and keys from PEM, DER, PKCS#7 bundles and PKCS#12 files.
+//! - [`statement`] and [`cms`]: the login statement and the CAdES-BES SignedData around it.
 //! - [`devpki`]: a complete development PKI with every case the gateway must refuse.
 
 pub mod certificate;
+pub mod cms;
 pub mod der;
 pub mod devpki;
 pub mod identity;
@@ -14,6 +16,7 @@ pub mod load;
 pub mod names;
 pub mod oids;
 pub mod qualified;
+pub mod statement;
 
 pub use certificate::CertificateSummary;
 pub use identity::{IdKind, Identifier, Identity, Organisation, SubjectKind};
