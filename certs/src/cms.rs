@@ -41,7 +41,7 @@ impl Digest {
         }
     }
 
-    pub fn len(self) -> usize {
+    pub fn output_len(self) -> usize {
         match self {
             Digest::Sha256 => 32,
             Digest::Sha384 => 48,
@@ -124,11 +124,11 @@ pub fn sign(req: &SignRequest<'_>, signer: &dyn RawSigner) -> Result<Vec<u8>, Er
     let message_digest = match req.content {
         Content::Attached(data) => req.digest.hash(data),
         Content::Detached { digest } => {
-            if digest.len() != req.digest.len() {
+            if digest.len() != req.digest.output_len() {
                 return Err(Error::malformed(format!(
                     "a {:?} digest is {} bytes, got {}",
                     req.digest,
-                    req.digest.len(),
+                    req.digest.output_len(),
                     digest.len()
                 )));
             }
@@ -147,7 +147,7 @@ pub fn sign(req: &SignRequest<'_>, signer: &dyn RawSigner) -> Result<Vec<u8>, Er
     ]);
     let signing_certificate = seq(&[&seq(&[&ess_cert_id])]);
 
-    let mut attrs = vec![
+    let mut attrs = [
         attribute(ATTR_CONTENT_TYPE, &oid(req.content_type)),
         attribute(ATTR_SIGNING_TIME, &time_value(req.signing_time)?),
         attribute(ATTR_MESSAGE_DIGEST, &tlv(0x04, &message_digest)),

@@ -54,7 +54,14 @@ pub fn certificates(
         return Ok(certs);
     }
     if Pkcs12::from_der(bytes).is_ok() {
-        let password = password.ok_or_else(|| Error::PasswordRequired(name.into()))?;
+        let Some(password) = password else {
+            let public = pkcs12_public_certificates(bytes).unwrap_or_default();
+            return if public.is_empty() {
+                Err(Error::PasswordRequired(name.into()))
+            } else {
+                Ok(public)
+            };
+        };
         let opened = pkcs12(bytes, name, password)?;
         let mut out = vec![opened.certificate];
         out.extend(opened.chain);
@@ -87,6 +94,76 @@ pub fn pkcs12(bytes: &[u8], name: &str, password: &str) -> Result<KeyAndChain, E
         certificate: cert.to_der()?,
         chain,
     })
+}
+
+const PKCS12_CERT_BAG: &str = "1.2.840.113549.1.12.10.1.3";
+const PKCS9_X509_CERTIFICATE: &str = "1.2.840.113549.1.9.22.1";
+
+/// The certificates a PKCS#12 file keeps *unencrypted*, read without its password.
+///
+/// Many PKCS#12 files keep certificate bags in plain `data` SafeContents; files whose
+/// certificates are encrypted give an empty list here and need the password to be read.
+pub fn pkcs12_public_certificates(bytes: &[u8]) -> Result<Vec<Vec<u8>>, Error> {
+    let bad = |what: &str| Error::malformed(format!("PKCS#12: {what}"));
+    let pfx = der::elements(&der::one(bytes)?)?;
+    let auth_safe = pfx.get(1).ok_or_else(|| bad("no authSafe"))?;
+    let auth_safe_data = data_content(auth_safe)?.ok_or_else(|| bad("authSafe is not data"))?;
+    let mut out = Vec::new();
+    for content_info in der::elements(&der::one(auth_safe_data)?)? {
+        // Encrypted SafeContents (encryptedData) cannot be read without the password.
+        let Some(safe_contents) = data_content(&content_info)? else {
+            continue;
+        };
+        for bag in der::elements(&der::one(safe_contents)?)? {
+            let fields = der::elements(&bag)?;
+            let is_cert_bag = fields
+                .first()
+                .and_then(|f| f.as_oid().ok())
+                .is_some_and(|o| oids::is(&o, PKCS12_CERT_BAG));
+            let Some(value) = fields.get(1).filter(|_| is_cert_bag) else {
+                continue;
+            };
+            let cert_bag = der::elements(value)?
+                .into_iter()
+                .next()
+                .ok_or_else(|| bad("empty certBag"))?;
+            let parts = der::elements(&cert_bag)?;
+            let x509 = parts
+                .first()
+                .and_then(|p| p.as_oid().ok())
+                .is_some_and(|o| oids::is(&o, PKCS9_X509_CERTIFICATE));
+            let Some(explicit) = parts.get(1).filter(|_| x509) else {
+                continue;
+            };
+            let octets = der::elements(explicit)?
+                .into_iter()
+                .next()
+                .ok_or_else(|| bad("empty certValue"))?;
+            crate::parse(octets.data)?;
+            out.push(octets.data.to_vec());
+        }
+    }
+    Ok(out)
+}
+
+/// The OCTET STRING inside a ContentInfo of type `data`, or `None` for other types.
+fn data_content<'a>(content_info: &asn1_rs::Any<'a>) -> Result<Option<&'a [u8]>, Error> {
+    let parts = der::elements(content_info)?;
+    let is_data = parts
+        .first()
+        .and_then(|p| p.as_oid().ok())
+        .is_some_and(|o| oids::is(&o, crate::cms::ID_DATA));
+    if !is_data {
+        return Ok(None);
+    }
+    let explicit = parts
+        .get(1)
+        .ok_or_else(|| Error::malformed("PKCS#12: data without content"))?;
+    let octets = der::elements(explicit)?
+        .into_iter()
+        .next()
+        .ok_or_else(|| Error::malformed("PKCS#12: empty data"))?;
+    Ok(Some(octets.data))
 }
 
 /// Open an encrypted PKCS#8 PEM private key.

@@ -492,16 +492,60 @@ fn show_prints_identity_as_text_and_json() {
         "{t}"
     );
 
-    // Errors: a clear message with a code, exit status 1.
+    // The dev PKI's PKCS#12 files keep certificates unencrypted: readable without the password.
     let out = Command::new(bin)
         .current_dir(&dir)
         .args(["show", "citizen-p256.p12"])
         .env_remove("BRAMA_CERTS_PASSWORD")
         .output()
         .unwrap();
+    assert!(
+        text(&out).contains("Шевченко Тарас Григорович"),
+        "{}",
+        text(&out)
+    );
+    // One whose certificates are encrypted needs it. Errors: a code and a message, status 1.
+    let password = &m.certificate("citizen-p256").unwrap().password;
+    let made = Command::new("openssl")
+        .current_dir(&dir)
+        .args([
+            "pkcs12",
+            "-export",
+            "-in",
+            "citizen-p256.pem",
+            "-inkey",
+            "citizen-p256.key.pem",
+        ])
+        .args([
+            "-passin",
+            &format!("pass:{password}"),
+            "-passout",
+            "pass:x",
+            "-out",
+            "sealed.p12",
+        ])
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{}", text(&made));
+    let out = Command::new(bin)
+        .current_dir(&dir)
+        .args(["show", "sealed.p12"])
+        .env_remove("BRAMA_CERTS_PASSWORD")
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        text(&out).contains("error [password_required]: citizen-p256.p12 needs a password"),
+        text(&out).contains("error [password_required]: sealed.p12 needs a password"),
+        "{}",
+        text(&out)
+    );
+    let out = Command::new(bin)
+        .current_dir(&dir)
+        .args(["show", "sealed.p12", "--password", "x"])
+        .output()
+        .unwrap();
+    assert!(
+        text(&out).contains("Шевченко Тарас Григорович"),
         "{}",
         text(&out)
     );
@@ -535,4 +579,16 @@ fn show_prints_identity_as_text_and_json() {
         "{}",
         text(&out)
     );
+}
+
+#[test]
+fn pkcs12_certificates_are_listed_without_the_password() {
+    let (tmp, m) = pki();
+    let dir = tmp.path().join("pki");
+    let e = m.certificate("representative-p256").unwrap();
+    let p12 = std::fs::read(dir.join(e.pkcs12.as_ref().unwrap())).unwrap();
+    let certs = load::pkcs12_public_certificates(&p12).unwrap();
+    assert_eq!(certs.len(), 3, "leaf, issuing CA, root");
+    assert!(certs.contains(&std::fs::read(dir.join(&e.certificate_der)).unwrap()));
+    assert!(load::pkcs12_public_certificates(b"\x30\x03\x02\x01\x03").is_err());
 }

@@ -211,11 +211,14 @@ pub(crate) fn write_key_files(
     for ca in ca_chain {
         chain.push(X509::from_der(ca)?)?;
     }
+    // Certificates unencrypted (`-certpbe NONE`), as many real PKCS#12 files keep them, so the
+    // agent can list a container without its password; the key stays encrypted.
     let p12 = Pkcs12::builder()
         .name(name)
         .pkey(&key.pkey)
         .cert(&cert)
         .ca(chain)
+        .cert_algorithm(openssl::nid::Nid::from_raw(-1))
         .build2(password)?;
     write(dir, &p12_file, &p12.to_der()?)?;
     Ok((pem, der, key_file, p12_file))
