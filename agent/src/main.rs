@@ -1,6 +1,12 @@
 //! `brama-agent` command line.
 
-use clap::Parser;
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use agent::config::Config;
+use clap::{Parser, Subcommand};
+use zeroize::Zeroizing;
 
 #[derive(Parser)]
 #[command(
@@ -8,15 +14,249 @@ use clap::Parser;
     version,
     about = "Brama signing agent: qualified electronic signatures for web sign-in, on loopback only",
     long_about = "Brama signing agent.\n\nRuns on the citizen's computer, listens on 127.0.0.1 and ::1 only, finds key containers \
-(PKCS#12 .p12/.pfx, encrypted PEM keys, PKCS#11 tokens) and signs origin-bound login statements and CAdES documents \
-for web origins the user approved. The key password is typed only on the agent's own page.\n\n\
-Status: this build has the command line only; the `serve`, `containers`, `origins`, `import` and `trust` commands \
-arrive with the agent issue (see README.md)."
+(PKCS#12 .p12/.pfx, encrypted PEM keys; PKCS#11 tokens are planned) and signs origin-bound login statements and CAdES \
+documents for web origins the user approved. The key password is typed only on the agent's own page.\n\n\
+Configuration: --config FILE (TOML) and BRAMA_AGENT_* environment variables (docs/agent-api.md)."
 )]
-struct Cli {}
+struct Cli {
+    /// Configuration file (TOML).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
 
-fn main() {
-    Cli::parse();
-    eprintln!("brama-agent: nothing to do yet; see `brama-agent --help`.");
-    std::process::exit(2);
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the API and the approval pages on loopback.
+    Serve {
+        /// Port on 127.0.0.1 and ::1 (default 47560; 0 = any free port).
+        #[arg(long)]
+        port: Option<u16>,
+        /// Extra folder to search for containers (repeatable).
+        #[arg(long = "containers", value_name = "DIR")]
+        containers: Vec<PathBuf>,
+        /// Accept http://localhost and http://127.0.0.1 page origins (development only).
+        #[arg(long)]
+        dev: bool,
+        /// Log as JSON lines.
+        #[arg(long)]
+        log_json: bool,
+    },
+    /// List the containers the agent finds.
+    Containers {
+        #[arg(long = "containers", value_name = "DIR")]
+        containers: Vec<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Approved web origins.
+    Origins {
+        #[command(subcommand)]
+        action: OriginsAction,
+    },
+    /// Copy a container into the agent's folder after checking its password (read from the
+    /// terminal without echo, or from one line of standard input).
+    Import { file: PathBuf },
+}
+
+#[derive(Subcommand)]
+enum OriginsAction {
+    List,
+    Allow { origin: String },
+    Revoke { origin: String },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let mut config = match Config::load(cli.config.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("brama-agent: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match run(cli.command, &mut config) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("brama-agent: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(command: Command, config: &mut Config) -> Result<(), String> {
+    match command {
+        Command::Serve {
+            port,
+            containers,
+            dev,
+            log_json,
+        } => {
+            let filter = tracing_subscriber::EnvFilter::try_from_env("BRAMA_AGENT_LOG")
+                .unwrap_or_else(|_| "info".into());
+            let fmt = tracing_subscriber::fmt()
+                .with_env_filter(filter)
+                .with_writer(std::io::stderr);
+            if log_json {
+                fmt.json().init()
+            } else {
+                fmt.init()
+            }
+            if let Some(p) = port {
+                config.port = p;
+            }
+            config.containers.extend(containers);
+            config.dev_mode |= dev;
+            let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+            runtime.block_on(async {
+                let running = agent::server::start(config.clone())
+                    .await
+                    .map_err(|e| format!("cannot listen: {e}"))?;
+                // Tests and scripts read this line to learn the port.
+                println!("brama-agent listening on http://127.0.0.1:{}", running.port);
+                let _ = std::io::stdout().flush();
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = terminate() => {}
+                }
+                running.stop().await;
+                Ok(())
+            })
+        }
+        Command::Containers { containers, json } => {
+            config.containers.extend(containers);
+            let app = agent::app::App::new(config.clone());
+            let list = app.containers();
+            if json {
+                let value: Vec<_> = list.iter().map(|c| serde_json::json!({
+                    "id": c.id, "label": c.label, "medium": c.medium, "kind": c.kind, "path": c.path,
+                    "certificates": c.views(),
+                })).collect();
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&value).expect("serialises")
+                );
+            } else if list.is_empty() {
+                println!(
+                    "No containers found in: {}",
+                    app.roots
+                        .iter()
+                        .map(|(p, _)| p.display().to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+            } else {
+                for c in list {
+                    println!("{}  {}  ({})", c.id, c.label, c.medium);
+                    for v in c.views() {
+                        let use_ = if v.can_sign {
+                            "signing"
+                        } else {
+                            "not for signing"
+                        };
+                        println!(
+                            "    {}  [{}; {}]  until {}",
+                            v.name, use_, v.summary.key_algorithm, v.summary.not_after
+                        );
+                    }
+                }
+            }
+            Ok(())
+        }
+        Command::Origins { action } => {
+            let origins = agent::origins::Origins::load(
+                &config.data_dir,
+                std::time::Duration::from_secs(config.deny_cooldown),
+            );
+            match action {
+                OriginsAction::List => {
+                    for (o, a) in origins.list() {
+                        println!("{o}  approved {}", a.approved_at);
+                    }
+                }
+                OriginsAction::Allow { origin } => {
+                    if !agent::origins::is_well_formed(&origin) {
+                        return Err(format!(
+                            "'{origin}' is not an origin (scheme://host[:port], lower case)"
+                        ));
+                    }
+                    origins.approve(&origin).map_err(|e| e.to_string())?;
+                    println!("approved {origin}");
+                }
+                OriginsAction::Revoke { origin } => {
+                    if !origins.revoke(&origin).map_err(|e| e.to_string())? {
+                        return Err(format!("{origin} was not approved"));
+                    }
+                    println!("revoked {origin}");
+                }
+            }
+            Ok(())
+        }
+        Command::Import { file } => import(config, &file),
+    }
+}
+
+async fn terminate() {
+    #[cfg(unix)]
+    if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        s.recv().await;
+        return;
+    }
+    std::future::pending::<()>().await
+}
+
+fn import(config: &Config, file: &std::path::Path) -> Result<(), String> {
+    let name = file
+        .file_name()
+        .ok_or("not a file")?
+        .to_string_lossy()
+        .into_owned();
+    let bytes =
+        Zeroizing::new(std::fs::read(file).map_err(|e| format!("{}: {e}", file.display()))?);
+    let lower = name.to_ascii_lowercase();
+    if !(lower.ends_with(".p12") || lower.ends_with(".pfx")) {
+        return Err("import takes a PKCS#12 file (.p12 or .pfx)".into());
+    }
+    let password = read_password(&format!("Password for {name}: "))?;
+    certs::load::pkcs12(&bytes, &name, &password).map_err(|e| e.to_string())?;
+    let dir = config.data_dir.join("containers");
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let target = dir.join(&name);
+    if target.exists() {
+        return Err(format!("{} already exists", target.display()));
+    }
+    std::fs::write(&target, &*bytes).map_err(|e| format!("{}: {e}", target.display()))?;
+    println!("imported {} into {}", name, dir.display());
+    Ok(())
+}
+
+/// One line from the terminal with echo off, or from standard input.
+fn read_password(prompt: &str) -> Result<Zeroizing<String>, String> {
+    let stdin = std::io::stdin();
+    let tty = stdin.is_terminal();
+    #[cfg(unix)]
+    let saved = tty.then(|| unsafe {
+        use std::os::fd::AsRawFd;
+        let fd = stdin.as_raw_fd();
+        let mut t: libc::termios = std::mem::zeroed();
+        libc::tcgetattr(fd, &mut t);
+        let saved = t;
+        t.c_lflag &= !libc::ECHO;
+        libc::tcsetattr(fd, libc::TCSANOW, &t);
+        (fd, saved)
+    });
+    if tty {
+        eprint!("{prompt}");
+    }
+    let mut line = Zeroizing::new(String::new());
+    let read = stdin.lock().read_line(&mut line);
+    #[cfg(unix)]
+    if let Some((fd, saved)) = saved {
+        unsafe { libc::tcsetattr(fd, libc::TCSANOW, &saved) };
+        eprintln!();
+    }
+    read.map_err(|e| e.to_string())?;
+    let trimmed = Zeroizing::new(line.trim_end_matches(['\r', '\n']).to_string());
+    Ok(trimmed)
 }

@@ -1,0 +1,258 @@
+//! `/v1`: the JSON API web pages call (docs/agent-api.md). Thin: checks the page origin,
+//! parses, and calls [`crate::app::App`].
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use base64::Engine;
+use certs::cms::Digest;
+use serde::Deserialize;
+use serde_json::json;
+use zeroize::Zeroizing;
+
+use crate::app::App;
+use crate::guard::{OwnHost, PageOrigin};
+use crate::requests::{Action, Document, DocumentBody};
+use crate::ApiError;
+
+pub const API_VERSION: u32 = 1;
+
+pub async fn info(
+    State(app): State<Arc<App>>,
+    Extension(origin): Extension<PageOrigin>,
+) -> Json<serde_json::Value> {
+    let approved = matches!(&origin, PageOrigin::Allowed(o) if app.origins.is_approved(o));
+    Json(json!({
+        "name": "brama-agent",
+        "version": env!("CARGO_PKG_VERSION"),
+        "api_version": API_VERSION,
+        "capabilities": ["containers", "authenticate", "sign", "sign-hash", "pkcs12", "pem"],
+        "origin_approved": approved,
+    }))
+}
+
+fn pending(host: &OwnHost, scheme: &str, id: &str) -> Response {
+    let url = format!("{scheme}://{}/ui/approve/{id}", host.0);
+    (
+        StatusCode::ACCEPTED,
+        Json(json!({ "state": "pending", "request": id, "approve_url": url })),
+    )
+        .into_response()
+}
+
+pub async fn containers(
+    State(app): State<Arc<App>>,
+    Extension(origin): Extension<PageOrigin>,
+    Extension(host): Extension<OwnHost>,
+    Extension(listener): Extension<Arc<crate::guard::Listener>>,
+) -> Result<Response, ApiError> {
+    let origin = origin.require()?;
+    if app.origins.is_approved(origin) {
+        return Ok(Json(app.container_list(origin)).into_response());
+    }
+    let id = app.begin(origin, Action::Containers)?;
+    Ok(pending(&host, listener.scheme, &id))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthenticateBody {
+    container: String,
+    certificate: Option<String>,
+    challenge: String,
+}
+
+/// A challenge is opaque to the agent, but bounded and printable so the approval page and
+/// the statement stay clean.
+fn check_challenge(c: &str) -> Result<(), ApiError> {
+    if c.is_empty() || c.len() > 1024 || !c.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(ApiError::BadRequest(
+            "challenge must be 1–1024 printable ASCII characters".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Unknown containers are reported at once only to approved origins: others learn nothing.
+fn check_container(
+    app: &App,
+    origin: &str,
+    container: &str,
+    certificate: Option<&str>,
+) -> Result<(), ApiError> {
+    if app.origins.is_approved(origin) {
+        app.container(container)?.signing_certificate(certificate)?;
+    }
+    Ok(())
+}
+
+pub async fn authenticate(
+    State(app): State<Arc<App>>,
+    Extension(origin): Extension<PageOrigin>,
+    Extension(host): Extension<OwnHost>,
+    Extension(listener): Extension<Arc<crate::guard::Listener>>,
+    body: Result<Json<AuthenticateBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, ApiError> {
+    let origin = origin.require()?;
+    let Json(body) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    check_challenge(&body.challenge)?;
+    check_container(&app, origin, &body.container, body.certificate.as_deref())?;
+    let id = app.begin(
+        origin,
+        Action::Authenticate {
+            container: body.container,
+            certificate: body.certificate,
+            challenge: body.challenge,
+        },
+    )?;
+    Ok(pending(&host, listener.scheme, &id))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignBody {
+    container: String,
+    certificate: Option<String>,
+    /// File name shown to the user.
+    name: Option<String>,
+    /// The document, base64. Attached unless `detached`.
+    content: Option<String>,
+    #[serde(default)]
+    detached: bool,
+    /// A precomputed hash, base64 (always a detached signature).
+    hash: Option<String>,
+    hash_algorithm: Option<Digest>,
+}
+
+pub async fn sign(
+    State(app): State<Arc<App>>,
+    Extension(origin): Extension<PageOrigin>,
+    Extension(host): Extension<OwnHost>,
+    Extension(listener): Extension<Arc<crate::guard::Listener>>,
+    body: Result<Json<SignBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, ApiError> {
+    let origin = origin.require()?;
+    let Json(body) = body.map_err(|e| match e.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::ContentTooLarge {
+            limit: app.config.max_document,
+        },
+        _ => ApiError::BadRequest(e.body_text()),
+    })?;
+    let document = document(
+        &app,
+        body.name,
+        body.content,
+        body.detached,
+        body.hash,
+        body.hash_algorithm,
+    )?;
+    check_container(&app, origin, &body.container, body.certificate.as_deref())?;
+    let id = app.begin(
+        origin,
+        Action::Sign {
+            container: body.container,
+            certificate: body.certificate,
+            document,
+        },
+    )?;
+    Ok(pending(&host, listener.scheme, &id))
+}
+
+/// Validate and describe a document to sign. Plain function: the tests call it directly.
+pub fn document(
+    app: &App,
+    name: Option<String>,
+    content: Option<String>,
+    detached: bool,
+    hash: Option<String>,
+    hash_algorithm: Option<Digest>,
+) -> Result<Document, ApiError> {
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let name = name.unwrap_or_else(|| "document".into());
+    if name.len() > 255 || name.chars().any(char::is_control) {
+        return Err(ApiError::BadRequest(
+            "name must be at most 255 characters without control characters".into(),
+        ));
+    }
+    match (content, hash) {
+        (Some(content), None) => {
+            let data = Zeroizing::new(
+                b64.decode(content)
+                    .map_err(|_| ApiError::BadRequest("content is not base64".into()))?,
+            );
+            if data.len() > app.config.max_document {
+                return Err(ApiError::ContentTooLarge {
+                    limit: app.config.max_document,
+                });
+            }
+            if certs::statement::looks_like_login_statement(&data) {
+                return Err(ApiError::LoginStatementAsDocument);
+            }
+            let sha256 = Digest::Sha256.hash(&data);
+            let preview = std::str::from_utf8(&data[..data.len().min(2000)])
+                .ok()
+                .map(|t| t.chars().take(500).collect());
+            let body = if detached {
+                DocumentBody::Digest(Digest::Sha256, sha256.clone())
+            } else {
+                DocumentBody::Attached(data.clone())
+            };
+            Ok(Document {
+                name,
+                size: data.len(),
+                fingerprint: hex(&sha256),
+                preview,
+                body,
+            })
+        }
+        (None, Some(hash)) => {
+            let algorithm = hash_algorithm.unwrap_or_default();
+            let value = b64
+                .decode(hash)
+                .map_err(|_| ApiError::BadRequest("hash is not base64".into()))?;
+            if value.len() != algorithm.output_len() {
+                return Err(ApiError::BadRequest(format!(
+                    "a {algorithm:?} hash is {} bytes",
+                    algorithm.output_len()
+                )));
+            }
+            Ok(Document {
+                name,
+                size: 0,
+                fingerprint: hex(&value),
+                preview: None,
+                body: DocumentBody::Digest(algorithm, value),
+            })
+        }
+        _ => Err(ApiError::BadRequest(
+            "give exactly one of content and hash".into(),
+        )),
+    }
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+pub async fn poll(
+    State(app): State<Arc<App>>,
+    Extension(origin): Extension<PageOrigin>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let origin = origin.require()?;
+    match app.requests.poll(&id, origin) {
+        Ok(None) => Ok((
+            StatusCode::ACCEPTED,
+            Json(json!({ "state": "pending", "request": id })),
+        )
+            .into_response()),
+        Ok(Some(result)) => Ok(Json(json!({ "state": "done", "result": result })).into_response()),
+        Err(ApiError::OriginDenied { .. }) => Err(ApiError::OriginDenied {
+            retry_after: app.origins.denied_for(origin).unwrap_or(0),
+        }),
+        Err(e) => Err(e),
+    }
+}

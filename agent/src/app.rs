@@ -1,0 +1,242 @@
+//! The agent's state and the plain functions behind the HTTP handlers.
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use serde_json::json;
+use zeroize::Zeroizing;
+
+use crate::config::Config;
+use crate::origins::Origins;
+use crate::requests::{Action, DocumentBody, Requests, State};
+use crate::signer::{self, DocumentContent, Guesses, Unlocked};
+use crate::store::{self, Container};
+use crate::ApiError;
+
+/// (page origin, container id).
+type OriginContainer = (String, String);
+
+pub struct App {
+    pub config: Config,
+    pub roots: Vec<(PathBuf, String)>,
+    pub origins: Origins,
+    pub requests: Requests,
+    pub guesses: Guesses,
+    /// Keys kept after `remember`, per (origin, container), until the instant.
+    remembered: Mutex<HashMap<OriginContainer, (Arc<Unlocked>, Instant)>>,
+    /// Containers with a signature in progress.
+    busy: Mutex<HashSet<String>>,
+}
+
+fn b64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// What happened to an approval form.
+pub enum Decision {
+    /// Signed or listed: the page may close.
+    Done,
+    Denied,
+}
+
+impl App {
+    pub fn new(config: Config) -> App {
+        App {
+            roots: config.container_roots(),
+            origins: Origins::load(&config.data_dir, Duration::from_secs(config.deny_cooldown)),
+            requests: Requests::new(config.request_ttl()),
+            guesses: Guesses::new(config.lockout_after, Duration::from_secs(config.lockout)),
+            remembered: Mutex::new(HashMap::new()),
+            busy: Mutex::new(HashSet::new()),
+            config,
+        }
+    }
+
+    pub fn containers(&self) -> Vec<Container> {
+        store::scan(&self.roots)
+    }
+
+    pub fn container(&self, id: &str) -> Result<Container, ApiError> {
+        store::find(&self.roots, id).ok_or(ApiError::UnknownContainer)
+    }
+
+    fn remembered(&self, origin: &str, container: &str) -> Option<Arc<Unlocked>> {
+        let mut map = self.remembered.lock().expect("remember lock");
+        let now = Instant::now();
+        map.retain(|_, (_, until)| *until > now);
+        map.get(&(origin.to_string(), container.to_string()))
+            .map(|(u, _)| u.clone())
+    }
+
+    /// The container list as an approved origin sees it.
+    pub fn container_list(&self, origin: &str) -> serde_json::Value {
+        let list: Vec<_> = self
+            .containers()
+            .into_iter()
+            .map(|c| {
+                let state = if self.guesses.check(&c.id).is_err() {
+                    "locked_out"
+                } else if self.remembered(origin, &c.id).is_some() {
+                    "ready"
+                } else {
+                    "needs_unlock"
+                };
+                json!({
+                    "id": c.id, "label": c.label, "medium": c.medium, "kind": c.kind,
+                    "state": state, "certificates": c.views(),
+                })
+            })
+            .collect();
+        json!({ "containers": list })
+    }
+
+    /// Start a request that needs the user; refused while a denial cools down.
+    pub fn begin(&self, origin: &str, action: Action) -> Result<String, ApiError> {
+        if let Some(retry_after) = self.origins.denied_for(origin) {
+            return Err(ApiError::OriginDenied { retry_after });
+        }
+        Ok(self.requests.create(origin, action))
+    }
+
+    /// The user's answer on the approval page. A wrong password leaves the request pending
+    /// (the page shows the error and the user may retry).
+    pub fn decide(
+        &self,
+        id: &str,
+        csrf_token: &str,
+        approve: bool,
+        password: Zeroizing<String>,
+        remember: bool,
+    ) -> Result<Decision, ApiError> {
+        let token_ok = self
+            .requests
+            .with_pending(id, |r| crate::requests::same(&r.csrf_token, csrf_token))?;
+        if !token_ok {
+            return Err(ApiError::CsrfRefused);
+        }
+        let (origin, action) = self
+            .requests
+            .take_action(id)
+            .ok_or(ApiError::UnknownRequest)?;
+        if !approve {
+            self.origins.deny(&origin);
+            self.requests.finish(id, State::Denied);
+            return Ok(Decision::Denied);
+        }
+        match self.perform(&origin, &action, password, remember) {
+            Ok(result) => {
+                self.origins
+                    .approve(&origin)
+                    .map_err(|e| ApiError::SigningFailed(e.to_string()))?;
+                self.requests.finish(id, State::Done(result));
+                Ok(Decision::Done)
+            }
+            Err(e) => {
+                self.requests.restore_action(id, action);
+                Err(e)
+            }
+        }
+    }
+
+    fn perform(
+        &self,
+        origin: &str,
+        action: &Action,
+        password: Zeroizing<String>,
+        remember: bool,
+    ) -> Result<serde_json::Value, ApiError> {
+        let (container_id, certificate_id) = match action {
+            Action::Containers => return Ok(self.container_list(origin)),
+            Action::Authenticate {
+                container,
+                certificate,
+                ..
+            }
+            | Action::Sign {
+                container,
+                certificate,
+                ..
+            } => (container, certificate.as_deref()),
+        };
+        let container = self.container(container_id)?;
+        let certificate = container.signing_certificate(certificate_id)?;
+        self.guesses.check(&container.id)?;
+        let _busy = Busy::take(&self.busy, &container.id)?;
+
+        // A typed password is always checked, even when a key is remembered.
+        let unlocked = if !password.is_empty() {
+            match signer::unlock(&container, &certificate, &password) {
+                Ok(u) => {
+                    self.guesses.succeeded(&container.id);
+                    Arc::new(u)
+                }
+                Err(ApiError::WrongPassword { .. }) => {
+                    return Err(self.guesses.failed(&container.id))
+                }
+                Err(e) => return Err(e),
+            }
+        } else {
+            match self.remembered(origin, &container.id) {
+                Some(u) if u.certificate == certificate => u,
+                _ => return Err(ApiError::NeedsUnlock),
+            }
+        };
+        drop(password);
+
+        let signature = match action {
+            Action::Authenticate { challenge, .. } => {
+                signer::sign_login(&unlocked, origin, challenge)?
+            }
+            Action::Sign { document, .. } => match &document.body {
+                DocumentBody::Attached(data) => {
+                    signer::sign_document(&unlocked, DocumentContent::Attached(data))?
+                }
+                DocumentBody::Digest(d, v) => {
+                    signer::sign_document(&unlocked, DocumentContent::Digest(*d, v))?
+                }
+            },
+            Action::Containers => unreachable!("handled above"),
+        };
+        if remember {
+            let until = Instant::now() + Duration::from_secs(self.config.remember);
+            self.remembered.lock().expect("remember lock").insert(
+                (origin.to_string(), container.id.clone()),
+                (unlocked.clone(), until),
+            );
+        }
+        let detached = matches!(action, Action::Sign { document, .. } if matches!(document.body, DocumentBody::Digest(..)));
+        Ok(json!({
+            "signature": b64(&signature),
+            "certificate": b64(&unlocked.certificate),
+            "container": container.id,
+            "detached": detached,
+        }))
+    }
+}
+
+/// One signing operation at a time per container.
+struct Busy<'a> {
+    set: &'a Mutex<HashSet<String>>,
+    id: String,
+}
+
+impl<'a> Busy<'a> {
+    fn take(set: &'a Mutex<HashSet<String>>, id: &str) -> Result<Busy<'a>, ApiError> {
+        if !set.lock().expect("busy lock").insert(id.to_string()) {
+            return Err(ApiError::ContainerBusy);
+        }
+        Ok(Busy {
+            set,
+            id: id.to_string(),
+        })
+    }
+}
+
+impl Drop for Busy<'_> {
+    fn drop(&mut self) {
+        self.set.lock().expect("busy lock").remove(&self.id);
+    }
+}

@@ -1,0 +1,116 @@
+//! Listeners → guard → routes. Binds 127.0.0.1 and ::1 only.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Router};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::app::App;
+use crate::config::Config;
+use crate::guard::{self, Listener};
+use crate::{api, ui, ApiError};
+
+pub fn router(app: Arc<App>, listener: Arc<Listener>) -> Router {
+    // base64 inflates by 4/3; leave room for the JSON around it.
+    let body_limit = app.config.max_document / 3 * 4 + 64 * 1024;
+    Router::new()
+        .route("/v1/info", get(api::info))
+        .route("/v1/containers", get(api::containers))
+        .route("/v1/authenticate", post(api::authenticate))
+        .route("/v1/sign", post(api::sign))
+        .route("/v1/requests/{id}", get(api::poll))
+        .route("/ui/", get(ui::origins_page))
+        .route(
+            "/ui/approve/{id}",
+            get(ui::approve_page).post(ui::approve_post),
+        )
+        .route("/ui/origins/revoke", post(ui::revoke_origin))
+        .route("/ui/approve.js", get(ui::script))
+        .route("/ui/style.css", get(ui::style))
+        .fallback(|| async { ApiError::BadRequest("no such endpoint".into()).into_response() })
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(Extension(listener.clone()))
+        .layer(middleware::from_fn_with_state(listener, guard::guard))
+        .layer(middleware::from_fn(log))
+        .with_state(app)
+}
+
+/// One line per request: method, path, status, time. Never headers or bodies.
+async fn log(req: Request, next: Next) -> Response {
+    let (method, path) = (req.method().clone(), req.uri().path().to_string());
+    let start = Instant::now();
+    let resp = next.run(req).await;
+    tracing::info!(%method, %path, status = resp.status().as_u16(), ms = start.elapsed().as_millis() as u64, "request");
+    resp
+}
+
+/// A running agent: its port, and a handle that stops it.
+pub struct Running {
+    pub port: u16,
+    pub app: Arc<App>,
+    stop: watch::Sender<bool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Running {
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        for t in self.tasks {
+            let _ = t.await;
+        }
+    }
+
+    pub async fn wait(self) {
+        for t in self.tasks {
+            let _ = t.await;
+        }
+    }
+}
+
+/// Bind 127.0.0.1:`config.port` (0 = any free port) and the same port on ::1, and serve.
+pub async fn start(config: Config) -> std::io::Result<Running> {
+    let v4 = TcpListener::bind(("127.0.0.1", config.port)).await?;
+    let port = v4.local_addr()?.port();
+    let mut sockets = vec![v4];
+    match TcpListener::bind(("::1", port)).await {
+        Ok(v6) => sockets.push(v6),
+        Err(e) => tracing::warn!("not listening on [::1]:{port}: {e}"),
+    }
+    let listener = Arc::new(Listener {
+        scheme: "http",
+        port,
+        dev_mode: config.dev_mode,
+    });
+    let app = Arc::new(App::new(config));
+    let (stop, stopped) = watch::channel(false);
+    let mut tasks = Vec::new();
+    for socket in sockets {
+        let service = router(app.clone(), listener.clone())
+            .into_make_service_with_connect_info::<SocketAddr>();
+        let mut stopped = stopped.clone();
+        tasks.push(tokio::spawn(async move {
+            let shutdown = async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            };
+            if let Err(e) = axum::serve(socket, service)
+                .with_graceful_shutdown(shutdown)
+                .await
+            {
+                tracing::error!("listener failed: {e}");
+            }
+        }));
+    }
+    Ok(Running {
+        port,
+        app,
+        stop,
+        tasks,
+    })
+}

@@ -1,0 +1,900 @@
+//! A real agent on a loopback port, over the dev PKI, driven over HTTP exactly as a page and
+//! a person at the approval page would. The `openssl` command verifies what it signs.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use agent::config::Config;
+use agent::server::{self, Running};
+use base64::Engine;
+use certs::devpki::{self, Manifest, Options};
+use reqwest::{Client, Response, StatusCode};
+use serde_json::{json, Value};
+
+const PAGE: &str = "https://cabinet.example";
+
+struct Agent {
+    _tmp: tempfile::TempDir,
+    pki: PathBuf,
+    manifest: Manifest,
+    running: Option<Running>,
+    port: u16,
+    http: Client,
+}
+
+impl Agent {
+    async fn start(tune: impl FnOnce(&mut Config)) -> Agent {
+        let tmp = tempfile::tempdir().unwrap();
+        let pki = tmp.path().join("pki");
+        let manifest = devpki::init(&Options::new(&pki)).unwrap();
+        // Only the keys' files: the PKCS#12 containers and the PEM keys with their certificates.
+        let containers = tmp.path().join("keys");
+        std::fs::create_dir(&containers).unwrap();
+        for e in &manifest.certificates {
+            std::fs::copy(
+                pki.join(e.pkcs12.as_ref().unwrap()),
+                containers.join(e.pkcs12.as_ref().unwrap()),
+            )
+            .unwrap();
+        }
+        let mut config = Config {
+            port: 0,
+            data_dir: tmp.path().join("data"),
+            containers: vec![containers],
+            removable_media: false,
+            approval_delay_ms: 0,
+            ..Config::default()
+        };
+        tune(&mut config);
+        let running = server::start(config).await.unwrap();
+        let port = running.port;
+        Agent {
+            _tmp: tmp,
+            pki,
+            manifest,
+            running: Some(running),
+            port,
+            http: Client::new(),
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    fn own_origin(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    async fn get(&self, path: &str, origin: Option<&str>) -> Response {
+        let mut r = self.http.get(self.url(path));
+        if let Some(o) = origin {
+            r = r.header("origin", o);
+        }
+        r.send().await.unwrap()
+    }
+
+    async fn post(&self, path: &str, origin: &str, body: Value) -> Response {
+        self.http
+            .post(self.url(path))
+            .header("origin", origin)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    fn password(&self, name: &str) -> String {
+        self.manifest.certificate(name).unwrap().password.clone()
+    }
+
+    /// The container id and signing certificate id the agent lists for a dev-PKI entry.
+    async fn container_of(&self, name: &str) -> (String, String) {
+        let list = self.containers_as_approved().await;
+        let label = name.to_string();
+        let c = list["containers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["label"] == label.as_str())
+            .unwrap_or_else(|| panic!("{name} not listed: {list}"));
+        let cert = c["certificates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["can_sign"] == true)
+            .map(|v| v["id"].as_str().unwrap().to_string());
+        (
+            c["id"].as_str().unwrap().to_string(),
+            cert.unwrap_or_default(),
+        )
+    }
+
+    async fn containers_as_approved(&self) -> Value {
+        self.running
+            .as_ref()
+            .unwrap()
+            .app
+            .origins
+            .approve(PAGE)
+            .unwrap();
+        let r = self.get("/v1/containers", Some(PAGE)).await;
+        assert_eq!(r.status(), StatusCode::OK);
+        r.json().await.unwrap()
+    }
+
+    /// Load the approval page and post the form as a browser on the agent's origin would.
+    async fn answer(
+        &self,
+        approve_url: &str,
+        decision: &str,
+        password: &str,
+        remember: bool,
+    ) -> (StatusCode, String) {
+        let page = self
+            .http
+            .get(approve_url)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let token = csrf_token(&page).unwrap_or_else(|| panic!("no csrf token in {page}"));
+        let mut form = vec![
+            ("csrf_token", token),
+            ("decision", decision.to_string()),
+            ("password", password.to_string()),
+        ];
+        if remember {
+            form.push(("remember", "1".into()));
+        }
+        let r = self
+            .http
+            .post(approve_url)
+            .header("origin", self.own_origin())
+            .header("sec-fetch-site", "same-origin")
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status();
+        (status, r.text().await.unwrap())
+    }
+
+    async fn poll(&self, id: &str, origin: &str) -> Response {
+        self.get(&format!("/v1/requests/{id}"), Some(origin)).await
+    }
+
+    /// Start a request, approve it with `password`, and return the poll's JSON.
+    async fn approved(&self, path: &str, body: Value, password: &str) -> Value {
+        let r = self.post(path, PAGE, body).await;
+        assert_eq!(
+            r.status(),
+            StatusCode::ACCEPTED,
+            "{}",
+            r.text().await.unwrap()
+        );
+        let pending: Value = r.json().await.unwrap();
+        let (status, page) = self
+            .answer(
+                pending["approve_url"].as_str().unwrap(),
+                "approve",
+                password,
+                false,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        let r = self.poll(pending["request"].as_str().unwrap(), PAGE).await;
+        assert_eq!(r.status(), StatusCode::OK);
+        r.json().await.unwrap()
+    }
+}
+
+fn csrf_token(page: &str) -> Option<String> {
+    let at = page.find("name=\"csrf_token\" value=\"")? + "name=\"csrf_token\" value=\"".len();
+    Some(page[at..].split('"').next()?.to_string())
+}
+
+fn b64(s: &str) -> Vec<u8> {
+    base64::engine::general_purpose::STANDARD.decode(s).unwrap()
+}
+
+async fn error_code(r: Response) -> (StatusCode, String) {
+    let status = r.status();
+    let v: Value = r.json().await.unwrap();
+    (
+        status,
+        v["error"]["code"].as_str().unwrap_or_default().to_string(),
+    )
+}
+
+/// `openssl cms -verify` over a signature; returns the verified content.
+fn openssl_verify(pki: &Path, signature: &[u8], detached: Option<&[u8]>) -> Vec<u8> {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("sig.der"), signature).unwrap();
+    let mut cmd = Command::new("openssl");
+    cmd.current_dir(dir.path())
+        .args([
+            "cms", "-verify", "-cades", "-binary", "-inform", "DER", "-in", "sig.der", "-purpose",
+            "any", "-out", "out.bin", "-CAfile",
+        ])
+        .arg(pki.join("chain.pem"));
+    if let Some(c) = detached {
+        std::fs::write(dir.path().join("content.bin"), c).unwrap();
+        cmd.args(["-content", "content.bin"]);
+    }
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "openssl cms -verify: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::read(dir.path().join("out.bin")).unwrap()
+}
+
+#[tokio::test]
+async fn info_answers_any_origin_and_cors_goes_only_to_https() {
+    let a = Agent::start(|_| {}).await;
+    for origin in [Some(PAGE), Some("http://evil.example"), None] {
+        let r = a.get("/v1/info", origin).await;
+        assert_eq!(r.status(), StatusCode::OK);
+        let acao = r
+            .headers()
+            .get("access-control-allow-origin")
+            .map(|v| v.to_str().unwrap().to_string());
+        assert_eq!(
+            acao.as_deref(),
+            origin.filter(|o| o.starts_with("https://")),
+            "{origin:?}"
+        );
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(v["name"], "brama-agent");
+        assert_eq!(v["api_version"], 1);
+    }
+    // Private Network Access preflight (older Chromium).
+    let r = a
+        .http
+        .request(reqwest::Method::OPTIONS, a.url("/v1/authenticate"))
+        .header("origin", PAGE)
+        .header("access-control-request-method", "POST")
+        .header("access-control-request-private-network", "true")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    assert_eq!(r.headers()["access-control-allow-private-network"], "true");
+    assert_eq!(r.headers()["access-control-allow-origin"], PAGE);
+    let r = a
+        .http
+        .request(reqwest::Method::OPTIONS, a.url("/v1/authenticate"))
+        .header("origin", "null")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        error_code(r).await,
+        (StatusCode::FORBIDDEN, "origin_not_allowed".into())
+    );
+}
+
+#[tokio::test]
+async fn only_its_own_loopback_host_is_answered() {
+    let a = Agent::start(|_| {}).await;
+    for host in [
+        "evil.example".to_string(),
+        format!("evil.example:{}", a.port),
+        format!("127.0.0.1.evil.example:{}", a.port),
+        "127.0.0.1".to_string(),
+        format!("127.0.0.2:{}", a.port),
+        format!("localhost:{}", a.port + 1),
+    ] {
+        let r = a
+            .http
+            .get(a.url("/v1/info"))
+            .header("host", &host)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            error_code(r).await,
+            (StatusCode::FORBIDDEN, "bad_host".into()),
+            "{host}"
+        );
+    }
+    for host in [format!("localhost:{}", a.port), format!("[::1]:{}", a.port)] {
+        let r = a
+            .http
+            .get(a.url("/v1/info"))
+            .header("host", &host)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{host}");
+    }
+    // It listens on ::1 too, and on nothing but loopback.
+    let v6 = a
+        .http
+        .get(format!("http://[::1]:{}/v1/info", a.port))
+        .send()
+        .await;
+    assert!(v6.is_ok_and(|r| r.status() == StatusCode::OK), "::1");
+}
+
+#[tokio::test]
+async fn data_only_for_approved_origins() {
+    let a = Agent::start(|_| {}).await;
+    let (status, code) = error_code(a.get("/v1/containers", None).await).await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::BAD_REQUEST, "origin_required")
+    );
+    let (status, code) =
+        error_code(a.get("/v1/containers", Some("http://evil.example")).await).await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::FORBIDDEN, "origin_not_allowed")
+    );
+
+    // Unapproved: a pending request on the agent's own origin, nothing else.
+    let r = a.get("/v1/containers", Some(PAGE)).await;
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    let pending: Value = r.json().await.unwrap();
+    let url = pending["approve_url"].as_str().unwrap();
+    assert!(
+        url.starts_with(&format!("{}/ui/approve/", a.own_origin())),
+        "{url}"
+    );
+    assert!(pending.get("containers").is_none());
+    let id = pending["request"].as_str().unwrap();
+    assert_eq!(id.len(), 32);
+    // Another origin cannot see the request.
+    assert_eq!(
+        error_code(a.poll(id, "https://other.example").await)
+            .await
+            .1,
+        "unknown_request"
+    );
+    assert_eq!(a.poll(id, PAGE).await.status(), StatusCode::ACCEPTED);
+
+    let (status, page) = a.answer(url, "approve", "", false).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let r = a.poll(id, PAGE).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let v: Value = r.json().await.unwrap();
+    let list = v["result"]["containers"].as_array().unwrap();
+    assert_eq!(list.len(), a.manifest.certificates.len());
+    let kep = list
+        .iter()
+        .find(|c| c["label"] == "citizen-p256-kep")
+        .unwrap();
+    assert_eq!(
+        kep["certificates"][0]["can_sign"], false,
+        "key-agreement certificate offered for signing"
+    );
+    assert_eq!(kep["certificates"][0]["purpose"], "key_agreement");
+    let citizen = list.iter().find(|c| c["label"] == "citizen-p256").unwrap();
+    assert_eq!(citizen["state"], "needs_unlock");
+    assert_eq!(
+        citizen["certificates"][0]["identity"]["surname"],
+        "Шевченко"
+    );
+    assert_eq!(citizen["certificates"][0]["qualified_esign"], true);
+    assert_eq!(
+        citizen["medium"],
+        "folder: ".to_string() + &a._tmp.path().join("keys").display().to_string()
+    );
+    // Delivered once.
+    assert_eq!(
+        error_code(a.poll(id, PAGE).await).await.1,
+        "unknown_request"
+    );
+    // Now approved: the list directly.
+    assert_eq!(
+        a.get("/v1/containers", Some(PAGE)).await.status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn login_statement_binds_the_origin_the_agent_saw() {
+    let a = Agent::start(|_| {}).await;
+    for name in ["citizen-p256", "citizen-p384", "citizen-rsa2048"] {
+        let (container, certificate) = a.container_of(name).await;
+        let v = a
+            .approved(
+                "/v1/authenticate",
+                json!({"container": container, "certificate": certificate, "challenge": "ch-42"}),
+                &a.password(name),
+            )
+            .await;
+        let signature = b64(v["result"]["signature"].as_str().unwrap());
+        let content = openssl_verify(&a.pki, &signature, None);
+        let statement = certs::statement::LoginStatement::parse(&content).unwrap();
+        assert_eq!(statement.origin, PAGE, "{name}");
+        assert_eq!(statement.challenge, "ch-42");
+        assert_eq!(v["result"]["detached"], false);
+    }
+    // A body may not smuggle an origin in.
+    let (container, _) = a.container_of("citizen-p256").await;
+    let r = a
+        .post(
+            "/v1/authenticate",
+            PAGE,
+            json!({"container": container, "challenge": "c", "origin": "https://evil"}),
+        )
+        .await;
+    assert_eq!(error_code(r).await.1, "bad_request");
+}
+
+#[tokio::test]
+async fn documents_attached_detached_and_hash_verify_with_openssl() {
+    let a = Agent::start(|_| {}).await;
+    let doc = "Заява\nПрошу надати статус безробітного.\n"
+        .as_bytes()
+        .to_vec();
+    let enc = base64::engine::general_purpose::STANDARD.encode(&doc);
+    for name in ["citizen-p256", "citizen-p384", "citizen-rsa2048"] {
+        let (container, certificate) = a.container_of(name).await;
+        let pw = a.password(name);
+        let v = a.approved("/v1/sign", json!({"container": container, "certificate": certificate, "name": "zaiava.txt", "content": enc}), &pw).await;
+        assert_eq!(
+            openssl_verify(
+                &a.pki,
+                &b64(v["result"]["signature"].as_str().unwrap()),
+                None
+            ),
+            doc,
+            "{name} attached"
+        );
+
+        let v = a
+            .approved(
+                "/v1/sign",
+                json!({"container": container, "content": enc, "detached": true}),
+                &pw,
+            )
+            .await;
+        assert_eq!(v["result"]["detached"], true);
+        openssl_verify(
+            &a.pki,
+            &b64(v["result"]["signature"].as_str().unwrap()),
+            Some(&doc),
+        );
+
+        let hash =
+            base64::engine::general_purpose::STANDARD.encode(certs::cms::Digest::Sha384.hash(&doc));
+        let v = a
+            .approved(
+                "/v1/sign",
+                json!({"container": container, "hash": hash, "hash_algorithm": "sha384"}),
+                &pw,
+            )
+            .await;
+        openssl_verify(
+            &a.pki,
+            &b64(v["result"]["signature"].as_str().unwrap()),
+            Some(&doc),
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_approval_page_shows_what_is_signed() {
+    let a = Agent::start(|_| {}).await;
+    let (container, _) = a.container_of("citizen-p256").await;
+    let enc = base64::engine::general_purpose::STANDARD.encode(b"<script>alert(1)</script> text");
+    let r = a
+        .post(
+            "/v1/sign",
+            PAGE,
+            json!({"container": container, "name": "a<b>.txt", "content": enc}),
+        )
+        .await;
+    let pending: Value = r.json().await.unwrap();
+    let page = a
+        .http
+        .get(pending["approve_url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let h = page.headers().clone();
+    assert!(h["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .contains("frame-ancestors 'none'"));
+    assert_eq!(h["cross-origin-opener-policy"], "same-origin");
+    assert_eq!(h["x-frame-options"], "DENY");
+    assert!(h.get("access-control-allow-origin").is_none());
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains("Sign a document for https://cabinet.example"),
+        "{html}"
+    );
+    assert!(html.contains("a&lt;b&gt;.txt"), "file name escaped");
+    assert!(
+        html.contains("&lt;script&gt;alert(1)&lt;/script&gt; text"),
+        "preview escaped"
+    );
+    assert!(html.contains("Шевченко Тарас Григорович"));
+    assert!(html.contains(" disabled>"), "buttons start disabled");
+    let sha = certs::cms::Digest::Sha256.hash(b"<script>alert(1)</script> text");
+    assert!(html.contains(&sha.iter().map(|b| format!("{b:02x}")).collect::<String>()));
+
+    let r = a
+        .post(
+            "/v1/authenticate",
+            PAGE,
+            json!({"container": container, "challenge": "c"}),
+        )
+        .await;
+    let pending: Value = r.json().await.unwrap();
+    let html = a
+        .http
+        .get(pending["approve_url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("Sign in to https://cabinet.example"),
+        "{html}"
+    );
+    assert!(html.contains("Увійти на https://cabinet.example"));
+}
+
+#[tokio::test]
+async fn approval_posts_must_come_from_the_agents_own_page() {
+    let a = Agent::start(|_| {}).await;
+    let r = a.get("/v1/containers", Some(PAGE)).await;
+    let pending: Value = r.json().await.unwrap();
+    let url = pending["approve_url"].as_str().unwrap();
+    let page = a.http.get(url).send().await.unwrap().text().await.unwrap();
+    let token = csrf_token(&page).unwrap();
+    let form = [("csrf_token", token.as_str()), ("decision", "approve")];
+    for (origin, site) in [
+        (Some(PAGE), Some("cross-site")),
+        (Some("null"), Some("same-origin")),
+        (None, Some("same-origin")),
+        (Some(a.own_origin().as_str()), None),
+        (Some(PAGE), Some("same-origin")),
+    ] {
+        let mut req = a.http.post(url).form(&form);
+        if let Some(o) = origin {
+            req = req.header("origin", o);
+        }
+        if let Some(s) = site {
+            req = req.header("sec-fetch-site", s);
+        }
+        let r = req.send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "{origin:?} {site:?}");
+        assert!(r.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("frame-ancestors"));
+    }
+    // Right origin, wrong token.
+    let r = a
+        .http
+        .post(url)
+        .header("origin", a.own_origin())
+        .header("sec-fetch-site", "same-origin")
+        .form(&[
+            ("csrf_token", "0".repeat(32).as_str()),
+            ("decision", "approve"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        a.poll(pending["request"].as_str().unwrap(), PAGE)
+            .await
+            .status(),
+        StatusCode::ACCEPTED,
+        "still pending"
+    );
+}
+
+#[tokio::test]
+async fn wrong_password_never_signs_backs_off_and_locks() {
+    let a = Agent::start(|c| c.lockout_after = 3).await;
+    let (container, _) = a.container_of("citizen-p256").await;
+    let r = a
+        .post(
+            "/v1/authenticate",
+            PAGE,
+            json!({"container": container, "challenge": "c"}),
+        )
+        .await;
+    let pending: Value = r.json().await.unwrap();
+    let url = pending["approve_url"].as_str().unwrap();
+    let id = pending["request"].as_str().unwrap();
+
+    let (status, html) = a.answer(url, "approve", "wrong", false).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(html.contains("data-code=\"wrong_password\""), "{html}");
+    assert!(html.contains("Tries left: 2"), "{html}");
+    assert_eq!(
+        a.poll(id, PAGE).await.status(),
+        StatusCode::ACCEPTED,
+        "still pending after a wrong password"
+    );
+    // Backing off: an immediate retry is refused even with the right password.
+    let (status, html) = a
+        .answer(url, "approve", &a.password("citizen-p256"), false)
+        .await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{html}");
+    assert!(html.contains("locked_out"));
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let (status, _) = a.answer(url, "approve", "wrong", false).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let (status, html) = a.answer(url, "approve", "wrong again", false).await;
+    assert_eq!(
+        status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "third wrong password locks"
+    );
+    assert!(html.contains("Too many wrong passwords"), "{html}");
+    let list = a
+        .get("/v1/containers", Some(PAGE))
+        .await
+        .json::<Value>()
+        .await
+        .unwrap();
+    let c = list["containers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == container.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(c["state"], "locked_out");
+}
+
+#[tokio::test]
+async fn remember_skips_the_password_but_never_masks_a_wrong_one() {
+    let a = Agent::start(|_| {}).await;
+    let (container, _) = a.container_of("citizen-p256").await;
+    let body = json!({"container": container, "challenge": "c"});
+    let r = a.post("/v1/authenticate", PAGE, body.clone()).await;
+    let p: Value = r.json().await.unwrap();
+    let (status, _) = a
+        .answer(
+            p["approve_url"].as_str().unwrap(),
+            "approve",
+            &a.password("citizen-p256"),
+            true,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let list = a
+        .get("/v1/containers", Some(PAGE))
+        .await
+        .json::<Value>()
+        .await
+        .unwrap();
+    assert!(list["containers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["id"] == container.as_str() && c["state"] == "ready"));
+
+    // Confirmation is still needed, the password is not.
+    let r = a.post("/v1/authenticate", PAGE, body.clone()).await;
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    let p: Value = r.json().await.unwrap();
+    let (status, _) = a
+        .answer(p["approve_url"].as_str().unwrap(), "approve", "", false)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        a.poll(p["request"].as_str().unwrap(), PAGE).await.status(),
+        StatusCode::OK
+    );
+
+    // A typed wrong password is checked, not masked by the remembered key.
+    let r = a.post("/v1/authenticate", PAGE, body.clone()).await;
+    let p: Value = r.json().await.unwrap();
+    let (status, html) = a
+        .answer(
+            p["approve_url"].as_str().unwrap(),
+            "approve",
+            "wrong",
+            false,
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{html}");
+
+    // Another origin gets no benefit from this origin's remember (after the back-off).
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let other = "https://other.example";
+    a.running
+        .as_ref()
+        .unwrap()
+        .app
+        .origins
+        .approve(other)
+        .unwrap();
+    let r = a.post("/v1/authenticate", other, body).await;
+    let p: Value = r.json().await.unwrap();
+    let (status, html) = a
+        .answer(p["approve_url"].as_str().unwrap(), "approve", "", false)
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(html.contains("needs_unlock"), "{html}");
+}
+
+#[tokio::test]
+async fn denial_suppresses_new_requests_for_a_while() {
+    let a = Agent::start(|_| {}).await;
+    let r = a.get("/v1/containers", Some(PAGE)).await;
+    let p: Value = r.json().await.unwrap();
+    let (status, _) = a
+        .answer(p["approve_url"].as_str().unwrap(), "deny", "", false)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let r = a.poll(p["request"].as_str().unwrap(), PAGE).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert!(r.headers().get("retry-after").is_some());
+    assert_eq!(error_code(r).await.1, "origin_denied");
+    let r = a.get("/v1/containers", Some(PAGE)).await;
+    assert_eq!(
+        error_code(r).await,
+        (StatusCode::FORBIDDEN, "origin_denied".into())
+    );
+    // Other origins are unaffected.
+    assert_eq!(
+        a.get("/v1/containers", Some("https://other.example"))
+            .await
+            .status(),
+        StatusCode::ACCEPTED
+    );
+}
+
+#[tokio::test]
+async fn one_pending_request_per_origin_and_expiry() {
+    let a = Agent::start(|c| c.request_ttl = 1).await;
+    let (container, _) = a.container_of("citizen-p256").await;
+    let body = json!({"container": container, "challenge": "c"});
+    let first: Value = a
+        .post("/v1/authenticate", PAGE, body.clone())
+        .await
+        .json()
+        .await
+        .unwrap();
+    let second: Value = a
+        .post("/v1/authenticate", PAGE, body)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let r = a
+        .http
+        .get(first["approve_url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert!(r.text().await.unwrap().contains("request_superseded"));
+    assert_eq!(
+        error_code(a.poll(first["request"].as_str().unwrap(), PAGE).await)
+            .await
+            .1,
+        "request_superseded"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert_eq!(
+        error_code(a.poll(second["request"].as_str().unwrap(), PAGE).await).await,
+        (StatusCode::GONE, "request_expired".into())
+    );
+}
+
+#[tokio::test]
+async fn bad_documents_and_requests_get_typed_errors() {
+    let a = Agent::start(|c| c.max_document = 1000).await;
+    let (container, _) = a.container_of("citizen-p256").await;
+    let enc = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    let cases = [
+        (
+            json!({"container": container, "content": enc(br#"{"v":1,"origin":"https://cabinet.example","challenge":"x","iat":1}"#)}),
+            StatusCode::BAD_REQUEST,
+            "login_statement_as_document",
+        ),
+        (
+            json!({"container": container, "content": enc(&[b'a'; 1001])}),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "content_too_large",
+        ),
+        (
+            json!({"container": container, "content": enc(&[b'a'; 5000])}),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "content_too_large",
+        ),
+        (
+            json!({"container": container, "hash": enc(&[0; 20])}),
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        ),
+        (
+            json!({"container": container, "content": "%%%"}),
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        ),
+        (
+            json!({"container": container}),
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        ),
+        (
+            json!({"container": "c-nope", "content": enc(b"x")}),
+            StatusCode::NOT_FOUND,
+            "unknown_container",
+        ),
+        (
+            json!({"container": container, "certificate": "00", "content": enc(b"x")}),
+            StatusCode::NOT_FOUND,
+            "unknown_certificate",
+        ),
+    ];
+    for (body, status, code) in cases {
+        let r = a.post("/v1/sign", PAGE, body.clone()).await;
+        assert_eq!(error_code(r).await, (status, code.to_string()), "{body}");
+    }
+    let (kep, _) = a.container_of("citizen-p256-kep").await;
+    let r = a
+        .post(
+            "/v1/authenticate",
+            PAGE,
+            json!({"container": kep, "challenge": "c"}),
+        )
+        .await;
+    assert_eq!(
+        error_code(r).await.1,
+        "unknown_certificate",
+        "no signing certificate to pick"
+    );
+    let kep_cert = a.containers_as_approved().await["containers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == kep.as_str())
+        .unwrap()["certificates"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = a
+        .post(
+            "/v1/authenticate",
+            PAGE,
+            json!({"container": kep, "certificate": kep_cert, "challenge": "c"}),
+        )
+        .await;
+    assert_eq!(
+        error_code(r).await,
+        (StatusCode::BAD_REQUEST, "not_for_signing".into())
+    );
+    for challenge in ["", "with space", "ü"] {
+        let r = a
+            .post(
+                "/v1/authenticate",
+                PAGE,
+                json!({"container": container, "challenge": challenge}),
+            )
+            .await;
+        assert_eq!(error_code(r).await.1, "bad_request", "{challenge:?}");
+    }
+    let r = a
+        .http
+        .post(a.url("/v1/authenticate"))
+        .header("origin", PAGE)
+        .body("not json")
+        .header("content-type", "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_code(r).await.1, "bad_request");
+}
