@@ -39,6 +39,8 @@ pub struct Config {
     pub lockout: u64,
     /// Milliseconds before the approval page's buttons are enabled (click-jacking guard).
     pub approval_delay_ms: u64,
+    /// Log filter (`info`, `debug`, `agent=trace`, …). Request lines carry no secrets at any level.
+    pub log: String,
 }
 
 impl Default for Config {
@@ -56,6 +58,7 @@ impl Default for Config {
             lockout_after: 5,
             lockout: 300,
             approval_delay_ms: 800,
+            log: "info".into(),
         }
     }
 }

@@ -93,8 +93,8 @@ fn run(command: Command, config: &mut Config) -> Result<(), String> {
             dev,
             log_json,
         } => {
-            let filter = tracing_subscriber::EnvFilter::try_from_env("BRAMA_AGENT_LOG")
-                .unwrap_or_else(|_| "info".into());
+            let filter = tracing_subscriber::EnvFilter::try_new(&config.log)
+                .map_err(|e| format!("log filter '{}': {e}", config.log))?;
             let fmt = tracing_subscriber::fmt()
                 .with_env_filter(filter)
                 .with_writer(std::io::stderr);

@@ -898,3 +898,97 @@ async fn bad_documents_and_requests_get_typed_errors() {
         .unwrap();
     assert_eq!(error_code(r).await.1, "bad_request");
 }
+
+#[tokio::test]
+async fn encrypted_pem_key_with_its_certificate_is_a_container() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pki = tmp.path().join("pki");
+    let m = devpki::init(&Options::new(&pki)).unwrap();
+    let keys = tmp.path().join("keys");
+    std::fs::create_dir(&keys).unwrap();
+    std::fs::copy(
+        pki.join("citizen-p384.key.pem"),
+        keys.join("citizen-p384.key.pem"),
+    )
+    .unwrap();
+    std::fs::copy(pki.join("citizen-p384.pem"), keys.join("citizen-p384.pem")).unwrap();
+    // A key in the clear is not a container; a key without its certificate cannot be listed.
+    std::fs::copy(pki.join("ocsp.key"), keys.join("clear.key")).unwrap();
+    std::fs::copy(
+        pki.join("citizen-p256.key.pem"),
+        keys.join("orphan.key.pem"),
+    )
+    .unwrap();
+    let config = Config {
+        port: 0,
+        data_dir: tmp.path().join("data"),
+        containers: vec![keys],
+        removable_media: false,
+        approval_delay_ms: 0,
+        ..Config::default()
+    };
+    let running = server::start(config).await.unwrap();
+    running.app.origins.approve(PAGE).unwrap();
+    let http = Client::new();
+    let base = format!("http://127.0.0.1:{}", running.port);
+    let list: Value = http
+        .get(format!("{base}/v1/containers"))
+        .header("origin", PAGE)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let list = list["containers"].as_array().unwrap();
+    assert_eq!(list.len(), 1, "{list:?}");
+    assert_eq!(list[0]["kind"], "pem");
+    let p: Value = http
+        .post(format!("{base}/v1/authenticate"))
+        .header("origin", PAGE)
+        .json(&json!({"container": list[0]["id"], "challenge": "pem"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let url = p["approve_url"].as_str().unwrap();
+    let page = http.get(url).send().await.unwrap().text().await.unwrap();
+    let r = http
+        .post(url)
+        .header("origin", &base)
+        .header("sec-fetch-site", "same-origin")
+        .form(&[
+            ("csrf_token", csrf_token(&page).unwrap()),
+            ("decision", "approve".into()),
+            (
+                "password",
+                m.certificate("citizen-p384").unwrap().password.clone(),
+            ),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let v: Value = http
+        .get(format!(
+            "{base}/v1/requests/{}",
+            p["request"].as_str().unwrap()
+        ))
+        .header("origin", PAGE)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let content = openssl_verify(&pki, &b64(v["result"]["signature"].as_str().unwrap()), None);
+    assert_eq!(
+        certs::statement::LoginStatement::parse(&content)
+            .unwrap()
+            .challenge,
+        "pem"
+    );
+    running.stop().await;
+}
