@@ -4,3 +4,5 @@ set -euo pipefail
 cd "$(dirname "$0")"
 bash scripts/setup.sh
 cargo test --workspace "$@"
+# The browser client of the agent, with node's own test runner.
+node --test agent/web/

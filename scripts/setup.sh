@@ -5,12 +5,15 @@ set -euo pipefail
 
 packages=(
   pkg-config libssl-dev openssl   # the openssl crate, and the openssl command as a test peer
+  curl                            # a second HTTP client in the agent's tests
 )
 
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# Node.js runs the browser client's tests; any install (Debian's or another) will do.
+command -v node >/dev/null || missing+=(nodejs)
 if ((${#missing[@]})); then
   echo "setup: installing ${missing[*]}" >&2
   sudo=""
