@@ -16,6 +16,11 @@ pub const DEFAULT_PORT: u16 = 47560;
 pub struct Config {
     /// HTTP port on 127.0.0.1 and ::1. `0` picks a free one (tests).
     pub port: u16,
+    /// HTTPS port on 127.0.0.1 and ::1 (certificate from the per-install CA); `0` picks a
+    /// free one.
+    pub https_port: u16,
+    /// Serve HTTPS besides HTTP.
+    pub https: bool,
     /// Where the agent keeps imported containers and its approvals.
     pub data_dir: PathBuf,
     /// Extra folders searched for containers, besides `data_dir/containers` and removable
@@ -47,6 +52,8 @@ impl Default for Config {
     fn default() -> Config {
         Config {
             port: DEFAULT_PORT,
+            https_port: DEFAULT_PORT + 1,
+            https: true,
             data_dir: default_data_dir(),
             containers: Vec::new(),
             removable_media: true,

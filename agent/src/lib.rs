@@ -18,6 +18,7 @@ pub mod requests;
 pub mod server;
 pub mod signer;
 pub mod store;
+pub mod tls;
 pub mod ui;
 
 pub use error::ApiError;

@@ -58,6 +58,13 @@ enum Command {
     /// Copy a container into the agent's folder after checking its password (read from the
     /// terminal without echo, or from one line of standard input).
     Import { file: PathBuf },
+    /// Make browsers trust the agent's HTTPS certificate: installs the per-install,
+    /// loopback-only CA where this user may, and prints the commands for the rest.
+    Trust {
+        /// Only print the commands.
+        #[arg(long)]
+        print: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -115,6 +122,9 @@ fn run(command: Command, config: &mut Config) -> Result<(), String> {
                     .map_err(|e| format!("cannot listen: {e}"))?;
                 // Tests and scripts read this line to learn the port.
                 println!("brama-agent listening on http://127.0.0.1:{}", running.port);
+                if let Some(p) = running.https_port {
+                    println!("brama-agent listening on https://127.0.0.1:{p}");
+                }
                 let _ = std::io::stdout().flush();
                 tokio::select! {
                     _ = tokio::signal::ctrl_c() => {}
@@ -194,6 +204,7 @@ fn run(command: Command, config: &mut Config) -> Result<(), String> {
             Ok(())
         }
         Command::Import { file } => import(config, &file),
+        Command::Trust { print } => trust(config, print),
     }
 }
 
@@ -204,6 +215,56 @@ async fn terminate() {
         return;
     }
     std::future::pending::<()>().await
+}
+
+fn trust(config: &Config, print_only: bool) -> Result<(), String> {
+    let files = agent::tls::TlsFiles::new(&config.data_dir);
+    agent::tls::load_or_create(&files)?;
+    println!(
+        "The agent's local CA: {} (valid only for localhost, 127.0.0.1 and ::1)",
+        files.ca().display()
+    );
+    let root = unsafe { libc::getuid() } == 0;
+    let mut left = Vec::new();
+    for step in agent::tls::trust_steps(&files) {
+        let tool = &step.command[0];
+        let runnable = !print_only
+            && (step.command[0] != "cp" && tool != "update-ca-certificates" || root)
+            && which(tool);
+        let done = runnable
+            && std::process::Command::new(tool)
+                .args(&step.command[1..])
+                .status()
+                .is_ok_and(|s| s.success());
+        if done {
+            println!("  installed: {}", step.what);
+        } else {
+            left.push(step);
+        }
+    }
+    if !left.is_empty() {
+        println!(
+            "Run these to finish (certutil is in Debian's libnss3-tools; the first two need root):"
+        );
+        for step in left {
+            let sudo = if step.command[0] == "cp" || step.command[0] == "update-ca-certificates" {
+                "sudo "
+            } else {
+                ""
+            };
+            println!(
+                "  {sudo}{}    # {}",
+                agent::tls::shell(&step.command),
+                step.what
+            );
+        }
+    }
+    Ok(())
+}
+
+fn which(tool: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|paths| std::env::split_paths(&paths).any(|d| d.join(tool).is_file()))
 }
 
 fn import(config: &Config, file: &std::path::Path) -> Result<(), String> {

@@ -1,6 +1,5 @@
 //! Listeners → guard → routes. Binds 127.0.0.1 and ::1 only.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -15,6 +14,7 @@ use tokio::sync::watch;
 use crate::app::App;
 use crate::config::Config;
 use crate::guard::{self, Listener};
+use crate::tls::{self, Peer, TlsFiles, TlsListener};
 use crate::{api, ui, ApiError};
 
 pub fn router(app: Arc<App>, listener: Arc<Listener>) -> Router {
@@ -54,6 +54,8 @@ async fn log(req: Request, next: Next) -> Response {
 /// A running agent: its port, and a handle that stops it.
 pub struct Running {
     pub port: u16,
+    /// The HTTPS port, when HTTPS is on.
+    pub https_port: Option<u16>,
     pub app: Arc<App>,
     stop: watch::Sender<bool>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
@@ -74,43 +76,87 @@ impl Running {
     }
 }
 
-/// Bind 127.0.0.1:`config.port` (0 = any free port) and the same port on ::1, and serve.
+/// Bind 127.0.0.1 and ::1 on `config.port` (HTTP) and `config.https_port` (HTTPS), 0 = any
+/// free port, and serve.
 pub async fn start(config: Config) -> std::io::Result<Running> {
-    let v4 = TcpListener::bind(("127.0.0.1", config.port)).await?;
+    let (http, port) = bind_loopback(config.port).await?;
+    let mut https = None;
+    if config.https {
+        let files = TlsFiles::new(&config.data_dir);
+        let acceptor = tls::load_or_create(&files)
+            .and_then(|()| tls::acceptor(&files))
+            .map_err(|e| std::io::Error::other(format!("HTTPS: {e}")))?;
+        let (sockets, p) = bind_loopback(config.https_port).await?;
+        https = Some((sockets, p, acceptor));
+    }
+    let app = Arc::new(App::new(config.clone()));
+    let (stop, stopped) = watch::channel(false);
+    let mut tasks = Vec::new();
+    let listener = Arc::new(Listener {
+        scheme: "http",
+        port,
+        dev_mode: config.dev_mode,
+    });
+    for socket in http {
+        let service =
+            router(app.clone(), listener.clone()).into_make_service_with_connect_info::<Peer>();
+        let stopped = stopped.clone();
+        tasks.push(tokio::spawn(async move {
+            let served = axum::serve(socket, service)
+                .with_graceful_shutdown(stopped_signal(stopped))
+                .await;
+            if let Err(e) = served {
+                tracing::error!("listener failed: {e}");
+            }
+        }));
+    }
+    let mut https_port = None;
+    if let Some((sockets, p, acceptor)) = https {
+        https_port = Some(p);
+        let listener = Arc::new(Listener {
+            scheme: "https",
+            port: p,
+            dev_mode: config.dev_mode,
+        });
+        for tcp in sockets {
+            let tls = TlsListener {
+                tcp,
+                acceptor: acceptor.clone(),
+            };
+            let service =
+                router(app.clone(), listener.clone()).into_make_service_with_connect_info::<Peer>();
+            let stopped = stopped.clone();
+            tasks.push(tokio::spawn(async move {
+                let served = axum::serve(tls, service)
+                    .with_graceful_shutdown(stopped_signal(stopped))
+                    .await;
+                if let Err(e) = served {
+                    tracing::error!("HTTPS listener failed: {e}");
+                }
+            }));
+        }
+    }
+    Ok(Running {
+        port,
+        https_port,
+        app,
+        stop,
+        tasks,
+    })
+}
+
+async fn stopped_signal(mut stopped: watch::Receiver<bool>) {
+    let _ = stopped.wait_for(|s| *s).await;
+}
+
+/// 127.0.0.1:`port` (0 = any free port) and the same port on ::1 when IPv6 is available.
+async fn bind_loopback(port: u16) -> std::io::Result<(Vec<TcpListener>, u16)> {
+    let v4 = TcpListener::bind(("127.0.0.1", port)).await?;
     let port = v4.local_addr()?.port();
     let mut sockets = vec![v4];
     match TcpListener::bind(("::1", port)).await {
         Ok(v6) => sockets.push(v6),
         Err(e) => tracing::warn!("not listening on [::1]:{port}: {e}"),
     }
-    let listener = Arc::new(Listener {
-        scheme: "http",
-        port,
-        dev_mode: config.dev_mode,
-    });
-    let app = Arc::new(App::new(config));
-    let (stop, stopped) = watch::channel(false);
-    let mut tasks = Vec::new();
-    for socket in sockets {
-        let service = router(app.clone(), listener.clone())
-            .into_make_service_with_connect_info::<SocketAddr>();
-        let mut stopped = stopped.clone();
-        tasks.push(tokio::spawn(async move {
-            let shutdown = async move {
-                let _ = stopped.wait_for(|s| *s).await;
-            };
-            if let Err(e) = axum::serve(socket, service)
-                .with_graceful_shutdown(shutdown)
-                .await
-            {
-                tracing::error!("listener failed: {e}");
-            }
-        }));
-    }
-    Ok(Running {
-        port,
-        app,
-        stop,
-        tasks,
-    })
+    Ok((sockets, port))
 }

@@ -39,6 +39,7 @@ impl Agent {
         }
         let mut config = Config {
             port: 0,
+            https_port: 0,
             data_dir: tmp.path().join("data"),
             containers: vec![containers],
             removable_media: false,
@@ -921,6 +922,7 @@ async fn encrypted_pem_key_with_its_certificate_is_a_container() {
     .unwrap();
     let config = Config {
         port: 0,
+        https_port: 0,
         data_dir: tmp.path().join("data"),
         containers: vec![keys],
         removable_media: false,
@@ -991,4 +993,108 @@ async fn encrypted_pem_key_with_its_certificate_is_a_container() {
         "pem"
     );
     running.stop().await;
+}
+
+// Multi-threaded: the test blocks on curl while the in-process agent answers it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_uses_a_name_constrained_local_ca_whose_key_is_gone() {
+    let a = Agent::start(|_| {}).await;
+    let https = a
+        .running
+        .as_ref()
+        .unwrap()
+        .https_port
+        .expect("HTTPS is on by default");
+    let tls = a._tmp.path().join("data/tls");
+    let ca = tls.join("ca.pem");
+    let curl = |url: &str, host: Option<&str>| {
+        let mut c = Command::new("curl");
+        c.args(["-s", "--max-time", "10", "--cacert"]).arg(&ca);
+        if let Some(h) = host {
+            c.args(["-H", &format!("Host: {h}")]);
+        }
+        let out = c.arg(url).output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+        )
+    };
+    // curl, an independent TLS client, trusts the agent through its local CA alone.
+    for url in [
+        format!("https://127.0.0.1:{https}/v1/info"),
+        format!("https://localhost:{https}/v1/info"),
+        format!("https://[::1]:{https}/v1/info"),
+    ] {
+        let (code, body) = curl(&url, None);
+        assert_eq!(code, Some(0), "{url}");
+        assert!(body.contains("\"api_version\":1"), "{url}: {body}");
+    }
+    // The guard runs on HTTPS too: the Host must carry the HTTPS port.
+    let (_, body) = curl(
+        &format!("https://127.0.0.1:{https}/v1/info"),
+        Some(&format!("127.0.0.1:{}", a.port)),
+    );
+    assert!(body.contains("bad_host"), "{body}");
+
+    // The CA may only vouch for loopback names, and its key was never stored.
+    let out = Command::new("openssl")
+        .args([
+            "x509",
+            "-noout",
+            "-ext",
+            "nameConstraints,basicConstraints",
+            "-in",
+        ])
+        .arg(&ca)
+        .output()
+        .unwrap();
+    let ext = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        ext.contains("DNS:localhost") && ext.contains("IP:127.0.0.1/255.255.255.255"),
+        "{ext}"
+    );
+    assert!(ext.contains("pathlen:0"), "{ext}");
+    let mut files: Vec<String> = std::fs::read_dir(&tls)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    assert_eq!(files, ["ca.pem", "server.key", "server.pem"]);
+    for f in ["ca.pem", "server.pem"] {
+        assert!(
+            !std::fs::read_to_string(tls.join(f))
+                .unwrap()
+                .contains("PRIVATE KEY"),
+            "{f}"
+        );
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(tls.join("server.key"))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o777,
+            0o600
+        );
+    }
+    // openssl verifies the server certificate under the constraints.
+    let out = Command::new("openssl")
+        .args(["verify", "-x509_strict", "-CAfile"])
+        .arg(&ca)
+        .arg(tls.join("server.pem"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // A restart keeps the same certificate (the CA cannot issue another).
+    let before = std::fs::read(tls.join("server.pem")).unwrap();
+    agent::tls::load_or_create(&agent::tls::TlsFiles::new(&a._tmp.path().join("data"))).unwrap();
+    assert_eq!(std::fs::read(tls.join("server.pem")).unwrap(), before);
 }

@@ -14,6 +14,7 @@ const PAGE: &str = "https://cabinet.example";
 fn agent_cmd(data: &Path) -> Command {
     let mut c = Command::new(BIN);
     c.env("BRAMA_AGENT_DATA_DIR", data)
+        .env("BRAMA_AGENT_HTTPS_PORT", "0")
         .env("BRAMA_AGENT_REMOVABLE_MEDIA", "false")
         .env("BRAMA_AGENT_APPROVAL_DELAY_MS", "0");
     c
@@ -227,6 +228,24 @@ fn management_commands() {
     assert_eq!(run(&["origins", "revoke", PAGE], None).0, Some(0));
     assert!(!run(&["origins", "list"], None).1.contains(PAGE));
     assert_eq!(run(&["origins", "revoke", PAGE], None).0, Some(1));
+
+    // trust --print: the exact commands, with the CA it made.
+    let (code, out) = run(&["trust", "--print"], None);
+    assert_eq!(code, Some(0), "{out}");
+    let ca = data.join("tls/ca.pem");
+    assert!(ca.exists());
+    assert!(
+        out.contains(&format!(
+            "cp {} /usr/local/share/ca-certificates/brama-agent.crt",
+            ca.display()
+        )),
+        "{out}"
+    );
+    assert!(out.contains("update-ca-certificates"), "{out}");
+    assert!(
+        out.contains("certutil -d sql:") && out.contains("'Brama agent local CA'"),
+        "{out}"
+    );
 
     // Configuration errors name the problem and exit with 2.
     let (code, out) = run(&["--config", "/nonexistent.toml", "containers"], None);
