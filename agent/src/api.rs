@@ -7,6 +7,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
+
 use base64::Engine;
 use certs::cms::Digest;
 use serde::Deserialize;
@@ -127,38 +128,155 @@ pub struct SignBody {
     hash_algorithm: Option<Digest>,
 }
 
+/// Query parameters of a streamed `/v1/sign` (body `application/octet-stream`).
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct SignQuery {
+    container: Option<String>,
+    certificate: Option<String>,
+    name: Option<String>,
+    #[serde(default)]
+    detached: bool,
+}
+
+/// `/v1/sign`: JSON (`content` base64, or `hash`), or the document itself as an
+/// `application/octet-stream` body streamed through the hash (parameters in the query).
 pub async fn sign(
     State(app): State<Arc<App>>,
     Extension(origin): Extension<PageOrigin>,
     Extension(host): Extension<OwnHost>,
     Extension(listener): Extension<Arc<crate::guard::Listener>>,
-    body: Result<Json<SignBody>, axum::extract::rejection::JsonRejection>,
+    query: Result<axum::extract::Query<SignQuery>, axum::extract::rejection::QueryRejection>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Body,
 ) -> Result<Response, ApiError> {
     let origin = origin.require()?;
-    let Json(body) = body.map_err(|e| match e.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => ApiError::ContentTooLarge {
-            limit: app.config.max_document,
-        },
-        _ => ApiError::BadRequest(e.body_text()),
-    })?;
-    let document = document(
-        &app,
-        body.name,
-        body.content,
-        body.detached,
-        body.hash,
-        body.hash_algorithm,
-    )?;
-    check_container(&app, origin, &body.container, body.certificate.as_deref())?;
+    let content_type = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let (container, certificate, document) = if content_type.starts_with("application/json") {
+        let limit = app.config.max_document / 3 * 4 + 64 * 1024;
+        let bytes =
+            axum::body::to_bytes(body, limit)
+                .await
+                .map_err(|_| ApiError::ContentTooLarge {
+                    limit: app.config.max_document,
+                })?;
+        let body: SignBody =
+            serde_json::from_slice(&bytes).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+        let document = document(
+            &app,
+            body.name,
+            body.content,
+            body.detached,
+            body.hash,
+            body.hash_algorithm,
+        )?;
+        (body.container, body.certificate, document)
+    } else if content_type.starts_with("application/octet-stream") {
+        let axum::extract::Query(q) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+        let container = q
+            .container
+            .ok_or_else(|| ApiError::BadRequest("the query needs container=".into()))?;
+        let document = streamed_document(&app, q.name, q.detached, body).await?;
+        (container, q.certificate, document)
+    } else {
+        return Err(ApiError::BadRequest(
+            "Content-Type must be application/json or application/octet-stream".into(),
+        ));
+    };
+    check_container(&app, origin, &container, certificate.as_deref())?;
     let id = app.begin(
         origin,
         Action::Sign {
-            container: body.container,
-            certificate: body.certificate,
+            container,
+            certificate,
             document,
         },
     )?;
     Ok(pending(&host, listener.scheme, &id))
+}
+
+/// How much of a streamed document is kept for the preview and the login-statement check.
+/// A login statement is at most `certs::statement::MAX_LEN` (4 KiB), so a longer document
+/// can never pass as one.
+const HEAD: usize = 64 * 1024;
+
+/// Read a document body once: hashed as it arrives; kept whole only for an attached
+/// signature; a detached one keeps the digest and the first bytes for the preview.
+pub async fn streamed_document(
+    app: &App,
+    name: Option<String>,
+    detached: bool,
+    mut body: axum::body::Body,
+) -> Result<Document, ApiError> {
+    use http_body_util::BodyExt;
+    let limit = app.config.max_document;
+    let mut sha = openssl::sha::Sha256::new();
+    let mut head: Vec<u8> = Vec::new();
+    let mut kept = Zeroizing::new(Vec::new());
+    let mut size = 0usize;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| ApiError::BadRequest(format!("reading the body: {e}")))?;
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        size += data.len();
+        if size > limit {
+            return Err(ApiError::ContentTooLarge { limit });
+        }
+        sha.update(&data);
+        if head.len() < HEAD {
+            head.extend_from_slice(&data[..data.len().min(HEAD - head.len())]);
+        }
+        if !detached {
+            kept.extend_from_slice(&data);
+        }
+    }
+    let sha256 = sha.finish().to_vec();
+    if size <= HEAD && certs::statement::looks_like_login_statement(&head) {
+        return Err(ApiError::LoginStatementAsDocument);
+    }
+    let body = if detached {
+        DocumentBody::Digest(Digest::Sha256, sha256.clone())
+    } else {
+        DocumentBody::Attached(kept)
+    };
+    describe(name, &head, size, &sha256, body)
+}
+
+/// The approval page's view of a document.
+fn describe(
+    name: Option<String>,
+    head: &[u8],
+    size: usize,
+    sha256: &[u8],
+    body: DocumentBody,
+) -> Result<Document, ApiError> {
+    let name = name.unwrap_or_else(|| "document".into());
+    if name.len() > 255 || name.chars().any(char::is_control) {
+        return Err(ApiError::BadRequest(
+            "name must be at most 255 characters without control characters".into(),
+        ));
+    }
+    // A text preview when the start is UTF-8 (a cut multi-byte character at the end is fine).
+    let head = &head[..head.len().min(2000)];
+    let text = match std::str::from_utf8(head) {
+        Ok(t) => Some(t),
+        Err(e) if e.valid_up_to() + 4 > head.len() && e.error_len().is_none() => {
+            std::str::from_utf8(&head[..e.valid_up_to()]).ok()
+        }
+        Err(_) => None,
+    };
+    let preview = text.map(|t| t.chars().take(500).collect());
+    Ok(Document {
+        name,
+        size,
+        fingerprint: hex(sha256),
+        preview,
+        body,
+    })
 }
 
 /// Validate and describe a document to sign. Plain function: the tests call it directly.
@@ -171,12 +289,6 @@ pub fn document(
     hash_algorithm: Option<Digest>,
 ) -> Result<Document, ApiError> {
     let b64 = base64::engine::general_purpose::STANDARD;
-    let name = name.unwrap_or_else(|| "document".into());
-    if name.len() > 255 || name.chars().any(char::is_control) {
-        return Err(ApiError::BadRequest(
-            "name must be at most 255 characters without control characters".into(),
-        ));
-    }
     match (content, hash) {
         (Some(content), None) => {
             let data = Zeroizing::new(
@@ -192,21 +304,13 @@ pub fn document(
                 return Err(ApiError::LoginStatementAsDocument);
             }
             let sha256 = Digest::Sha256.hash(&data);
-            let preview = std::str::from_utf8(&data[..data.len().min(2000)])
-                .ok()
-                .map(|t| t.chars().take(500).collect());
+            let head = data[..data.len().min(HEAD)].to_vec();
             let body = if detached {
                 DocumentBody::Digest(Digest::Sha256, sha256.clone())
             } else {
                 DocumentBody::Attached(data.clone())
             };
-            Ok(Document {
-                name,
-                size: data.len(),
-                fingerprint: hex(&sha256),
-                preview,
-                body,
-            })
+            describe(name, &head, data.len(), &sha256, body)
         }
         (None, Some(hash)) => {
             let algorithm = hash_algorithm.unwrap_or_default();
@@ -219,13 +323,14 @@ pub fn document(
                     algorithm.output_len()
                 )));
             }
-            Ok(Document {
+            let fingerprint = value.clone();
+            describe(
                 name,
-                size: 0,
-                fingerprint: hex(&value),
-                preview: None,
-                body: DocumentBody::Digest(algorithm, value),
-            })
+                &[],
+                0,
+                &fingerprint,
+                DocumentBody::Digest(algorithm, value),
+            )
         }
         _ => Err(ApiError::BadRequest(
             "give exactly one of content and hash".into(),

@@ -240,3 +240,24 @@ impl Drop for Busy<'_> {
         self.set.lock().expect("busy lock").remove(&self.id);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_signing_operation_per_container() {
+        let set = Mutex::new(HashSet::new());
+        let first = Busy::take(&set, "c-1").unwrap();
+        assert!(matches!(
+            Busy::take(&set, "c-1"),
+            Err(ApiError::ContainerBusy)
+        ));
+        assert!(Busy::take(&set, "c-2").is_ok(), "other containers are free");
+        drop(first);
+        assert!(
+            Busy::take(&set, "c-1").is_ok(),
+            "released when the operation ends"
+        );
+    }
+}

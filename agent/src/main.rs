@@ -120,12 +120,18 @@ fn run(command: Command, config: &mut Config) -> Result<(), String> {
                 let running = agent::server::start(config.clone())
                     .await
                     .map_err(|e| format!("cannot listen: {e}"))?;
-                // Tests and scripts read this line to learn the port.
-                println!("brama-agent listening on http://127.0.0.1:{}", running.port);
+                // Tests and scripts read these lines to learn the ports. Written without
+                // println!: a closed stdout must not take the agent down.
+                let mut out = std::io::stdout();
+                let _ = writeln!(
+                    out,
+                    "brama-agent listening on http://127.0.0.1:{}",
+                    running.port
+                );
                 if let Some(p) = running.https_port {
-                    println!("brama-agent listening on https://127.0.0.1:{p}");
+                    let _ = writeln!(out, "brama-agent listening on https://127.0.0.1:{p}");
                 }
-                let _ = std::io::stdout().flush();
+                let _ = out.flush();
                 tokio::select! {
                     _ = tokio::signal::ctrl_c() => {}
                     _ = terminate() => {}

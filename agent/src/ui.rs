@@ -110,10 +110,14 @@ fn approval_body(app: &App, id: &str, error: Option<&ApiError>) -> Result<String
             Action::Sign { container, certificate, document } => {
                 let mut d = t(&format!("Підписати документ для {origin}"), &format!("Sign a document for {origin}"));
                 d.push_str(&format!(
-                    "<dl class=\"doc\"><dt>{}</dt><dd>{}</dd><dt>{}</dt><dd>{}</dd><dt>SHA-256</dt><dd><code>{}</code></dd></dl>",
+                    "<dl class=\"doc\"><dt>{}</dt><dd>{}</dd><dt>{}</dt><dd>{}</dd><dt>{}</dt><dd><code>{}</code></dd></dl>",
                     t("Файл", "File"), escape(&document.name),
                     t("Розмір", "Size"),
                     if matches!(document.body, DocumentBody::Digest(..)) && document.size == 0 { t("лише геш", "hash only") } else { format!("{} B", document.size) },
+                    match document.body {
+                        DocumentBody::Digest(d, _) if document.size == 0 => d.name(),
+                        _ => "SHA-256",
+                    },
                     escape(&document.fingerprint),
                 ));
                 if let Some(p) = &document.preview {

@@ -1098,3 +1098,143 @@ async fn https_uses_a_name_constrained_local_ca_whose_key_is_gone() {
     agent::tls::load_or_create(&agent::tls::TlsFiles::new(&a._tmp.path().join("data"))).unwrap();
     assert_eq!(std::fs::read(tls.join("server.pem")).unwrap(), before);
 }
+
+#[tokio::test]
+async fn documents_stream_as_octet_stream() {
+    let a = Agent::start(|c| c.max_document = 300_000).await;
+    let (container, _) = a.container_of("citizen-p256").await;
+    let pw = a.password("citizen-p256");
+    // 200 kB in many chunks: hashed as it arrives.
+    let doc: Vec<u8> = (0..200_000u32)
+        .map(|i| b"abcdefghij\n"[(i % 11) as usize])
+        .collect();
+    let stream_body = || {
+        reqwest::Body::wrap_stream(futures_stream(
+            doc.chunks(7_000).map(|c| Ok(c.to_vec())).collect(),
+        ))
+    };
+    for detached in [false, true] {
+        let r = a
+            .http
+            .post(a.url(&format!(
+                "/v1/sign?container={container}&name=big.txt&detached={detached}"
+            )))
+            .header("origin", PAGE)
+            .header("content-type", "application/octet-stream")
+            .body(stream_body())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::ACCEPTED);
+        let p: Value = r.json().await.unwrap();
+        let html = a
+            .http
+            .get(p["approve_url"].as_str().unwrap())
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            html.contains("200000 B") && html.contains("big.txt"),
+            "{html}"
+        );
+        let sha: String = certs::cms::Digest::Sha256
+            .hash(&doc)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert!(html.contains(&sha));
+        let (status, _) = a
+            .answer(p["approve_url"].as_str().unwrap(), "approve", &pw, false)
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        let v: Value = a
+            .poll(p["request"].as_str().unwrap(), PAGE)
+            .await
+            .json()
+            .await
+            .unwrap();
+        let sig = b64(v["result"]["signature"].as_str().unwrap());
+        if detached {
+            openssl_verify(&a.pki, &sig, Some(&doc));
+        } else {
+            assert_eq!(openssl_verify(&a.pki, &sig, None), doc);
+        }
+    }
+    let post = |query: String, content_type: &'static str, body: Vec<u8>| {
+        let req = a
+            .http
+            .post(a.url(&format!("/v1/sign?{query}")))
+            .header("origin", PAGE)
+            .header("content-type", content_type)
+            .body(body);
+        async move { error_code(req.send().await.unwrap()).await }
+    };
+    let big = vec![b'x'; 300_001];
+    assert_eq!(
+        post(
+            format!("container={container}&detached=true"),
+            "application/octet-stream",
+            big
+        )
+        .await,
+        (StatusCode::PAYLOAD_TOO_LARGE, "content_too_large".into())
+    );
+    let statement =
+        br#"{"v":1,"origin":"https://cabinet.example","challenge":"x","iat":1}"#.to_vec();
+    assert_eq!(
+        post(
+            format!("container={container}&detached=true"),
+            "application/octet-stream",
+            statement
+        )
+        .await
+        .1,
+        "login_statement_as_document"
+    );
+    assert_eq!(
+        post("name=a".into(), "application/octet-stream", b"x".to_vec())
+            .await
+            .1,
+        "bad_request"
+    );
+    assert_eq!(
+        post(
+            format!("container={container}&bogus=1"),
+            "application/octet-stream",
+            b"x".to_vec()
+        )
+        .await
+        .1,
+        "bad_request"
+    );
+    assert_eq!(
+        post(
+            format!("container={container}"),
+            "text/plain",
+            b"x".to_vec()
+        )
+        .await
+        .1,
+        "bad_request"
+    );
+}
+
+/// A stream of body chunks without pulling in a futures crate.
+fn futures_stream(
+    chunks: Vec<Result<Vec<u8>, std::io::Error>>,
+) -> impl futures_core::Stream<Item = Result<Vec<u8>, std::io::Error>> {
+    struct S(std::collections::VecDeque<Result<Vec<u8>, std::io::Error>>);
+    impl futures_core::Stream for S {
+        type Item = Result<Vec<u8>, std::io::Error>;
+        fn poll_next(
+            mut self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Option<Self::Item>> {
+            std::task::Poll::Ready(self.0.pop_front())
+        }
+    }
+    S(chunks.into())
+}

@@ -41,6 +41,15 @@ impl Digest {
         }
     }
 
+    /// "SHA-256", "SHA-384", "SHA-512".
+    pub fn name(self) -> &'static str {
+        match self {
+            Digest::Sha256 => "SHA-256",
+            Digest::Sha384 => "SHA-384",
+            Digest::Sha512 => "SHA-512",
+        }
+    }
+
     pub fn output_len(self) -> usize {
         match self {
             Digest::Sha256 => 32,
