@@ -7,7 +7,6 @@
 //! 4. `/ui`: never CORS; posts need `Sec-Fetch-Site: same-origin` and this agent's own
 //!    `Origin`; every page gets a strict CSP, `frame-ancestors 'none'` and COOP.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, Request, State};
@@ -97,7 +96,7 @@ pub async fn guard(
     if !listener.allowed_hosts().contains(&host) {
         return ApiError::BadHost.into_response();
     }
-    if !peer_is_own_user(peer, listener.port) {
+    if !crate::peer::is_own_user(peer, crate::peer::local_for(peer, listener.port)) {
         return ApiError::ForeignUser.into_response();
     }
     let path = req.uri().path().to_string();
@@ -205,59 +204,9 @@ fn with_ui_headers(mut resp: Response) -> Response {
     resp
 }
 
-/// Whether the peer's socket belongs to this process's user, from `/proc/net/tcp{,6}`.
-/// The peer's entry has local port = the peer's port and remote port = ours.
-#[cfg(target_os = "linux")]
-pub fn peer_is_own_user(peer: SocketAddr, own_port: u16) -> bool {
-    let own_uid = unsafe { libc::getuid() };
-    socket_owner(peer.port(), own_port).is_some_and(|uid| uid == own_uid)
-}
-
-#[cfg(not(target_os = "linux"))]
-pub fn peer_is_own_user(_peer: SocketAddr, _own_port: u16) -> bool {
-    true
-}
-
-#[cfg(target_os = "linux")]
-fn socket_owner(local_port: u16, remote_port: u16) -> Option<u32> {
-    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
-        let Ok(text) = std::fs::read_to_string(table) else {
-            continue;
-        };
-        if let Some(uid) = find_owner(&text, local_port, remote_port) {
-            return Some(uid);
-        }
-    }
-    None
-}
-
-/// Parse a `/proc/net/tcp` table: `sl local rem st tx:rx tr:when retr uid …`, ports in hex.
-fn find_owner(table: &str, local_port: u16, remote_port: u16) -> Option<u32> {
-    let port = |addr: &str| {
-        addr.rsplit_once(':')
-            .and_then(|(_, p)| u16::from_str_radix(p, 16).ok())
-    };
-    table.lines().skip(1).find_map(|line| {
-        let f: Vec<&str> = line.split_whitespace().collect();
-        (f.len() > 7 && port(f[1]) == Some(local_port) && port(f[2]) == Some(remote_port))
-            .then(|| f[7].parse().ok())
-            .flatten()
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn reads_socket_owner_from_proc_table() {
-        let table = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n\
-           0: 0100007F:B9C8 0100007F:1F90 01 00000000:00000000 00:00000000 00000000  1000        0 1 1\n\
-           1: 0100007F:1F90 0100007F:B9C8 01 00000000:00000000 00:00000000 00000000     0        0 2 1\n";
-        assert_eq!(find_owner(table, 0xB9C8, 0x1F90), Some(1000));
-        assert_eq!(find_owner(table, 0x1F90, 0xB9C8), Some(0));
-        assert_eq!(find_owner(table, 1, 2), None);
-    }
 
     #[test]
     fn cors_only_for_https_and_dev_loopback() {

@@ -14,6 +14,7 @@ pub mod config;
 pub mod error;
 pub mod guard;
 pub mod origins;
+pub mod peer;
 pub mod requests;
 pub mod server;
 pub mod signer;
