@@ -1238,3 +1238,79 @@ fn futures_stream(
     }
     S(chunks.into())
 }
+
+#[tokio::test]
+async fn origins_page_lists_and_revokes_and_the_api_has_no_password_field() {
+    let a = Agent::start(|_| {}).await;
+    let (container, _) = a.container_of("citizen-p256").await; // approves PAGE
+    let html = a
+        .http
+        .get(a.url("/ui/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains(PAGE), "{html}");
+    // Revoking needs a same-origin post, like every /ui post.
+    let r = a
+        .http
+        .post(a.url("/ui/origins/revoke"))
+        .header("origin", PAGE)
+        .header("sec-fetch-site", "cross-site")
+        .form(&[("origin", PAGE)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert!(a.running.as_ref().unwrap().app.origins.is_approved(PAGE));
+    let r = a
+        .http
+        .post(a.url("/ui/origins/revoke"))
+        .header("origin", a.own_origin())
+        .header("sec-fetch-site", "same-origin")
+        .form(&[("origin", PAGE)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(!r
+        .text()
+        .await
+        .unwrap()
+        .contains("<span>https://cabinet.example</span>"));
+    assert_eq!(
+        a.get("/v1/containers", Some(PAGE)).await.status(),
+        StatusCode::ACCEPTED,
+        "revoked: asks again"
+    );
+
+    // The password is typed only on the agent's page: the API has no field for it.
+    for (path, body) in [
+        (
+            "/v1/authenticate",
+            json!({"container": container, "challenge": "c", "password": "x"}),
+        ),
+        (
+            "/v1/sign",
+            json!({"container": container, "content": "eA==", "password": "x"}),
+        ),
+    ] {
+        assert_eq!(
+            error_code(a.post(path, PAGE, body).await).await.1,
+            "bad_request",
+            "{path}"
+        );
+    }
+    let r = a
+        .http
+        .post(a.url(&format!("/v1/sign?container={container}&password=x")))
+        .header("origin", PAGE)
+        .header("content-type", "application/octet-stream")
+        .body("x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_code(r).await.1, "bad_request");
+}
