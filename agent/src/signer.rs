@@ -77,6 +77,7 @@ pub fn sign_login(u: &Unlocked, origin: &str, challenge: &str) -> Result<Vec<u8>
         certificate: &u.certificate,
         chain: &u.chain,
         signing_time: now,
+        signing_certificate: None,
     };
     cms::sign(&req, &u.key).map_err(|e| ApiError::SigningFailed(e.to_string()))
 }
@@ -101,6 +102,7 @@ pub fn sign_document(u: &Unlocked, content: DocumentContent<'_>) -> Result<Vec<u
         certificate: &u.certificate,
         chain: &u.chain,
         signing_time: time::OffsetDateTime::now_utc(),
+        signing_certificate: None,
     };
     cms::sign(&req, &u.key).map_err(|e| ApiError::SigningFailed(e.to_string()))
 }

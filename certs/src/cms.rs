@@ -125,6 +125,9 @@ pub struct SignRequest<'a> {
     /// Other certificates to embed (issuing CAs), DER.
     pub chain: &'a [Vec<u8>],
     pub signing_time: OffsetDateTime,
+    /// The certificate signing-certificate-v2 names when it is not `certificate`. Always
+    /// `None` in Brama; tests set it to forge the mismatch a verifier must refuse.
+    pub signing_certificate: Option<&'a [u8]>,
 }
 
 /// Build a DER ContentInfo holding a CAdES-BES SignedData.
@@ -150,10 +153,8 @@ pub fn sign(req: &SignRequest<'_>, signer: &dyn RawSigner) -> Result<Vec<u8>, Er
     // ESSCertIDv2 { certHash, issuerSerial { GeneralNames [directoryName], serial } };
     // hashAlgorithm is SHA-256, the DEFAULT, so DER leaves it out.
     let issuer_serial = seq(&[&seq(&[&tlv(0xa4, issuer)]), &serial]);
-    let ess_cert_id = seq(&[
-        &tlv(0x04, &Digest::Sha256.hash(req.certificate)),
-        &issuer_serial,
-    ]);
+    let named = req.signing_certificate.unwrap_or(req.certificate);
+    let ess_cert_id = seq(&[&tlv(0x04, &Digest::Sha256.hash(named)), &issuer_serial]);
     let signing_certificate = seq(&[&seq(&[&ess_cert_id])]);
 
     let mut attrs = [
@@ -269,4 +270,218 @@ mod tests {
             [0x04, 0x83, 0x01, 0x00, 0x00]
         );
     }
+}
+
+/// A parsed SignedData: borrowed views into the DER, nothing verified yet.
+#[derive(Debug)]
+pub struct SignedData<'a> {
+    /// eContentType, dotted.
+    pub content_type: String,
+    /// The encapsulated content, when attached.
+    pub content: Option<&'a [u8]>,
+    /// Embedded certificates, DER.
+    pub certificates: Vec<&'a [u8]>,
+    pub signers: Vec<SignerInfo<'a>>,
+}
+
+#[derive(Debug)]
+pub enum SignerId<'a> {
+    /// issuer Name (DER) and serial INTEGER content bytes.
+    IssuerSerial {
+        issuer: &'a [u8],
+        serial: &'a [u8],
+    },
+    SubjectKeyId(&'a [u8]),
+}
+
+#[derive(Debug)]
+pub struct SignerInfo<'a> {
+    pub sid: SignerId<'a>,
+    /// digestAlgorithm, dotted.
+    pub digest_algorithm: String,
+    /// The signed attributes re-encoded as the DER SET that was signed (tag 0x31).
+    pub signed_attributes: Option<Vec<u8>>,
+    /// The content-type attribute, dotted.
+    pub content_type_attribute: Option<String>,
+    pub message_digest: Option<&'a [u8]>,
+    /// ESSCertIDv2 of signing-certificate-v2: (hash algorithm, hash) of the first cert id.
+    pub signing_certificate_v2: Option<(String, &'a [u8])>,
+    /// Whether any attribute appears twice (RFC 5652 forbids it for these).
+    pub duplicate_attributes: bool,
+    /// signatureAlgorithm, dotted.
+    pub signature_algorithm: String,
+    pub signature: &'a [u8],
+}
+
+impl Digest {
+    /// The digest for a dotted OID, if Brama accepts it.
+    pub fn from_oid(oid: &str) -> Option<Digest> {
+        [Digest::Sha256, Digest::Sha384, Digest::Sha512]
+            .into_iter()
+            .find(|d| d.oid() == oid)
+    }
+}
+
+/// Parse a DER ContentInfo holding SignedData. Structure only: no signature is checked.
+pub fn parse(der: &[u8]) -> Result<SignedData<'_>, Error> {
+    use crate::der::{elements, elements_raw, one};
+    let bad = |what: &str| Error::malformed(format!("CMS: {what}"));
+    let oid_of = |a: &asn1_rs::Any<'_>| {
+        a.as_oid()
+            .map(|o| oids::dotted(&o))
+            .map_err(|_| bad("expected an OID"))
+    };
+
+    let ci = elements(&one(der)?)?;
+    if ci.len() != 2 || oid_of(&ci[0])? != ID_SIGNED_DATA {
+        return Err(bad("not a SignedData ContentInfo"));
+    }
+    let sd = elements(&ci[1])?
+        .into_iter()
+        .next()
+        .ok_or_else(|| bad("empty content"))?;
+    let fields = elements(&sd)?;
+    // version, digestAlgorithms, encapContentInfo, [0] certificates?, [1] crls?, signerInfos
+    if fields.len() < 4 {
+        return Err(bad("SignedData is incomplete"));
+    }
+    let encap = elements(&fields[2])?;
+    let content_type = oid_of(encap.first().ok_or_else(|| bad("no eContentType"))?)?;
+    let content = match encap.get(1) {
+        Some(explicit) => {
+            let octets = elements(explicit)?
+                .into_iter()
+                .next()
+                .ok_or_else(|| bad("empty eContent"))?;
+            if octets.header.tag() != asn1_rs::Tag::OctetString || octets.header.is_constructed() {
+                return Err(bad("eContent is not a primitive OCTET STRING"));
+            }
+            Some(octets.data)
+        }
+        None => None,
+    };
+    let mut certificates = Vec::new();
+    for f in &fields[3..fields.len() - 1] {
+        if f.header.is_contextspecific() && f.header.tag().0 == 0 {
+            for (_, raw) in elements_raw(f)? {
+                certificates.push(raw);
+            }
+        }
+    }
+    let mut signers = Vec::new();
+    for si in elements(&fields[fields.len() - 1])? {
+        signers.push(parse_signer(&si)?);
+    }
+    Ok(SignedData {
+        content_type,
+        content,
+        certificates,
+        signers,
+    })
+}
+
+fn parse_signer<'a>(si: &asn1_rs::Any<'a>) -> Result<SignerInfo<'a>, Error> {
+    use crate::der::{elements, elements_raw};
+    let bad = |what: &str| Error::malformed(format!("CMS SignerInfo: {what}"));
+    let oid_of = |a: &asn1_rs::Any<'_>| {
+        a.as_oid()
+            .map(|o| oids::dotted(&o))
+            .map_err(|_| bad("expected an OID"))
+    };
+    let f = elements(si)?;
+    if f.len() < 5 {
+        return Err(bad("incomplete"));
+    }
+    let sid = if f[1].header.is_contextspecific() {
+        SignerId::SubjectKeyId(f[1].data)
+    } else {
+        let parts = elements_raw(&f[1])?;
+        let (Some((_, issuer)), Some((serial, _))) = (parts.first(), parts.get(1)) else {
+            return Err(bad("issuerAndSerialNumber is incomplete"));
+        };
+        SignerId::IssuerSerial {
+            issuer,
+            serial: serial.data,
+        }
+    };
+    let digest_algorithm = oid_of(
+        elements(&f[2])?
+            .first()
+            .ok_or_else(|| bad("empty digestAlgorithm"))?,
+    )?;
+    let mut i = 3;
+    let mut signer = SignerInfo {
+        sid,
+        digest_algorithm,
+        signed_attributes: None,
+        content_type_attribute: None,
+        message_digest: None,
+        signing_certificate_v2: None,
+        duplicate_attributes: false,
+        signature_algorithm: String::new(),
+        signature: &[],
+    };
+    if f[3].header.is_contextspecific() && f[3].header.tag().0 == 0 {
+        signer.signed_attributes = Some(tlv(0x31, f[3].data));
+        let mut seen = std::collections::HashSet::new();
+        for attr in elements(&f[3])? {
+            let parts = elements(&attr)?;
+            let kind = oid_of(parts.first().ok_or_else(|| bad("empty attribute"))?)?;
+            let values = elements(
+                parts
+                    .get(1)
+                    .ok_or_else(|| bad("attribute without values"))?,
+            )?;
+            if !seen.insert(kind.clone()) || values.len() != 1 {
+                signer.duplicate_attributes = true;
+            }
+            let value = values
+                .into_iter()
+                .next()
+                .ok_or_else(|| bad("attribute without a value"))?;
+            match kind.as_str() {
+                ATTR_CONTENT_TYPE => signer.content_type_attribute = Some(oid_of(&value)?),
+                ATTR_MESSAGE_DIGEST => signer.message_digest = Some(value.data),
+                ATTR_SIGNING_CERTIFICATE_V2 => {
+                    // SigningCertificateV2 { certs SEQUENCE OF ESSCertIDv2, policies? }
+                    let certs = elements(&value)?
+                        .into_iter()
+                        .next()
+                        .ok_or_else(|| bad("empty SigningCertificateV2"))?;
+                    let first = elements(&certs)?
+                        .into_iter()
+                        .next()
+                        .ok_or_else(|| bad("no ESSCertIDv2"))?;
+                    let id = elements(&first)?;
+                    let (alg, hash) = match id.first() {
+                        Some(a) if a.header.tag() == asn1_rs::Tag::Sequence => {
+                            let alg = oid_of(
+                                elements(a)?
+                                    .first()
+                                    .ok_or_else(|| bad("empty hashAlgorithm"))?,
+                            )?;
+                            (alg, id.get(1).ok_or_else(|| bad("no certHash"))?.data)
+                        }
+                        Some(h) => (Digest::Sha256.oid().to_string(), h.data),
+                        None => return Err(bad("empty ESSCertIDv2")),
+                    };
+                    signer.signing_certificate_v2 = Some((alg, hash));
+                }
+                _ => {}
+            }
+        }
+        i = 4;
+    }
+    let alg = f.get(i).ok_or_else(|| bad("no signatureAlgorithm"))?;
+    signer.signature_algorithm = oid_of(
+        elements(alg)?
+            .first()
+            .ok_or_else(|| bad("empty signatureAlgorithm"))?,
+    )?;
+    let sig = f.get(i + 1).ok_or_else(|| bad("no signature"))?;
+    if sig.header.tag() != asn1_rs::Tag::OctetString {
+        return Err(bad("signature is not an OCTET STRING"));
+    }
+    signer.signature = sig.data;
+    Ok(signer)
 }

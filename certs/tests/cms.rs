@@ -60,6 +60,7 @@ fn make(s: &Signer, content_type: &str, content: Content<'_>, digest: Digest) ->
         certificate: &s.cert,
         chain: &s.chain,
         signing_time: time::OffsetDateTime::now_utc(),
+        signing_certificate: None,
     };
     cms::sign(&req, &s.key).unwrap()
 }
@@ -186,6 +187,7 @@ fn sha384_and_sha512_hash_mode_verify() {
         certificate: &s.cert,
         chain: &s.chain,
         signing_time: time::OffsetDateTime::now_utc(),
+        signing_certificate: None,
     };
     let e = cms::sign(&req, &s.key).unwrap_err();
     assert!(e.to_string().contains("32 bytes, got 20"), "{e}");

@@ -1,9 +1,13 @@
 //! `brama-gateway`: the reverse proxy in front of a cabinet backend.
 //!
-//! It issues challenges, verifies signed login statements (CMS, chain to trusted qualified
-//! CAs, revocation, qualified status, origin, single-use challenge), registers accounts from
-//! the names in the certificate, keeps sessions and forwards requests with trusted identity
-//! headers. See `../shared/design.md` §4–§5 and §8.
+//! It issues challenges, verifies signed login statements (CMS signature, chain to trusted
+//! qualified CAs, revocation, qualified status, origin, single-use challenge), registers
+//! accounts from the names in the certificate, keeps sessions and forwards requests with
+//! trusted identity headers. See `../shared/design.md` §4–§5 and §8.
 //!
-//! The verifier, stores and proxy land with the gateway issue; today the crate holds the
-//! command line only.
+//! So far: [`verify`], the login verifier (design.md §4 steps 1, 3, 4, 5).
+
+pub mod error;
+pub mod verify;
+
+pub use error::LoginError;

@@ -1,0 +1,282 @@
+//! Step 4 and 5 of design.md §4 for one certificate: the chain to a configured anchor
+//! (OpenSSL's store builds and checks it: signatures, validity, basicConstraints, path
+//! length, name constraints, security level 2), then Brama's own checks that OpenSSL cannot
+//! make: critical extensions it understands, key usage, EKU, key strength, policies,
+//! qualified status and that the subject is a person.
+//!
+//! OpenSSL runs with `X509_V_FLAG_IGNORE_CRITICAL` because real Ukrainian CA certificates
+//! mark QCStatements and policies critical; [`KNOWN_CRITICAL`] then says which critical
+//! extensions are acceptable, on every certificate of the chain.
+
+use certs::{oids, CertificateSummary, Purpose, SubjectKind};
+use openssl::stack::Stack;
+use openssl::x509::store::X509StoreBuilder;
+use openssl::x509::verify::{X509VerifyFlags, X509VerifyParam};
+use openssl::x509::{X509StoreContext, X509};
+use time::OffsetDateTime;
+use x509_parser::public_key::PublicKey;
+
+use crate::LoginError;
+
+/// `[trust] qualified`: `"required"` (default) or `"any"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Qualified {
+    #[default]
+    Required,
+    Any,
+}
+
+/// Which keyUsage bits make a login certificate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyUsageRule {
+    /// digitalSignature or nonRepudiation (Ukrainian signing certificates carry both).
+    #[default]
+    Either,
+    DigitalSignature,
+    NonRepudiation,
+}
+
+/// What the gateway trusts and requires (the `[trust]` section, resolved).
+pub struct TrustPolicy {
+    pub anchors: Vec<X509>,
+    pub intermediates: Vec<X509>,
+    pub qualified: Qualified,
+    pub key_usage: KeyUsageRule,
+    /// A leaf EKU, when present, must contain one of these.
+    pub allowed_eku: Vec<String>,
+    /// When not empty, the leaf must carry one of these policies.
+    pub policies_allow: Vec<String>,
+    pub policies_deny: Vec<String>,
+}
+
+/// anyExtendedKeyUsage.
+const ANY_EKU: &str = "2.5.29.37.0";
+
+/// EKUs a person's signing certificate may carry by default.
+pub fn default_allowed_eku() -> Vec<String> {
+    [
+        oids::UA_KP_SIGNING,
+        oids::KP_EMAIL_PROTECTION,
+        "1.3.6.1.5.5.7.3.2",
+        ANY_EKU,
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+/// Critical extensions Brama understands (OpenSSL or Brama checks each).
+pub const KNOWN_CRITICAL: &[&str] = &[
+    oids::EXT_KEY_USAGE,
+    oids::EXT_BASIC_CONSTRAINTS,
+    oids::EXT_EXTENDED_KEY_USAGE,
+    oids::EXT_CERTIFICATE_POLICIES,
+    oids::EXT_SUBJECT_ALT_NAME,
+    oids::EXT_QC_STATEMENTS,
+    oids::EXT_SUBJECT_DIRECTORY_ATTRIBUTES,
+    oids::EXT_SUBJECT_KEY_IDENTIFIER,
+    oids::EXT_AUTHORITY_KEY_IDENTIFIER,
+    "2.5.29.16", // privateKeyUsagePeriod
+    "2.5.29.18", // issuerAltName
+    "2.5.29.30", // nameConstraints (OpenSSL enforces it)
+    "2.5.29.36", // policyConstraints
+    "2.5.29.54", // inhibitAnyPolicy
+];
+
+/// A certificate that passed steps 4 and 5.
+#[derive(Debug)]
+pub struct Checked {
+    pub summary: CertificateSummary,
+    /// DER, leaf first, anchor last.
+    pub chain: Vec<Vec<u8>>,
+}
+
+/// Check `leaf` at time `at` against `policy`; `extra` are certificates that came with it.
+pub fn check_certificate(
+    leaf: &[u8],
+    extra: &[&[u8]],
+    policy: &TrustPolicy,
+    at: OffsetDateTime,
+) -> Result<Checked, LoginError> {
+    let chain = build_chain(leaf, extra, policy, at)?;
+    for der in &chain {
+        check_critical(der)?;
+    }
+    let cert = certs::parse(leaf).map_err(|e| LoginError::MalformedSignature(e.to_string()))?;
+    check_usage(&cert, policy)?;
+    check_key(&cert)?;
+    let summary = CertificateSummary::from_der(leaf)
+        .map_err(|e| LoginError::MalformedSignature(e.to_string()))?;
+    check_policies(&summary, policy)?;
+    // Step 5: a person, with a qualified certificate for electronic signatures.
+    if summary.identity.kind != SubjectKind::Person {
+        return Err(LoginError::NotAPerson);
+    }
+    if policy.qualified == Qualified::Required && !summary.qualified.is_qualified_esign() {
+        return Err(LoginError::NotQualified);
+    }
+    Ok(Checked { summary, chain })
+}
+
+fn build_chain(
+    leaf: &[u8],
+    extra: &[&[u8]],
+    policy: &TrustPolicy,
+    at: OffsetDateTime,
+) -> Result<Vec<Vec<u8>>, LoginError> {
+    let internal = |e: openssl::error::ErrorStack| LoginError::InvalidChain(e.to_string());
+    let leaf_x509 = X509::from_der(leaf)
+        .map_err(|e| LoginError::MalformedSignature(format!("certificate: {e}")))?;
+    let mut store = X509StoreBuilder::new().map_err(internal)?;
+    for a in &policy.anchors {
+        store.add_cert(a.clone()).map_err(internal)?;
+    }
+    let mut param = X509VerifyParam::new().map_err(internal)?;
+    param.set_auth_level(2); // RSA ≥ 2048, no SHA-1, EC ≥ 224 bits
+    param.set_time(at.unix_timestamp() as _);
+    param
+        .set_flags(X509VerifyFlags::IGNORE_CRITICAL)
+        .map_err(internal)?;
+    store.set_param(&param).map_err(internal)?;
+    let store = store.build();
+    let mut untrusted = Stack::new().map_err(internal)?;
+    for c in &policy.intermediates {
+        untrusted.push(c.clone()).map_err(internal)?;
+    }
+    for der in extra {
+        if let Ok(c) = X509::from_der(der) {
+            untrusted.push(c).map_err(internal)?;
+        }
+    }
+    let mut ctx = X509StoreContext::new().map_err(internal)?;
+    let outcome = ctx
+        .init(&store, &leaf_x509, &untrusted, |c| {
+            let ok = c.verify_cert()?;
+            let chain = c
+                .chain()
+                .map(|s| s.iter().filter_map(|x| x.to_der().ok()).collect::<Vec<_>>())
+                .unwrap_or_default();
+            Ok((ok, c.error(), c.error_depth(), chain))
+        })
+        .map_err(internal)?;
+    let (ok, error, depth, chain) = outcome;
+    if ok {
+        return Ok(chain);
+    }
+    let text = error.error_string().to_string();
+    // X509_V_ERR_* codes (openssl/x509_vfy.h).
+    Err(match (error.as_raw(), depth) {
+        (10, 0) => LoginError::CertificateExpired,
+        (9, 0) => LoginError::CertificateNotYetValid,
+        (2 | 18 | 19 | 20 | 21, _) => LoginError::UntrustedIssuer(text),
+        (66 | 67, _) => LoginError::WeakKey(text),
+        (68, _) => LoginError::WeakAlgorithm(text),
+        (23, _) => LoginError::CertificateRevoked,
+        (_, d) => LoginError::InvalidChain(format!("{text} (certificate {d} of the chain)")),
+    })
+}
+
+fn check_critical(der: &[u8]) -> Result<(), LoginError> {
+    let cert = certs::parse(der).map_err(|e| LoginError::InvalidChain(e.to_string()))?;
+    for ext in cert.extensions().iter().filter(|e| e.critical) {
+        let oid = oids::dotted(&ext.oid);
+        if !KNOWN_CRITICAL.contains(&oid.as_str()) {
+            return Err(LoginError::UnhandledCriticalExtension(oid));
+        }
+    }
+    Ok(())
+}
+
+fn check_usage(
+    cert: &x509_parser::certificate::X509Certificate<'_>,
+    policy: &TrustPolicy,
+) -> Result<(), LoginError> {
+    let purpose = Purpose::read(cert).map_err(|e| LoginError::MalformedSignature(e.to_string()))?;
+    if purpose == Purpose::CertificateAuthority {
+        return Err(LoginError::WrongKeyUsage("a CA certificate".into()));
+    }
+    let ku = cert
+        .key_usage()
+        .map_err(|e| LoginError::MalformedSignature(e.to_string()))?
+        .ok_or_else(|| LoginError::WrongKeyUsage("no keyUsage".into()))?
+        .value;
+    let fits = match policy.key_usage {
+        KeyUsageRule::Either => ku.digital_signature() || ku.non_repudiation(),
+        KeyUsageRule::DigitalSignature => ku.digital_signature(),
+        KeyUsageRule::NonRepudiation => ku.non_repudiation(),
+    };
+    if !fits {
+        let what = if purpose == Purpose::KeyAgreement {
+            "a key-agreement (encryption) certificate"
+        } else {
+            "keyUsage has no signing bit"
+        };
+        return Err(LoginError::WrongKeyUsage(what.into()));
+    }
+    if let Ok(Some(eku)) = cert.extended_key_usage() {
+        let eku = eku.value;
+        let mut present: Vec<String> = eku.other.iter().map(oids::dotted).collect();
+        for (set, oid) in [
+            (eku.any, ANY_EKU),
+            (eku.server_auth, "1.3.6.1.5.5.7.3.1"),
+            (eku.client_auth, "1.3.6.1.5.5.7.3.2"),
+            (eku.code_signing, "1.3.6.1.5.5.7.3.3"),
+            (eku.email_protection, oids::KP_EMAIL_PROTECTION),
+            (eku.time_stamping, "1.3.6.1.5.5.7.3.8"),
+            (eku.ocsp_signing, oids::KP_OCSP_SIGNING),
+        ] {
+            if set {
+                present.push(oid.to_string());
+            }
+        }
+        if !present.iter().any(|p| policy.allowed_eku.contains(p)) {
+            return Err(LoginError::WrongKeyUsage(format!(
+                "extended key usage {}",
+                present.join(", ")
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn check_key(cert: &x509_parser::certificate::X509Certificate<'_>) -> Result<(), LoginError> {
+    let spki = cert.public_key();
+    match spki.parsed() {
+        Ok(PublicKey::RSA(rsa)) if rsa.key_size() >= 2048 => Ok(()),
+        Ok(PublicKey::RSA(rsa)) => Err(LoginError::WeakKey(format!("RSA-{}", rsa.key_size()))),
+        Ok(PublicKey::EC(_)) => {
+            let curve = spki
+                .algorithm
+                .parameters
+                .as_ref()
+                .and_then(|p| p.as_oid().ok())
+                .map(|o| oids::dotted(&o));
+            match curve.as_deref() {
+                Some("1.2.840.10045.3.1.7" | "1.3.132.0.34" | "1.3.132.0.35") => Ok(()),
+                other => Err(LoginError::WeakKey(format!(
+                    "EC curve {}",
+                    other.unwrap_or("unnamed")
+                ))),
+            }
+        }
+        _ => Err(LoginError::WeakAlgorithm(format!(
+            "key algorithm {}",
+            oids::dotted(&spki.algorithm.algorithm)
+        ))),
+    }
+}
+
+fn check_policies(summary: &CertificateSummary, policy: &TrustPolicy) -> Result<(), LoginError> {
+    let held = &summary.qualified.policies;
+    if let Some(denied) = held.iter().find(|p| policy.policies_deny.contains(p)) {
+        return Err(LoginError::PolicyNotAllowed(format!("{denied} is denied")));
+    }
+    if !policy.policies_allow.is_empty() && !held.iter().any(|p| policy.policies_allow.contains(p))
+    {
+        return Err(LoginError::PolicyNotAllowed(
+            "none of the allowed policies".into(),
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,513 @@
+//! The login verifier (design.md §4 steps 1–5) on real signatures: made by Brama's CMS
+//! builder (what the agent sends) and by the `openssl cms -sign` command (any other client).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use certs::cms::{self, Content, Digest, SignRequest};
+use certs::devpki::{self, Manifest, Options};
+use certs::statement::{self, LoginStatement};
+use gateway::verify::chain::{self, KeyUsageRule, Qualified, TrustPolicy};
+use gateway::verify::{self, VerifiedLogin};
+use gateway::LoginError;
+use openssl::x509::X509;
+
+const ORIGIN: &str = "https://cabinet.example";
+
+struct Pki {
+    _tmp: tempfile::TempDir,
+    dir: PathBuf,
+    m: Manifest,
+}
+
+fn pki() -> Pki {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("pki");
+    let m = devpki::init(&Options::new(&dir)).unwrap();
+    Pki { _tmp: tmp, dir, m }
+}
+
+fn policy(p: &Pki) -> TrustPolicy {
+    let pem = |f: &str| X509::from_pem(&std::fs::read(p.dir.join(f)).unwrap()).unwrap();
+    TrustPolicy {
+        anchors: vec![pem("root.pem")],
+        intermediates: vec![pem("ica.pem")],
+        qualified: Qualified::Required,
+        key_usage: KeyUsageRule::Either,
+        allowed_eku: chain::default_allowed_eku(),
+        policies_allow: vec![],
+        policies_deny: vec![],
+    }
+}
+
+fn statement(challenge: &str) -> Vec<u8> {
+    LoginStatement::new(
+        ORIGIN,
+        challenge,
+        time::OffsetDateTime::now_utc().unix_timestamp(),
+    )
+    .to_bytes()
+}
+
+/// What the agent makes: Brama's builder with the key from the container.
+fn sign_with(
+    p: &Pki,
+    name: &str,
+    content_type: &str,
+    content: Content<'_>,
+    tweak: impl FnOnce(&mut SignRequest<'_>),
+) -> Vec<u8> {
+    let e = p.m.certificate(name).unwrap();
+    let opened = certs::load::pkcs12(
+        &std::fs::read(p.dir.join(e.pkcs12.as_ref().unwrap())).unwrap(),
+        name,
+        &e.password,
+    )
+    .unwrap();
+    let mut req = SignRequest {
+        content_type,
+        content,
+        digest: Digest::Sha256,
+        certificate: &opened.certificate,
+        chain: &[],
+        signing_time: time::OffsetDateTime::now_utc(),
+        signing_certificate: None,
+    };
+    tweak(&mut req);
+    cms::sign(&req, &opened.key).unwrap()
+}
+
+fn login(p: &Pki, name: &str) -> Vec<u8> {
+    let s = statement("ch");
+    sign_with(
+        p,
+        name,
+        statement::CONTENT_TYPE,
+        Content::Attached(&s),
+        |_| {},
+    )
+}
+
+fn verify(p: &Pki, der: &[u8]) -> Result<VerifiedLogin, LoginError> {
+    verify::verify_login(der, &policy(p), time::OffsetDateTime::now_utc(), |s| {
+        if s.origin == ORIGIN {
+            Ok(())
+        } else {
+            Err(LoginError::WrongOrigin(s.origin.clone()))
+        }
+    })
+}
+
+fn code(r: Result<VerifiedLogin, LoginError>) -> String {
+    match r {
+        Ok(_) => "valid".into(),
+        Err(e) => e.code().into(),
+    }
+}
+
+#[test]
+fn every_dev_pki_certificate_gets_its_expected_verdict() {
+    let p = pki();
+    for e in &p.m.certificates {
+        // Revocation is a later step (revocation.mode = "off" here): revoked passes steps 1–5.
+        let expected = if e.expected == "certificate_revoked" {
+            "valid"
+        } else {
+            e.expected.as_str()
+        };
+        // The untrusted chain travels in the signature, as a client might send it.
+        let der = if e.issuer == "untrusted_ca" {
+            let s = statement("ch");
+            let ca = std::fs::read(p.dir.join("untrusted-ca.cer")).unwrap();
+            let chain = vec![ca];
+            sign_with(
+                &p,
+                &e.name,
+                statement::CONTENT_TYPE,
+                Content::Attached(&s),
+                |r| r.chain = Box::leak(chain.into_boxed_slice()),
+            )
+        } else {
+            login(&p, &e.name)
+        };
+        assert_eq!(
+            code(verify(&p, &der)),
+            expected,
+            "{}: {}",
+            e.name,
+            e.description
+        );
+    }
+}
+
+#[test]
+fn a_valid_login_yields_the_statement_and_the_person() {
+    let p = pki();
+    let v = verify(&p, &login(&p, "representative-p256")).unwrap();
+    assert_eq!(v.statement.origin, ORIGIN);
+    assert_eq!(v.statement.challenge, "ch");
+    let id = &v.checked.summary.identity;
+    assert_eq!(id.surname.as_deref(), Some("Франко"));
+    assert_eq!(id.organisation.as_ref().unwrap().edrpou(), Some("12345678"));
+    assert_eq!(v.checked.chain.len(), 3, "leaf, issuing CA, root");
+}
+
+fn openssl(dir: &Path, args: &[&str]) -> std::process::Output {
+    Command::new("openssl")
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn openssl_signed_statements_are_accepted_like_the_agents() {
+    let p = pki();
+    for name in ["citizen-p256", "citizen-p384", "citizen-rsa2048"] {
+        let e = p.m.certificate(name).unwrap();
+        std::fs::write(p.dir.join("statement.json"), statement("from-openssl")).unwrap();
+        let out = openssl(
+            &p.dir,
+            &[
+                "cms",
+                "-sign",
+                "-cades",
+                "-nodetach",
+                "-binary",
+                "-md",
+                "sha256",
+                "-econtent_type",
+                statement::CONTENT_TYPE,
+                "-outform",
+                "DER",
+                "-in",
+                "statement.json",
+                "-out",
+                "login.der",
+                "-signer",
+                &e.certificate,
+                "-inkey",
+                &e.key,
+                "-passin",
+                &format!("pass:{}", e.password),
+            ],
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let der = std::fs::read(p.dir.join("login.der")).unwrap();
+        let v = verify(&p, &der).unwrap_or_else(|err| panic!("{name}: {} {err}", err.code()));
+        assert_eq!(v.statement.challenge, "from-openssl");
+    }
+}
+
+#[test]
+fn attacks_on_the_signature_get_their_codes() {
+    let p = pki();
+    let s = statement("ch");
+    // A document signature (id-data), attached.
+    let doc = sign_with(
+        &p,
+        "citizen-p256",
+        cms::ID_DATA,
+        Content::Attached(&s),
+        |_| {},
+    );
+    assert_eq!(code(verify(&p, &doc)), "wrong_content_type");
+    // A hash-mode document signature over the statement's digest.
+    let digest = Digest::Sha256.hash(&s);
+    let hashed = sign_with(
+        &p,
+        "citizen-p256",
+        cms::ID_DATA,
+        Content::Detached { digest: &digest },
+        |_| {},
+    );
+    assert_eq!(code(verify(&p, &hashed)), "wrong_content_type");
+    // A detached login statement.
+    let detached = sign_with(
+        &p,
+        "citizen-p256",
+        statement::CONTENT_TYPE,
+        Content::Detached { digest: &digest },
+        |_| {},
+    );
+    assert_eq!(code(verify(&p, &detached)), "content_missing");
+
+    // Tampered content: the challenge changed after signing (same length).
+    let good = login(&p, "citizen-p256");
+    let at = good.windows(4).position(|w| w == b"\"ch\"").unwrap();
+    let mut tampered = good.clone();
+    tampered[at + 1] = b'x';
+    assert_eq!(code(verify(&p, &tampered)), "bad_signature");
+    // Tampered signature value (last byte of the DER is in the signature).
+    let mut bad_sig = good.clone();
+    let last = bad_sig.len() - 1;
+    bad_sig[last] ^= 0x55;
+    assert_eq!(code(verify(&p, &bad_sig)), "bad_signature");
+
+    // Another site's statement.
+    let other = LoginStatement::new("https://evil.example", "ch", 1).to_bytes();
+    let evil = sign_with(
+        &p,
+        "citizen-p256",
+        statement::CONTENT_TYPE,
+        Content::Attached(&other),
+        |_| {},
+    );
+    assert_eq!(code(verify(&p, &evil)), "wrong_origin");
+    // Garbage, truncation, oversize, a non-statement content.
+    assert_eq!(code(verify(&p, b"not a signature")), "malformed_signature");
+    assert_eq!(
+        code(verify(&p, &good[..good.len() / 2])),
+        "malformed_signature"
+    );
+    assert_eq!(code(verify(&p, &vec![0x30; 70_000])), "too_large");
+    let junk = sign_with(
+        &p,
+        "citizen-p256",
+        statement::CONTENT_TYPE,
+        Content::Attached(b"{\"v\":1}"),
+        |_| {},
+    );
+    assert_eq!(code(verify(&p, &junk)), "bad_statement");
+}
+
+#[test]
+fn signer_certificate_must_be_the_one_signing_certificate_v2_names() {
+    let p = pki();
+    // A second certificate for the citizen's key, issued by the same CA (openssl x509 -req).
+    let e = p.m.certificate("citizen-p256").unwrap();
+    let ica = p.m.certificate("ica").unwrap();
+    let out = openssl(
+        &p.dir,
+        &[
+            "req",
+            "-new",
+            "-key",
+            &e.key,
+            "-passin",
+            &format!("pass:{}", e.password),
+            "-subj",
+            "/CN=Other/C=UA",
+            "-out",
+            "other.csr",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::write(
+        p.dir.join("ext.cnf"),
+        "keyUsage=critical,digitalSignature\n",
+    )
+    .unwrap();
+    let out = openssl(
+        &p.dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "other.csr",
+            "-CA",
+            "ica.pem",
+            "-CAkey",
+            &ica.key,
+            "-passin",
+            &format!("pass:{}", ica.password),
+            "-days",
+            "30",
+            "-extfile",
+            "ext.cnf",
+            "-outform",
+            "DER",
+            "-out",
+            "other.der",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let other = std::fs::read(p.dir.join("other.der")).unwrap();
+    let real = std::fs::read(p.dir.join(&e.certificate_der)).unwrap();
+    let s = statement("ch");
+    // Signed and embedded as the other certificate, but signing-certificate-v2 names the real one.
+    let forged = sign_with(
+        &p,
+        "citizen-p256",
+        statement::CONTENT_TYPE,
+        Content::Attached(&s),
+        |r| {
+            r.certificate = Box::leak(other.clone().into_boxed_slice());
+            r.signing_certificate = Some(Box::leak(real.clone().into_boxed_slice()));
+        },
+    );
+    assert_eq!(code(verify(&p, &forged)), "signer_certificate_mismatch");
+
+    // Without any embedded certificate the signer cannot be found.
+    std::fs::write(p.dir.join("statement.json"), &s).unwrap();
+    let out = openssl(
+        &p.dir,
+        &[
+            "cms",
+            "-sign",
+            "-cades",
+            "-nodetach",
+            "-binary",
+            "-nocerts",
+            "-econtent_type",
+            statement::CONTENT_TYPE,
+            "-outform",
+            "DER",
+            "-in",
+            "statement.json",
+            "-out",
+            "nocerts.der",
+            "-signer",
+            &e.certificate,
+            "-inkey",
+            &e.key,
+            "-passin",
+            &format!("pass:{}", e.password),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        code(verify(
+            &p,
+            &std::fs::read(p.dir.join("nocerts.der")).unwrap()
+        )),
+        "signer_certificate_missing"
+    );
+
+    // Two signers.
+    let r = p.m.certificate("citizen-rsa2048").unwrap();
+    let out = openssl(
+        &p.dir,
+        &[
+            "cms",
+            "-sign",
+            "-nodetach",
+            "-binary",
+            "-econtent_type",
+            statement::CONTENT_TYPE,
+            "-outform",
+            "DER",
+            "-in",
+            "statement.json",
+            "-out",
+            "two.der",
+            "-signer",
+            &e.certificate,
+            "-inkey",
+            &e.key,
+            "-passin",
+            &format!("pass:{}", e.password),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = openssl(
+        &p.dir,
+        &[
+            "cms",
+            "-resign",
+            "-inform",
+            "DER",
+            "-in",
+            "two.der",
+            "-outform",
+            "DER",
+            "-out",
+            "two2.der",
+            "-signer",
+            &r.certificate,
+            "-inkey",
+            &r.key,
+            "-passin",
+            &format!("pass:{}", r.password),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "openssl cms -resign: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        code(verify(&p, &std::fs::read(p.dir.join("two2.der")).unwrap())),
+        "signer_count"
+    );
+}
+
+#[test]
+fn qualified_any_accepts_the_non_qualified_and_policies_filter() {
+    let p = pki();
+    let der = login(&p, "not-qualified");
+    let mut any = policy(&p);
+    any.qualified = Qualified::Any;
+    assert!(verify::verify_login(&der, &any, time::OffsetDateTime::now_utc(), |_| Ok(())).is_ok());
+    // Seals stay refused even under "any": not a person.
+    let seal = login(&p, "seal-p256");
+    assert_eq!(
+        verify::verify_login(&seal, &any, time::OffsetDateTime::now_utc(), |_| Ok(()))
+            .unwrap_err()
+            .code(),
+        "not_a_person"
+    );
+
+    let citizen = login(&p, "citizen-p256");
+    let mut deny = policy(&p);
+    deny.policies_deny = vec![certs::oids::UA_QUALIFIED_POLICY.into()];
+    assert_eq!(
+        verify::verify_login(&citizen, &deny, time::OffsetDateTime::now_utc(), |_| Ok(()))
+            .unwrap_err()
+            .code(),
+        "policy_not_allowed"
+    );
+    let mut allow = policy(&p);
+    allow.policies_allow = vec!["1.2.3.4".into()];
+    assert_eq!(
+        verify::verify_login(
+            &citizen,
+            &allow,
+            time::OffsetDateTime::now_utc(),
+            |_| Ok(())
+        )
+        .unwrap_err()
+        .code(),
+        "policy_not_allowed"
+    );
+    let mut nr_only = policy(&p);
+    nr_only.key_usage = KeyUsageRule::NonRepudiation;
+    assert!(
+        verify::verify_login(&citizen, &nr_only, time::OffsetDateTime::now_utc(), |_| Ok(
+            ()
+        ))
+        .is_ok()
+    );
+    // Step 2 runs before the costly steps: a refusing statement check wins over a bad chain.
+    let untrusted_root_only = TrustPolicy {
+        anchors: vec![],
+        ..policy(&p)
+    };
+    let r = verify::verify_login(
+        &citizen,
+        &untrusted_root_only,
+        time::OffsetDateTime::now_utc(),
+        |_| Err(LoginError::ChallengeExpired),
+    );
+    assert_eq!(r.unwrap_err().code(), "challenge_expired");
+}
