@@ -7,6 +7,7 @@
 //!
 //! So far: [`verify`], the login verifier (design.md §4 steps 1, 3, 4, 5).
 
+pub mod challenge;
 pub mod error;
 pub mod verify;
 
