@@ -9,6 +9,7 @@
 
 pub mod challenge;
 pub mod error;
+pub mod store;
 pub mod verify;
 
 pub use error::LoginError;

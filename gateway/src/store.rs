@@ -1,0 +1,409 @@
+//! The gateway's database: accounts, the certificates and roles they use, consumed
+//! challenges, sessions and audit records. One async code path for SQLite (the default) and
+//! PostgreSQL (several gateway nodes), through sqlx's `Any` driver with runtime queries:
+//! the SQL here is the common subset of both (`$n` parameters, `ON CONFLICT`, BIGINT times).
+
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Executor, Row};
+
+/// Each entry is applied once, in order, and recorded in `brama_migrations`.
+const MIGRATIONS: &[&str] = &[
+    "CREATE TABLE accounts (
+        id TEXT PRIMARY KEY,
+        key_kind TEXT NOT NULL,
+        key_country TEXT NOT NULL,
+        key_value TEXT NOT NULL,
+        surname TEXT,
+        given_name TEXT,
+        patronymic TEXT,
+        full_name TEXT,
+        blocked_reason TEXT,
+        version BIGINT NOT NULL,
+        created_at BIGINT NOT NULL,
+        updated_at BIGINT NOT NULL,
+        UNIQUE (key_kind, key_country, key_value)
+    )",
+    "CREATE TABLE account_certificates (
+        account_id TEXT NOT NULL REFERENCES accounts(id),
+        sha256 TEXT NOT NULL,
+        issuer TEXT NOT NULL,
+        serial TEXT NOT NULL,
+        not_after TEXT NOT NULL,
+        first_used BIGINT NOT NULL,
+        last_used BIGINT NOT NULL,
+        PRIMARY KEY (account_id, sha256)
+    )",
+    "CREATE TABLE account_roles (
+        account_id TEXT NOT NULL REFERENCES accounts(id),
+        role TEXT NOT NULL,
+        org_key TEXT NOT NULL,
+        org_name TEXT,
+        PRIMARY KEY (account_id, role, org_key)
+    )",
+    "CREATE TABLE consumed_challenges (
+        nonce TEXT PRIMARY KEY,
+        expires_at BIGINT NOT NULL
+    )",
+    "CREATE INDEX consumed_challenges_expiry ON consumed_challenges (expires_at)",
+    "CREATE TABLE sessions (
+        id_hash TEXT PRIMARY KEY,
+        account_id TEXT NOT NULL REFERENCES accounts(id),
+        role TEXT NOT NULL,
+        org_key TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        last_seen BIGINT NOT NULL,
+        expires_at BIGINT NOT NULL
+    )",
+    "CREATE TABLE audit (
+        id TEXT PRIMARY KEY,
+        at BIGINT NOT NULL,
+        outcome TEXT NOT NULL,
+        indication TEXT NOT NULL,
+        sub_indication TEXT NOT NULL,
+        account_id TEXT,
+        issuer TEXT,
+        serial TEXT,
+        detail TEXT
+    )",
+    "CREATE TABLE gateway_keys (
+        purpose TEXT NOT NULL,
+        kid BIGINT NOT NULL,
+        secret TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        PRIMARY KEY (purpose, kid)
+    )",
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("no such account")]
+    NoSuchAccount,
+}
+
+/// The account key (design.md §6): the person's best national identifier, or issuer +
+/// serial when the certificate has none. Never CN.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountKey {
+    pub kind: String,
+    pub country: String,
+    pub value: String,
+}
+
+impl std::fmt::Display for AccountKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}:{}", self.kind, self.country, self.value)
+    }
+}
+
+/// Names as the certificate gives them.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Names {
+    pub surname: Option<String>,
+    pub given_name: Option<String>,
+    pub patronymic: Option<String>,
+    pub full_name: Option<String>,
+}
+
+/// What a verified login brings to the account store.
+#[derive(Debug, Clone)]
+pub struct Registration {
+    pub key: AccountKey,
+    pub names: Names,
+    pub certificate_sha256: String,
+    pub issuer: String,
+    pub serial: String,
+    pub not_after: String,
+    /// (organisation key, organisation name) when the certificate names an organisation.
+    pub organisation: Option<(String, Option<String>)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Role {
+    /// `citizen` or `representative`.
+    pub role: String,
+    /// Organisation key (`registration:UA:12345678`), empty for the citizen role.
+    pub org_key: String,
+    pub org_name: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Account {
+    pub id: String,
+    pub key: AccountKey,
+    pub names: Names,
+    pub blocked_reason: Option<String>,
+    /// Bumped on every change that must invalidate cached assertions (names, block).
+    pub version: i64,
+    pub roles: Vec<Role>,
+}
+
+/// What `find_or_register` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Registered,
+    /// Names changed in the newer certificate; the old ones, for the audit record.
+    NamesUpdated(Names),
+    Unchanged,
+}
+
+pub struct Store {
+    pool: AnyPool,
+}
+
+fn random_hex(n: usize) -> String {
+    let mut b = vec![0u8; n];
+    openssl::rand::rand_bytes(&mut b).expect("OpenSSL random");
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn names_of(row: &AnyRow) -> Result<Names, sqlx::Error> {
+    Ok(Names {
+        surname: row.try_get("surname")?,
+        given_name: row.try_get("given_name")?,
+        patronymic: row.try_get("patronymic")?,
+        full_name: row.try_get("full_name")?,
+    })
+}
+
+impl Store {
+    /// Connect (`sqlite://brama.db`, `postgres://…`) and bring the schema up to date.
+    pub async fn connect(url: &str) -> Result<Store, StoreError> {
+        sqlx::any::install_default_drivers();
+        let sqlite = url.starts_with("sqlite:");
+        let url = if sqlite && !url.contains("mode=") {
+            format!("{url}{}mode=rwc", if url.contains('?') { "&" } else { "?" })
+        } else {
+            url.to_string()
+        };
+        let pool = AnyPoolOptions::new()
+            .max_connections(if sqlite { 4 } else { 16 })
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if sqlite {
+                        // WAL: readers never wait for the writer; busy_timeout: writers queue.
+                        conn.execute("PRAGMA journal_mode=WAL").await?;
+                        conn.execute("PRAGMA busy_timeout=10000").await?;
+                        conn.execute("PRAGMA foreign_keys=ON").await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect(&url)
+            .await?;
+        let store = Store { pool };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    async fn migrate(&self) -> Result<(), StoreError> {
+        self.pool
+            .execute("CREATE TABLE IF NOT EXISTS brama_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)")
+            .await?;
+        for (i, sql) in MIGRATIONS.iter().enumerate() {
+            let version = i as i64 + 1;
+            let done: Option<i64> =
+                sqlx::query_scalar("SELECT version FROM brama_migrations WHERE version = $1")
+                    .bind(version)
+                    .fetch_optional(&self.pool)
+                    .await?;
+            if done.is_some() {
+                continue;
+            }
+            let mut tx = self.pool.begin().await?;
+            tx.execute(*sql).await?;
+            // Another node may have applied it meanwhile: the primary key decides.
+            let recorded = sqlx::query("INSERT INTO brama_migrations (version, applied_at) VALUES ($1, $2) ON CONFLICT (version) DO NOTHING")
+                .bind(version)
+                .bind(time::OffsetDateTime::now_utc().unix_timestamp())
+                .execute(&mut *tx)
+                .await?;
+            if recorded.rows_affected() == 1 {
+                tx.commit().await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Find the account for `reg.key`, or register it. Concurrent first logins of one person
+    /// make one account: the unique key decides, the losers read the winner's row.
+    pub async fn find_or_register(
+        &self,
+        reg: &Registration,
+        now: i64,
+    ) -> Result<(Account, Outcome), StoreError> {
+        let inserted = sqlx::query(
+            "INSERT INTO accounts (id, key_kind, key_country, key_value, surname, given_name, patronymic, full_name, version, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9, $9)
+             ON CONFLICT (key_kind, key_country, key_value) DO NOTHING",
+        )
+        .bind(random_hex(16))
+        .bind(&reg.key.kind)
+        .bind(&reg.key.country)
+        .bind(&reg.key.value)
+        .bind(&reg.names.surname)
+        .bind(&reg.names.given_name)
+        .bind(&reg.names.patronymic)
+        .bind(&reg.names.full_name)
+        .bind(now)
+        .execute(&self.pool)
+        .await?
+        .rows_affected()
+            == 1;
+        let row = sqlx::query("SELECT id, surname, given_name, patronymic, full_name FROM accounts WHERE key_kind = $1 AND key_country = $2 AND key_value = $3")
+            .bind(&reg.key.kind)
+            .bind(&reg.key.country)
+            .bind(&reg.key.value)
+            .fetch_one(&self.pool)
+            .await?;
+        let id: String = row.try_get("id")?;
+        let stored = names_of(&row)?;
+        let outcome = if inserted {
+            Outcome::Registered
+        } else if stored != reg.names {
+            sqlx::query("UPDATE accounts SET surname = $1, given_name = $2, patronymic = $3, full_name = $4, version = version + 1, updated_at = $5 WHERE id = $6")
+                .bind(&reg.names.surname)
+                .bind(&reg.names.given_name)
+                .bind(&reg.names.patronymic)
+                .bind(&reg.names.full_name)
+                .bind(now)
+                .bind(&id)
+                .execute(&self.pool)
+                .await?;
+            Outcome::NamesUpdated(stored)
+        } else {
+            Outcome::Unchanged
+        };
+        sqlx::query(
+            "INSERT INTO account_certificates (account_id, sha256, issuer, serial, not_after, first_used, last_used)
+             VALUES ($1, $2, $3, $4, $5, $6, $6)
+             ON CONFLICT (account_id, sha256) DO UPDATE SET last_used = excluded.last_used",
+        )
+        .bind(&id)
+        .bind(&reg.certificate_sha256)
+        .bind(&reg.issuer)
+        .bind(&reg.serial)
+        .bind(&reg.not_after)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        self.add_role(&id, "citizen", "", None).await?;
+        if let Some((org_key, org_name)) = &reg.organisation {
+            self.add_role(&id, "representative", org_key, org_name.as_deref())
+                .await?;
+        }
+        let account = self.account(&id).await?.ok_or(StoreError::NoSuchAccount)?;
+        Ok((account, outcome))
+    }
+
+    async fn add_role(
+        &self,
+        account: &str,
+        role: &str,
+        org_key: &str,
+        org_name: Option<&str>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO account_roles (account_id, role, org_key, org_name) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (account_id, role, org_key) DO UPDATE SET org_name = excluded.org_name",
+        )
+        .bind(account)
+        .bind(role)
+        .bind(org_key)
+        .bind(org_name)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn account(&self, id: &str) -> Result<Option<Account>, StoreError> {
+        let Some(row) = sqlx::query("SELECT * FROM accounts WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let roles = sqlx::query("SELECT role, org_key, org_name FROM account_roles WHERE account_id = $1 ORDER BY role, org_key")
+            .bind(id)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| Ok(Role { role: r.try_get("role")?, org_key: r.try_get("org_key")?, org_name: r.try_get("org_name")? }))
+            .collect::<Result<Vec<_>, sqlx::Error>>()?;
+        Ok(Some(Account {
+            id: row.try_get("id")?,
+            key: AccountKey {
+                kind: row.try_get("key_kind")?,
+                country: row.try_get("key_country")?,
+                value: row.try_get("key_value")?,
+            },
+            names: names_of(&row)?,
+            blocked_reason: row.try_get("blocked_reason")?,
+            version: row.try_get("version")?,
+            roles,
+        }))
+    }
+
+    /// Block (with a reason) or unblock (`None`) an account; ends its live sessions.
+    pub async fn set_blocked(
+        &self,
+        id: &str,
+        reason: Option<&str>,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let changed = sqlx::query("UPDATE accounts SET blocked_reason = $1, version = version + 1, updated_at = $2 WHERE id = $3")
+            .bind(reason)
+            .bind(now)
+            .bind(id)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        if changed == 0 {
+            return Err(StoreError::NoSuchAccount);
+        }
+        if reason.is_some() {
+            sqlx::query("DELETE FROM sessions WHERE account_id = $1")
+                .bind(id)
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Consume a challenge nonce (design.md §4 step 6): true the first time, false on any
+    /// replay, on this node or another sharing the database. Expired nonces are swept.
+    pub async fn consume_challenge(
+        &self,
+        nonce: &[u8; 16],
+        expires_at: i64,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        sqlx::query("DELETE FROM consumed_challenges WHERE expires_at < $1")
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        let hex: String = nonce.iter().map(|b| format!("{b:02x}")).collect();
+        let first = sqlx::query("INSERT INTO consumed_challenges (nonce, expires_at) VALUES ($1, $2) ON CONFLICT (nonce) DO NOTHING")
+            .bind(hex)
+            .bind(expires_at)
+            .execute(&self.pool)
+            .await?
+            .rows_affected()
+            == 1;
+        Ok(first)
+    }
+
+    pub async fn account_ids(&self) -> Result<Vec<String>, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT id FROM accounts ORDER BY created_at, id")
+                .fetch_all(&self.pool)
+                .await?,
+        )
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
