@@ -5,11 +5,24 @@
 //! accounts from the names in the certificate, keeps sessions and forwards requests with
 //! trusted identity headers. See `../shared/design.md` §4–§5 and §8.
 //!
-//! So far: [`verify`], the login verifier (design.md §4 steps 1, 3, 4, 5).
+//! So far: [`verify`] (design.md §4 steps 1–5), [`challenge`], [`store`] and [`config`].
 
 pub mod challenge;
+pub mod config;
 pub mod error;
 pub mod store;
 pub mod verify;
 
 pub use error::LoginError;
+
+/// An origin as browsers serialise it: `scheme://host[:port]`, lower case, no path.
+pub fn is_origin(s: &str) -> bool {
+    let Some((scheme, rest)) = s.split_once("://") else {
+        return false;
+    };
+    matches!(scheme, "https" | "http")
+        && !rest.is_empty()
+        && !rest.contains(['/', '?', '#', '@'])
+        && rest.bytes().all(|b| b.is_ascii_graphic())
+        && s == s.to_ascii_lowercase()
+}

@@ -1,6 +1,11 @@
 //! `brama-gateway` command line.
 
-use clap::Parser;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use gateway::config::{self, Config};
+use gateway::verify::chain;
 
 #[derive(Parser)]
 #[command(
@@ -10,14 +15,184 @@ use clap::Parser;
     long_about = "Brama gateway.\n\nA reverse proxy in front of a cabinet backend: issues login challenges, verifies signed \
 login statements (CMS signature, chain to trusted qualified CAs, revocation, qualified status, origin, single-use \
 challenge), registers accounts from the certificate's names, keeps sessions and forwards requests with identity \
-headers the backend can trust.\n\n\
-Status: this build has the command line only; `serve`, `check-config`, `check-cert` and `accounts` arrive with the \
-gateway issue (see README.md)."
+headers the backend can trust.\n\nConfiguration: --config FILE (TOML) and BRAMA_GATEWAY_* variables, `__` for \
+nesting (BRAMA_GATEWAY_TRUST__QUALIFIED=any). Status: check-config and check-cert work today; serving arrives with \
+the rest of the gateway issue."
 )]
-struct Cli {}
+struct Cli {
+    /// Configuration file (TOML).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
 
-fn main() {
-    Cli::parse();
-    eprintln!("brama-gateway: nothing to do yet; see `brama-gateway --help`.");
-    std::process::exit(2);
+#[derive(Subcommand)]
+enum Command {
+    /// Check the configuration (and the trust files it names) without starting.
+    CheckConfig,
+    /// Run the certificate checks of a login on one certificate and print the verdict, with
+    /// the same codes a login gets: the answer to "why was this citizen refused?".
+    CheckCert {
+        /// The certificate (PEM, DER, PKCS#7; further certificates in the file help build the chain).
+        cert: PathBuf,
+        /// Trust anchors (default: the configuration's).
+        #[arg(long = "anchors", value_name = "FILE")]
+        anchors: Vec<PathBuf>,
+        /// Intermediate CA certificates (added to the configuration's).
+        #[arg(long = "intermediates", value_name = "FILE")]
+        intermediates: Vec<PathBuf>,
+        /// CRLs to check revocation against.
+        #[arg(long = "crl", value_name = "FILE")]
+        crls: Vec<PathBuf>,
+        /// Check at this time (RFC 3339), not now.
+        #[arg(long)]
+        at: Option<String>,
+        /// Accept any trusted certificate, not only qualified ones.
+        #[arg(long)]
+        any: bool,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::CheckConfig => match Config::load(cli.config.as_deref()) {
+            Ok(c) => {
+                println!(
+                    "configuration OK: {} → {} (database {})",
+                    c.public_origin, c.backend, c.database
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("brama-gateway: {e}");
+                ExitCode::from(2)
+            }
+        },
+        Command::CheckCert {
+            cert,
+            anchors,
+            intermediates,
+            crls,
+            at,
+            any,
+            json,
+        } => {
+            match check_cert(
+                cli.config.as_deref(),
+                &cert,
+                &anchors,
+                &intermediates,
+                &crls,
+                at.as_deref(),
+                any,
+                json,
+            ) {
+                Ok(true) => ExitCode::SUCCESS,
+                Ok(false) => ExitCode::FAILURE,
+                Err(e) => {
+                    eprintln!("brama-gateway: {e}");
+                    ExitCode::from(2)
+                }
+            }
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn check_cert(
+    config_file: Option<&std::path::Path>,
+    cert: &std::path::Path,
+    anchors: &[PathBuf],
+    intermediates: &[PathBuf],
+    crls: &[PathBuf],
+    at: Option<&str>,
+    any: bool,
+    json: bool,
+) -> Result<bool, String> {
+    let mut policy = match config_file {
+        Some(f) => {
+            let c = Config::load(Some(f)).map_err(|e| e.to_string())?;
+            c.trust_policy(f.parent()).map_err(|e| e.to_string())?
+        }
+        None => chain::TrustPolicy {
+            anchors: vec![],
+            intermediates: vec![],
+            crls: vec![],
+            qualified: chain::Qualified::Required,
+            key_usage: chain::KeyUsageRule::Either,
+            allowed_eku: chain::default_allowed_eku(),
+            policies_allow: vec![],
+            policies_deny: vec![],
+        },
+    };
+    if !anchors.is_empty() {
+        policy.anchors = anchors
+            .iter()
+            .map(|a| config::read_certificates(a))
+            .collect::<Result<Vec<_>, _>>()?
+            .concat();
+    }
+    if policy.anchors.is_empty() {
+        return Err("no trust anchors: give --anchors FILE or --config FILE".into());
+    }
+    for i in intermediates {
+        policy.intermediates.extend(config::read_certificates(i)?);
+    }
+    for c in crls {
+        policy.crls.push(config::read_crl(c)?);
+    }
+    if any {
+        policy.qualified = chain::Qualified::Any;
+    }
+    let at = match at {
+        Some(t) => time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
+            .map_err(|e| format!("--at '{t}': not an RFC 3339 time ({e})"))?,
+        None => time::OffsetDateTime::now_utc(),
+    };
+    let bytes = std::fs::read(cert).map_err(|e| format!("{}: {e}", cert.display()))?;
+    let ders = certs::load::certificates(&bytes, &cert.display().to_string(), None)
+        .map_err(|e| e.to_string())?;
+    let extra: Vec<&[u8]> = ders[1..].iter().map(Vec::as_slice).collect();
+    let summary = certs::CertificateSummary::from_der(&ders[0]).map_err(|e| e.to_string())?;
+    let result = chain::check_certificate(&ders[0], &extra, &policy, at);
+    if json {
+        let verdict = match &result {
+            Ok(_) => serde_json::json!({"verdict": "valid"}),
+            Err(e) => {
+                let (indication, sub) = e.etsi();
+                serde_json::json!({"verdict": "refused", "code": e.code(), "message": e.to_string(),
+                    "etsi": {"indication": indication, "sub_indication": sub}})
+            }
+        };
+        let mut out = verdict;
+        out["certificate"] = serde_json::to_value(&summary).expect("serialises");
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&out).expect("serialises")
+        );
+    } else {
+        println!("{}  ({})", summary.identity.display_name(), summary.subject);
+        println!(
+            "issuer {}, serial {}, valid {} to {}",
+            summary.issuer_name.as_deref().unwrap_or(&summary.issuer),
+            summary.serial,
+            summary.not_before,
+            summary.not_after
+        );
+        match &result {
+            Ok(_) => println!("verdict: valid"),
+            Err(e) => {
+                let (indication, sub) = e.etsi();
+                println!(
+                    "verdict: refused [{}] {e} (ETSI {indication}/{sub})",
+                    e.code()
+                );
+            }
+        }
+    }
+    Ok(result.is_ok())
 }

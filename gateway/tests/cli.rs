@@ -10,7 +10,7 @@ fn help_describes_the_gateway() {
         .unwrap();
     assert!(out.status.success());
     let help = String::from_utf8_lossy(&out.stdout);
-    for w in ["reverse proxy", "challenge", "qualified"] {
+    for w in ["reverse proxy", "challenge", "qualified", "check-cert"] {
         assert!(help.contains(w), "--help does not mention '{w}':\n{help}");
     }
     let version = Command::new(env!("CARGO_BIN_EXE_brama-gateway"))
@@ -25,4 +25,240 @@ fn help_describes_the_gateway() {
         .output()
         .unwrap();
     assert_eq!(bare.status.code(), Some(2));
+}
+
+fn gateway(args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String) {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_brama-gateway"));
+    c.args(args);
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let out = c.output().unwrap();
+    (
+        out.status.code(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+const GOOD: &str = r#"
+public_origin = "https://cabinet.example"
+backend = "http://127.0.0.1:3000"
+database = "sqlite://brama.db"
+[trust]
+anchors = ["pki/root.pem"]
+intermediates = ["pki/ica.pem"]
+qualified = "required"
+[revocation]
+mode = "off"
+"#;
+
+#[test]
+fn check_config_names_the_key_that_is_wrong() {
+    let tmp = tempfile::tempdir().unwrap();
+    certs::devpki::init(&certs::devpki::Options::new(tmp.path().join("pki"))).unwrap();
+    let file = tmp.path().join("gateway.toml");
+    let f = file.to_str().unwrap();
+    std::fs::write(&file, GOOD).unwrap();
+    let (code, out) = gateway(&["--config", f, "check-config"], &[]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("configuration OK"), "{out}");
+
+    let cases: Vec<(String, &str, &str)> = vec![
+        (
+            GOOD.replace("mode = \"off\"", "")
+                .replace("[revocation]", ""),
+            "revocation",
+            "missing",
+        ),
+        (
+            GOOD.replace("mode = \"off\"", "mode = \"fail-closed\""),
+            "revocation.mode",
+            "write mode = \"off\" explicitly",
+        ),
+        (
+            GOOD.replace("https://cabinet.example", "https://cabinet.example/path"),
+            "public_origin",
+            "not an origin",
+        ),
+        (
+            GOOD.replace("http://127.0.0.1:3000", "ftp://x"),
+            "backend",
+            "not an http(s) URL",
+        ),
+        (
+            GOOD.replace("pki/root.pem", "pki/missing.pem"),
+            "trust.anchors[0]",
+            "missing.pem",
+        ),
+        (
+            GOOD.replace("qualified = \"required\"", "qualified = \"sometimes\""),
+            "trust.qualified",
+            "sometimes",
+        ),
+        (
+            format!("{GOOD}\nunknown_key = 1\n"),
+            "unknown_key",
+            "unknown field",
+        ),
+    ];
+    for (text, key, what) in &cases {
+        std::fs::write(&file, text).unwrap();
+        let (code, out) = gateway(&["--config", f, "check-config"], &[]);
+        assert_eq!(code, Some(2), "{key}: {out}");
+        assert!(
+            out.contains(key) && out.contains(what),
+            "expected '{key}' and '{what}' in: {out}"
+        );
+    }
+    // Environment overrides, with __ for nesting.
+    std::fs::write(&file, GOOD).unwrap();
+    let (code, out) = gateway(
+        &["--config", f, "check-config"],
+        &[("BRAMA_GATEWAY_TRUST__QUALIFIED", "sometimes")],
+    );
+    assert_eq!(code, Some(2));
+    assert!(out.contains("trust.qualified"), "{out}");
+    let (code, out) = gateway(
+        &["--config", f, "check-config"],
+        &[("BRAMA_GATEWAY_TRUST__QUALIFIED", "any")],
+    );
+    assert_eq!(code, Some(0), "{out}");
+    let (code, out) = gateway(&["--config", "/nonexistent.toml", "check-config"], &[]);
+    assert_eq!(code, Some(2));
+    assert!(out.contains("/nonexistent.toml does not exist"), "{out}");
+}
+
+#[test]
+fn check_cert_gives_the_login_verdict_for_one_certificate() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("pki");
+    let m = certs::devpki::init(&certs::devpki::Options::new(&dir)).unwrap();
+    let file = tmp.path().join("gateway.toml");
+    std::fs::write(&file, GOOD).unwrap();
+    let f = file.to_str().unwrap();
+    let path = |name: &str| {
+        dir.join(&m.certificate(name).unwrap().certificate)
+            .to_str()
+            .unwrap()
+            .to_string()
+    };
+    for (name, code, verdict) in [
+        ("citizen-p256", 0, "verdict: valid"),
+        ("citizen-rsa2048", 0, "verdict: valid"),
+        ("expired", 1, "[certificate_expired]"),
+        ("not-yet-valid", 1, "[certificate_not_yet_valid]"),
+        ("not-qualified", 1, "[not_qualified]"),
+        ("seal-p256", 1, "[not_a_person]"),
+        ("citizen-p256-kep", 1, "[wrong_key_usage]"),
+        ("wrong-key-usage", 1, "[wrong_key_usage]"),
+        ("untrusted", 1, "[untrusted_issuer]"),
+        ("rsa1024", 1, "[weak_key]"),
+        ("sha1", 1, "[weak_algorithm]"),
+        ("revoked", 0, "verdict: valid"),
+    ] {
+        let (c, out) = gateway(&["--config", f, "check-cert", &path(name)], &[]);
+        assert_eq!(c, Some(code), "{name}: {out}");
+        assert!(out.contains(verdict), "{name}: {out}");
+    }
+    // With the CRL the revoked one is refused; at a time in its window the expired one passes.
+    let crl = dir.join("crl.pem");
+    let (c, out) = gateway(
+        &[
+            "--config",
+            f,
+            "check-cert",
+            &path("revoked"),
+            "--crl",
+            crl.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(c, Some(1), "{out}");
+    assert!(out.contains("[certificate_revoked]"), "{out}");
+    let (c, _) = gateway(
+        &[
+            "--config",
+            f,
+            "check-cert",
+            &path("citizen-p256"),
+            "--crl",
+            crl.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(c, Some(0));
+    let year_and_half_ago = (time::OffsetDateTime::now_utc() - time::Duration::days(548))
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let (c, out) = gateway(
+        &[
+            "--config",
+            f,
+            "check-cert",
+            &path("expired"),
+            "--at",
+            &year_and_half_ago,
+        ],
+        &[],
+    );
+    assert_eq!(c, Some(0), "{out}");
+    // Without a config, from flags; --any accepts the non-qualified; --json for scripts.
+    let root = dir.join("root.pem");
+    let ica = dir.join("ica.pem");
+    let (c, out) = gateway(
+        &[
+            "check-cert",
+            &path("not-qualified"),
+            "--anchors",
+            root.to_str().unwrap(),
+            "--intermediates",
+            ica.to_str().unwrap(),
+            "--any",
+            "--json",
+        ],
+        &[],
+    );
+    assert_eq!(c, Some(0), "{out}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["verdict"], "valid");
+    assert_eq!(v["certificate"]["identity"]["surname"], "Ткаченко");
+    let (c, out) = gateway(
+        &[
+            "check-cert",
+            &path("expired"),
+            "--anchors",
+            root.to_str().unwrap(),
+            "--intermediates",
+            ica.to_str().unwrap(),
+            "--json",
+        ],
+        &[],
+    );
+    assert_eq!(c, Some(1));
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        (v["code"].as_str(), v["etsi"]["indication"].as_str()),
+        (Some("certificate_expired"), Some("INDETERMINATE"))
+    );
+    // Usage errors: exit 2 with the reason.
+    let (c, out) = gateway(&["check-cert", &path("expired")], &[]);
+    assert_eq!(c, Some(2));
+    assert!(out.contains("no trust anchors"), "{out}");
+    let (c, out) = gateway(
+        &[
+            "check-cert",
+            &path("expired"),
+            "--anchors",
+            root.to_str().unwrap(),
+            "--at",
+            "yesterday",
+        ],
+        &[],
+    );
+    assert_eq!(c, Some(2));
+    assert!(out.contains("not an RFC 3339 time"), "{out}");
 }

@@ -32,6 +32,7 @@ fn policy(p: &Pki) -> TrustPolicy {
     TrustPolicy {
         anchors: vec![pem("root.pem")],
         intermediates: vec![pem("ica.pem")],
+        crls: vec![],
         qualified: Qualified::Required,
         key_usage: KeyUsageRule::Either,
         allowed_eku: chain::default_allowed_eku(),

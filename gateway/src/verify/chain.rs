@@ -42,6 +42,8 @@ pub enum KeyUsageRule {
 pub struct TrustPolicy {
     pub anchors: Vec<X509>,
     pub intermediates: Vec<X509>,
+    /// CRLs to check the chain against (`check-cert --crl`; the revocation issue adds OCSP).
+    pub crls: Vec<openssl::x509::X509Crl>,
     pub qualified: Qualified,
     pub key_usage: KeyUsageRule,
     /// A leaf EKU, when present, must contain one of these.
@@ -49,6 +51,14 @@ pub struct TrustPolicy {
     /// When not empty, the leaf must carry one of these policies.
     pub policies_allow: Vec<String>,
     pub policies_deny: Vec<String>,
+}
+
+// libcrypto, linked through openssl-sys.
+extern "C" {
+    fn X509_STORE_add_crl(
+        store: *mut openssl_sys::X509_STORE,
+        crl: *mut openssl_sys::X509_CRL,
+    ) -> std::os::raw::c_int;
 }
 
 /// anyExtendedKeyUsage.
@@ -135,9 +145,20 @@ fn build_chain(
     let mut param = X509VerifyParam::new().map_err(internal)?;
     param.set_auth_level(2); // RSA ≥ 2048, no SHA-1, EC ≥ 224 bits
     param.set_time(at.unix_timestamp() as _);
-    param
-        .set_flags(X509VerifyFlags::IGNORE_CRITICAL)
-        .map_err(internal)?;
+    let mut flags = X509VerifyFlags::IGNORE_CRITICAL;
+    if !policy.crls.is_empty() {
+        flags |= X509VerifyFlags::CRL_CHECK;
+        for crl in &policy.crls {
+            use foreign_types::ForeignType;
+            // Neither the openssl crate nor openssl-sys has X509_STORE_add_crl; the store
+            // takes its own reference to the CRL.
+            let added = unsafe { X509_STORE_add_crl(store.as_ptr(), crl.as_ptr()) };
+            if added != 1 {
+                return Err(LoginError::InvalidChain("a CRL could not be added".into()));
+            }
+        }
+    }
+    param.set_flags(flags).map_err(internal)?;
     store.set_param(&param).map_err(internal)?;
     let store = store.build();
     let mut untrusted = Stack::new().map_err(internal)?;

@@ -1,0 +1,279 @@
+//! Gateway configuration: a TOML file (`--config`) with every key overridable by
+//! `BRAMA_GATEWAY_*` variables, `__` for nesting (`BRAMA_GATEWAY_TRUST__QUALIFIED=any`).
+//! A bad value is refused with the key's name and what is wrong (exit status 2).
+
+use std::path::{Path, PathBuf};
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use openssl::x509::{X509Crl, X509};
+use serde::{Deserialize, Serialize};
+
+use crate::verify::chain::{self, KeyUsageRule, Qualified, TrustPolicy};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Address the gateway serves on.
+    #[serde(default = "default_listen")]
+    pub listen: String,
+    /// The cabinet's public origin (`https://cabinet.example`): login statements must name it.
+    pub public_origin: String,
+    /// The cabinet backend (`http://127.0.0.1:3000`).
+    pub backend: String,
+    /// `sqlite://brama.db` (default) or `postgres://…`.
+    #[serde(default = "default_database")]
+    pub database: String,
+    pub trust: Trust,
+    #[serde(default)]
+    pub session: Session,
+    #[serde(default)]
+    pub headers: Headers,
+    /// Paths that pass without a session (matched on the normalised path, by prefix when they
+    /// end in `/`).
+    #[serde(default)]
+    pub public_paths: Vec<String>,
+    #[serde(default)]
+    pub challenge: Challenge,
+    pub revocation: Revocation,
+    #[serde(default)]
+    pub admin: Admin,
+}
+
+fn default_listen() -> String {
+    "127.0.0.1:8080".into()
+}
+fn default_database() -> String {
+    "sqlite://brama.db".into()
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Trust {
+    /// Trust anchors: PEM/DER certificates or PKCS#7 bundles (`CACertificates.p7b`).
+    pub anchors: Vec<PathBuf>,
+    /// CA certificates to build chains with (clients may send only their leaf).
+    #[serde(default)]
+    pub intermediates: Vec<PathBuf>,
+    #[serde(default)]
+    pub qualified: Qualified,
+    #[serde(default)]
+    pub key_usage: KeyUsageRule,
+    #[serde(default = "chain::default_allowed_eku")]
+    pub allowed_eku: Vec<String>,
+    #[serde(default)]
+    pub policies_allow: Vec<String>,
+    #[serde(default)]
+    pub policies_deny: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Session {
+    /// Absolute lifetime, seconds.
+    pub ttl: u64,
+    /// Idle lifetime, seconds.
+    pub idle_timeout: u64,
+}
+
+impl Default for Session {
+    fn default() -> Session {
+        Session {
+            ttl: 8 * 3600,
+            idle_timeout: 30 * 60,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Headers {
+    /// Prefix of the identity headers sent to the backend (and stripped from clients).
+    pub prefix: String,
+}
+
+impl Default for Headers {
+    fn default() -> Headers {
+        Headers {
+            prefix: "X-Brama-".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Challenge {
+    /// Seconds a challenge (and the login cookie) lives.
+    pub ttl: u64,
+}
+
+impl Default for Challenge {
+    fn default() -> Challenge {
+        Challenge { ttl: 300 }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Revocation {
+    /// Only `"off"` until revocation checking lands; it must be written explicitly.
+    pub mode: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Admin {
+    /// `/healthz`, `/readyz`, `/metrics` listen here (loopback by default).
+    pub listen: String,
+}
+
+impl Default for Admin {
+    fn default() -> Admin {
+        Admin {
+            listen: "127.0.0.1:9090".into(),
+        }
+    }
+}
+
+/// A configuration problem: which key, and what is wrong.
+#[derive(Debug, thiserror::Error)]
+#[error("{key}: {problem}")]
+pub struct ConfigError {
+    pub key: String,
+    pub problem: String,
+}
+
+fn bad(key: &str, problem: impl Into<String>) -> ConfigError {
+    ConfigError {
+        key: key.into(),
+        problem: problem.into(),
+    }
+}
+
+impl Config {
+    /// The file (if any), then `BRAMA_GATEWAY_*` variables; then every value is checked.
+    pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+        let mut figment = Figment::new().merge(Serialized::defaults(serde_json::json!({})));
+        if let Some(file) = file {
+            if !file.exists() {
+                return Err(bad(
+                    "--config",
+                    format!("{} does not exist", file.display()),
+                ));
+            }
+            figment = figment.merge(Toml::file(file));
+        }
+        figment = figment.merge(Env::prefixed("BRAMA_GATEWAY_").split("__"));
+        let config: Config = figment.extract().map_err(|e| {
+            let key = e.path.join(".");
+            let key = if key.is_empty() {
+                "configuration".to_string()
+            } else {
+                key
+            };
+            bad(&key, e.kind.to_string())
+        })?;
+        config.validate(file.and_then(Path::parent))?;
+        Ok(config)
+    }
+
+    fn validate(&self, base: Option<&Path>) -> Result<(), ConfigError> {
+        if !crate::is_origin(&self.public_origin) {
+            return Err(bad(
+                "public_origin",
+                format!(
+                    "'{}' is not an origin (scheme://host[:port], lower case, no path)",
+                    self.public_origin
+                ),
+            ));
+        }
+        if !(self.backend.starts_with("http://") || self.backend.starts_with("https://")) {
+            return Err(bad(
+                "backend",
+                format!("'{}' is not an http(s) URL", self.backend),
+            ));
+        }
+        if !(self.database.starts_with("sqlite:")
+            || self.database.starts_with("postgres://")
+            || self.database.starts_with("postgresql://"))
+        {
+            return Err(bad("database", "must be sqlite://… or postgres://…"));
+        }
+        if self.revocation.mode != "off" {
+            return Err(bad("revocation.mode", format!("'{}' is not supported yet: write mode = \"off\" explicitly (OCSP/CRL checking is a separate issue)", self.revocation.mode)));
+        }
+        if self.trust.anchors.is_empty() {
+            return Err(bad("trust.anchors", "at least one trust anchor is needed"));
+        }
+        if self.session.idle_timeout == 0
+            || self.session.ttl == 0
+            || self.session.idle_timeout > self.session.ttl
+        {
+            return Err(bad(
+                "session",
+                "ttl and idle_timeout must be positive, idle_timeout ≤ ttl",
+            ));
+        }
+        if self.challenge.ttl == 0 || self.challenge.ttl > 3600 {
+            return Err(bad("challenge.ttl", "must be between 1 and 3600 seconds"));
+        }
+        if !self.headers.prefix.ends_with('-')
+            || !self
+                .headers
+                .prefix
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        {
+            return Err(bad(
+                "headers.prefix",
+                "letters, digits and '-', ending in '-' (like X-Brama-)",
+            ));
+        }
+        self.trust_policy(base).map(|_| ())
+    }
+
+    /// The `[trust]` section with its files read (relative paths are from the config file).
+    pub fn trust_policy(&self, base: Option<&Path>) -> Result<TrustPolicy, ConfigError> {
+        let resolve = |p: &PathBuf| match base {
+            Some(b) if p.is_relative() => b.join(p),
+            _ => p.clone(),
+        };
+        let read = |key: &str, files: &[PathBuf]| -> Result<Vec<X509>, ConfigError> {
+            let mut out = Vec::new();
+            for (i, f) in files.iter().enumerate() {
+                let path = resolve(f);
+                let key = format!("{key}[{i}]");
+                out.extend(read_certificates(&path).map_err(|e| bad(&key, e))?);
+            }
+            Ok(out)
+        };
+        Ok(TrustPolicy {
+            anchors: read("trust.anchors", &self.trust.anchors)?,
+            intermediates: read("trust.intermediates", &self.trust.intermediates)?,
+            crls: Vec::new(),
+            qualified: self.trust.qualified,
+            key_usage: self.trust.key_usage,
+            allowed_eku: self.trust.allowed_eku.clone(),
+            policies_allow: self.trust.policies_allow.clone(),
+            policies_deny: self.trust.policies_deny.clone(),
+        })
+    }
+}
+
+/// Certificates from a PEM, DER or PKCS#7 file, as OpenSSL objects.
+pub fn read_certificates(path: &Path) -> Result<Vec<X509>, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let ders = certs::load::certificates(&bytes, &path.display().to_string(), None)
+        .map_err(|e| e.to_string())?;
+    ders.iter()
+        .map(|d| X509::from_der(d).map_err(|e| format!("{}: {e}", path.display())))
+        .collect()
+}
+
+/// CRLs from a PEM or DER file.
+pub fn read_crl(path: &Path) -> Result<X509Crl, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    X509Crl::from_pem(&bytes)
+        .or_else(|_| X509Crl::from_der(&bytes))
+        .map_err(|e| format!("{}: not a CRL: {e}", path.display()))
+}
