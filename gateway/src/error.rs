@@ -59,6 +59,10 @@ pub enum LoginError {
     NotQualified,
     #[error("the certificate belongs to an organisation, not a person")]
     NotAPerson,
+    #[error("the account is blocked: {0}")]
+    AccountBlocked(String),
+    #[error("the gateway could not complete the login; try again")]
+    Internal(String),
 }
 
 impl LoginError {
@@ -91,6 +95,8 @@ impl LoginError {
             PolicyNotAllowed(_) => "policy_not_allowed",
             NotQualified => "not_qualified",
             NotAPerson => "not_a_person",
+            AccountBlocked(_) => "account_blocked",
+            Internal(_) => "internal_error",
         }
     }
 
@@ -123,6 +129,9 @@ impl LoginError {
             UntrustedIssuer(_) => ("INDETERMINATE", "NO_CERTIFICATE_CHAIN_FOUND"),
             InvalidChain(_) => ("INDETERMINATE", "CHAIN_CONSTRAINTS_FAILURE"),
             WeakKey(_) | WeakAlgorithm(_) => ("INDETERMINATE", "CRYPTO_CONSTRAINTS_FAILURE"),
+            // The signature itself passed: the refusal is the portal's own policy.
+            AccountBlocked(_) => ("TOTAL-PASSED", "ACCOUNT_BLOCKED"),
+            Internal(_) => ("INDETERMINATE", "GENERIC"),
         }
     }
 }

@@ -10,6 +10,7 @@
 pub mod challenge;
 pub mod config;
 pub mod error;
+pub mod login;
 pub mod store;
 pub mod verify;
 

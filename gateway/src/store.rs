@@ -152,6 +152,35 @@ pub struct Store {
     pool: AnyPool,
 }
 
+/// A live session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    pub account_id: String,
+    pub role: String,
+    pub org_key: String,
+    pub expires_at: i64,
+}
+
+/// One login outcome for the audit log.
+pub struct AuditRecord<'a> {
+    /// `ok` or a refusal code.
+    pub outcome: &'a str,
+    /// ETSI EN 319 102-1 indication and sub-indication.
+    pub indication: &'a str,
+    pub sub_indication: &'a str,
+    pub account_id: Option<&'a str>,
+    pub issuer: Option<&'a str>,
+    pub serial: Option<&'a str>,
+    pub detail: Option<&'a str>,
+}
+
+fn session_hash(id: &str) -> String {
+    openssl::sha::sha256(id.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 fn random_hex(n: usize) -> String {
     let mut b = vec![0u8; n];
     openssl::rand::rand_bytes(&mut b).expect("OpenSSL random");
@@ -393,6 +422,128 @@ impl Store {
             .rows_affected()
             == 1;
         Ok(first)
+    }
+
+    /// A new session for `account` in `role`; returns the cookie value. Only its SHA-256 is
+    /// stored, so a database leak gives no usable session ids.
+    pub async fn create_session(
+        &self,
+        account: &str,
+        role: &str,
+        org_key: &str,
+        now: i64,
+        ttl: i64,
+    ) -> Result<String, StoreError> {
+        use base64::Engine;
+        let mut raw = [0u8; 32];
+        openssl::rand::rand_bytes(&mut raw).expect("OpenSSL random");
+        let id = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw);
+        sqlx::query("INSERT INTO sessions (id_hash, account_id, role, org_key, created_at, last_seen, expires_at) VALUES ($1, $2, $3, $4, $5, $5, $6)")
+            .bind(session_hash(&id))
+            .bind(account)
+            .bind(role)
+            .bind(org_key)
+            .bind(now)
+            .bind(now + ttl)
+            .execute(&self.pool)
+            .await?;
+        Ok(id)
+    }
+
+    /// The live session for a cookie value, honouring the absolute and idle lifetimes; a
+    /// session of a blocked account is gone (blocking deletes them).
+    pub async fn session(
+        &self,
+        id: &str,
+        now: i64,
+        idle: i64,
+    ) -> Result<Option<Session>, StoreError> {
+        let Some(row) = sqlx::query("SELECT account_id, role, org_key, last_seen, expires_at FROM sessions WHERE id_hash = $1")
+            .bind(session_hash(id))
+            .fetch_optional(&self.pool)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let (last_seen, expires_at): (i64, i64) =
+            (row.try_get("last_seen")?, row.try_get("expires_at")?);
+        if now >= expires_at || now - last_seen >= idle {
+            self.delete_session(id).await?;
+            return Ok(None);
+        }
+        // Touch at most once a minute: the hot path stays nearly read-only.
+        if now - last_seen >= 60 {
+            sqlx::query("UPDATE sessions SET last_seen = $1 WHERE id_hash = $2")
+                .bind(now)
+                .bind(session_hash(id))
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(Some(Session {
+            account_id: row.try_get("account_id")?,
+            role: row.try_get("role")?,
+            org_key: row.try_get("org_key")?,
+            expires_at,
+        }))
+    }
+
+    pub async fn set_session_role(
+        &self,
+        id: &str,
+        role: &str,
+        org_key: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE sessions SET role = $1, org_key = $2 WHERE id_hash = $3")
+            .bind(role)
+            .bind(org_key)
+            .bind(session_hash(id))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn delete_session(&self, id: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
+            .bind(session_hash(id))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// One audit record per login outcome (design.md §4): minimal personal data.
+    pub async fn audit(&self, record: &AuditRecord<'_>, now: i64) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO audit (id, at, outcome, indication, sub_indication, account_id, issuer, serial, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
+            .bind(random_hex(16))
+            .bind(now)
+            .bind(record.outcome)
+            .bind(record.indication)
+            .bind(record.sub_indication)
+            .bind(record.account_id)
+            .bind(record.issuer)
+            .bind(record.serial)
+            .bind(record.detail)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The latest audit records, newest first: (outcome, indication, account id, detail).
+    pub async fn recent_audit(
+        &self,
+        limit: i64,
+    ) -> Result<Vec<(String, String, Option<String>, Option<String>)>, StoreError> {
+        let rows = sqlx::query("SELECT outcome, indication, account_id, detail FROM audit ORDER BY at DESC, id LIMIT $1").bind(limit).fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get("outcome")?,
+                    r.try_get("indication")?,
+                    r.try_get("account_id")?,
+                    r.try_get("detail")?,
+                ))
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(StoreError::from)
     }
 
     pub async fn account_ids(&self) -> Result<Vec<String>, StoreError> {

@@ -1,82 +1,17 @@
 //! The login verifier (design.md §4 steps 1–5) on real signatures: made by Brama's CMS
 //! builder (what the agent sends) and by the `openssl cms -sign` command (any other client).
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
 use std::process::Command;
 
-use certs::cms::{self, Content, Digest, SignRequest};
-use certs::devpki::{self, Manifest, Options};
+use certs::cms::{self, Content, Digest};
 use certs::statement::{self, LoginStatement};
-use gateway::verify::chain::{self, KeyUsageRule, Qualified, TrustPolicy};
+use common::{pki, policy, sign_with, statement, Pki, ORIGIN};
+use gateway::verify::chain::{KeyUsageRule, Qualified, TrustPolicy};
 use gateway::verify::{self, VerifiedLogin};
 use gateway::LoginError;
-use openssl::x509::X509;
-
-const ORIGIN: &str = "https://cabinet.example";
-
-struct Pki {
-    _tmp: tempfile::TempDir,
-    dir: PathBuf,
-    m: Manifest,
-}
-
-fn pki() -> Pki {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("pki");
-    let m = devpki::init(&Options::new(&dir)).unwrap();
-    Pki { _tmp: tmp, dir, m }
-}
-
-fn policy(p: &Pki) -> TrustPolicy {
-    let pem = |f: &str| X509::from_pem(&std::fs::read(p.dir.join(f)).unwrap()).unwrap();
-    TrustPolicy {
-        anchors: vec![pem("root.pem")],
-        intermediates: vec![pem("ica.pem")],
-        crls: vec![],
-        qualified: Qualified::Required,
-        key_usage: KeyUsageRule::Either,
-        allowed_eku: chain::default_allowed_eku(),
-        policies_allow: vec![],
-        policies_deny: vec![],
-    }
-}
-
-fn statement(challenge: &str) -> Vec<u8> {
-    LoginStatement::new(
-        ORIGIN,
-        challenge,
-        time::OffsetDateTime::now_utc().unix_timestamp(),
-    )
-    .to_bytes()
-}
-
-/// What the agent makes: Brama's builder with the key from the container.
-fn sign_with(
-    p: &Pki,
-    name: &str,
-    content_type: &str,
-    content: Content<'_>,
-    tweak: impl FnOnce(&mut SignRequest<'_>),
-) -> Vec<u8> {
-    let e = p.m.certificate(name).unwrap();
-    let opened = certs::load::pkcs12(
-        &std::fs::read(p.dir.join(e.pkcs12.as_ref().unwrap())).unwrap(),
-        name,
-        &e.password,
-    )
-    .unwrap();
-    let mut req = SignRequest {
-        content_type,
-        content,
-        digest: Digest::Sha256,
-        certificate: &opened.certificate,
-        chain: &[],
-        signing_time: time::OffsetDateTime::now_utc(),
-        signing_certificate: None,
-    };
-    tweak(&mut req);
-    cms::sign(&req, &opened.key).unwrap()
-}
 
 fn login(p: &Pki, name: &str) -> Vec<u8> {
     let s = statement("ch");

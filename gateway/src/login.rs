@@ -1,0 +1,185 @@
+//! A login, start to end, as one plain function (the `/auth/login` handler stays thin):
+//! design.md §4 steps 1–8 in order, one audit record per outcome.
+
+use certs::SubjectKind;
+use time::OffsetDateTime;
+
+use crate::challenge::{Keys, Opened};
+use crate::store::{Account, AccountKey, AuditRecord, Names, Outcome, Registration, Store};
+use crate::verify::{self, chain::TrustPolicy};
+use crate::LoginError;
+
+/// What a login needs from the gateway.
+pub struct Context<'a> {
+    pub public_origin: &'a str,
+    pub keys: &'a Keys,
+    pub policy: &'a TrustPolicy,
+    pub store: &'a Store,
+    /// Absolute session lifetime, seconds.
+    pub session_ttl: i64,
+}
+
+#[derive(Debug)]
+pub struct Success {
+    /// The new session's cookie value (a new id at every login).
+    pub session_id: String,
+    pub account: Account,
+    pub outcome: Outcome,
+    /// Where to go: the local path sealed in the challenge.
+    pub next: String,
+    /// The certificate names an organisation: the user picks citizen or representative.
+    pub choose_role: bool,
+}
+
+/// The account key of design.md §6: the best national identifier, else issuer + serial.
+pub fn account_key(identity: &certs::Identity, issuer: &str, serial: &str) -> AccountKey {
+    match identity.account_key() {
+        Some(id) => AccountKey {
+            kind: id.kind.as_str().into(),
+            country: id.country.clone(),
+            value: id.value.clone(),
+        },
+        None => AccountKey {
+            kind: "issuer_serial".into(),
+            country: String::new(),
+            value: format!("{issuer}#{serial}"),
+        },
+    }
+}
+
+/// Verify `signature` for the browser holding `browser_id` and open a session.
+pub async fn login(
+    ctx: &Context<'_>,
+    signature: &[u8],
+    browser_id: Option<&str>,
+    now: OffsetDateTime,
+) -> Result<Success, LoginError> {
+    let at = now.unix_timestamp();
+    let result = run(ctx, signature, browser_id, now).await;
+    // The audit record: issuer and serial when the certificate was read, never names.
+    let (outcome, (indication, sub), account, cert) = match &result {
+        Ok((s, cert)) => (
+            "ok",
+            ("TOTAL-PASSED", ""),
+            Some(s.account.id.clone()),
+            Some(cert.clone()),
+        ),
+        Err((e, cert)) => (e.code(), e.etsi(), None, cert.clone()),
+    };
+    let detail = result.as_ref().err().map(|(e, _)| e.to_string());
+    let record = AuditRecord {
+        outcome,
+        indication,
+        sub_indication: sub,
+        account_id: account.as_deref(),
+        issuer: cert.as_ref().map(|c| c.0.as_str()),
+        serial: cert.as_ref().map(|c| c.1.as_str()),
+        detail: detail.as_deref(),
+    };
+    if let Err(e) = ctx.store.audit(&record, at).await {
+        tracing::error!("audit record not written: {e}");
+        return Err(LoginError::Internal("audit".into()));
+    }
+    result.map(|(s, _)| s).map_err(|(e, _)| e)
+}
+
+type Issued = (String, String);
+
+async fn run(
+    ctx: &Context<'_>,
+    signature: &[u8],
+    browser_id: Option<&str>,
+    now: OffsetDateTime,
+) -> Result<(Success, Issued), (LoginError, Option<Issued>)> {
+    let at = now.unix_timestamp();
+    // Steps 1–5; step 2 (origin, challenge) runs before any costly work.
+    let mut opened: Option<Opened> = None;
+    let verified = verify::verify_login(signature, ctx.policy, now, |statement| {
+        if statement.origin != ctx.public_origin {
+            return Err(LoginError::WrongOrigin(statement.origin.clone()));
+        }
+        opened = Some(ctx.keys.open(&statement.challenge, browser_id, at)?);
+        Ok(())
+    })
+    .map_err(|e| (e, None))?;
+    let summary = &verified.checked.summary;
+    let cert = (summary.issuer.clone(), summary.serial.clone());
+    let fail = |e: LoginError| (e, Some(cert.clone()));
+    let opened = opened.expect("the statement check ran");
+
+    // Step 6: the challenge is used once, across every node sharing the database.
+    let first = ctx
+        .store
+        .consume_challenge(&opened.nonce, opened.expires_at, at)
+        .await
+        .map_err(|e| fail(LoginError::Internal(e.to_string())))?;
+    if !first {
+        return Err(fail(LoginError::ChallengeReplayed));
+    }
+    // Step 7, revocation: `[revocation] mode = "off"` until the revocation issue lands.
+
+    // Step 8: find or register the account.
+    let id = &summary.identity;
+    debug_assert_eq!(id.kind, SubjectKind::Person);
+    let organisation = id.organisation.as_ref().and_then(|o| {
+        o.identifier
+            .as_ref()
+            .map(|i| (i.to_string(), o.name.clone()))
+    });
+    let registration = Registration {
+        key: account_key(id, &summary.issuer, &summary.serial),
+        names: Names {
+            surname: id.surname.clone(),
+            given_name: id.given_name.clone(),
+            patronymic: id.patronymic.clone(),
+            full_name: id.full_name.clone(),
+        },
+        certificate_sha256: summary.sha256.clone(),
+        issuer: summary.issuer.clone(),
+        serial: summary.serial.clone(),
+        not_after: summary.not_after.clone(),
+        organisation: organisation.clone(),
+    };
+    let (account, outcome) = ctx
+        .store
+        .find_or_register(&registration, at)
+        .await
+        .map_err(|e| fail(LoginError::Internal(e.to_string())))?;
+    if let Some(reason) = &account.blocked_reason {
+        return Err(fail(LoginError::AccountBlocked(reason.clone())));
+    }
+    if let Outcome::NamesUpdated(old) = &outcome {
+        let detail = format!(
+            "names updated from the newer certificate (was {})",
+            old.full_name.as_deref().unwrap_or("—")
+        );
+        let record = AuditRecord {
+            outcome: "names_updated",
+            indication: "TOTAL-PASSED",
+            sub_indication: "",
+            account_id: Some(&account.id),
+            issuer: Some(&cert.0),
+            serial: Some(&cert.1),
+            detail: Some(&detail),
+        };
+        ctx.store
+            .audit(&record, at)
+            .await
+            .map_err(|e| fail(LoginError::Internal(e.to_string())))?;
+    }
+    let session_id = ctx
+        .store
+        .create_session(&account.id, "citizen", "", at, ctx.session_ttl)
+        .await
+        .map_err(|e| fail(LoginError::Internal(e.to_string())))?;
+    Ok((
+        Success {
+            session_id,
+            choose_role: organisation.is_some(),
+            account,
+            outcome,
+            next: opened.next,
+        },
+        cert,
+    ))
+}
