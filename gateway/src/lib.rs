@@ -11,6 +11,8 @@ pub mod challenge;
 pub mod config;
 pub mod error;
 pub mod login;
+pub mod proxy;
+pub mod server;
 pub mod store;
 pub mod verify;
 

@@ -546,6 +546,41 @@ impl Store {
             .map_err(StoreError::from)
     }
 
+    /// The challenge HMAC keys, generated on first start and shared through the database,
+    /// so every node seals and opens the same challenges. The newest key seals.
+    pub async fn challenge_keys(&self, now: i64) -> Result<crate::challenge::Keys, StoreError> {
+        use crate::challenge::{Key, Keys};
+        let secret = random_hex(32);
+        // Every node races to create key 1; the primary key keeps exactly one.
+        sqlx::query("INSERT INTO gateway_keys (purpose, kid, secret, created_at) VALUES ('challenge', 1, $1, $2) ON CONFLICT (purpose, kid) DO NOTHING")
+            .bind(secret)
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        let rows = sqlx::query(
+            "SELECT kid, secret FROM gateway_keys WHERE purpose = 'challenge' ORDER BY kid DESC",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut keys = Vec::new();
+        for r in rows {
+            let kid: i64 = r.try_get("kid")?;
+            let hex: String = r.try_get("secret")?;
+            let bytes = (0..hex.len() / 2)
+                .filter_map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok())
+                .collect();
+            keys.push(Key {
+                id: kid as u32,
+                secret: zeroize::Zeroizing::new(bytes),
+            });
+        }
+        let current = keys.remove(0);
+        Ok(Keys {
+            current,
+            previous: keys,
+        })
+    }
+
     pub async fn account_ids(&self) -> Result<Vec<String>, StoreError> {
         Ok(
             sqlx::query_scalar("SELECT id FROM accounts ORDER BY created_at, id")

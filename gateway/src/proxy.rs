@@ -1,0 +1,274 @@
+//! Forwarding to the cabinet backend with header hygiene (design.md §5), in this order:
+//! hop-by-hop headers and every header named in `Connection`; client identity headers (any
+//! letter case, `_` for `-`), `Forwarded`, `X-Real-IP`, `X-Forwarded-*`; the gateway's own
+//! cookies; then the gateway's headers. A backend `Set-Cookie` for a gateway cookie is dropped.
+
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue};
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+
+pub const LOGIN_COOKIE: &str = "__Host-brama-login";
+pub const SESSION_COOKIE: &str = "__Host-brama-session";
+
+const HOP_BY_HOP: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "proxy-authorization",
+    "proxy-authenticate",
+];
+
+/// Remove hop-by-hop headers, including every header the `Connection` header names.
+pub fn strip_hop_by_hop(h: &mut HeaderMap) {
+    let named: Vec<String> = h
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| {
+            v.split(',')
+                .map(|s| s.trim().to_ascii_lowercase())
+                .collect::<Vec<_>>()
+        })
+        .filter(|s| !s.is_empty())
+        .collect();
+    for name in HOP_BY_HOP.iter().map(|s| s.to_string()).chain(named) {
+        h.remove(name.as_str());
+    }
+}
+
+/// Whether a client header claims to be one of the gateway's identity headers: the prefix in
+/// any letter case, with `_` standing for `-` (the oauth2-proxy CVE-2025-64484 lesson).
+pub fn is_identity_header(name: &str, prefix: &str) -> bool {
+    let norm = name.to_ascii_lowercase().replace('_', "-");
+    norm.starts_with(&prefix.to_ascii_lowercase())
+}
+
+/// Strip what a client must never forward: identity headers and proxy headers.
+pub fn strip_client_identity(h: &mut HeaderMap, prefix: &str) {
+    let names: Vec<HeaderName> = h
+        .keys()
+        .filter(|n| {
+            let n = n.as_str();
+            is_identity_header(n, prefix)
+                || n == "forwarded"
+                || n == "x-real-ip"
+                || n.replace('_', "-").starts_with("x-forwarded-")
+        })
+        .cloned()
+        .collect();
+    for n in names {
+        h.remove(n);
+    }
+}
+
+/// The `Cookie` header without the gateway's own cookies (the backend never sees them).
+pub fn strip_gateway_cookies(h: &mut HeaderMap) {
+    let kept: Vec<String> = h
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| {
+            v.split(';')
+                .map(str::trim)
+                .map(String::from)
+                .collect::<Vec<_>>()
+        })
+        .filter(|c| !c.is_empty() && !c.starts_with(LOGIN_COOKIE) && !c.starts_with(SESSION_COOKIE))
+        .collect();
+    h.remove(header::COOKIE);
+    if !kept.is_empty() {
+        if let Ok(v) = HeaderValue::from_str(&kept.join("; ")) {
+            h.insert(header::COOKIE, v);
+        }
+    }
+}
+
+/// Drop a backend's attempt to set one of the gateway's cookies.
+pub fn strip_backend_cookies(h: &mut HeaderMap) {
+    let kept: Vec<HeaderValue> = h
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter(|v| {
+            let s = v.to_str().unwrap_or("");
+            let name = s.split('=').next().unwrap_or("").trim();
+            name != LOGIN_COOKIE && name != SESSION_COOKIE
+        })
+        .cloned()
+        .collect();
+    h.remove(header::SET_COOKIE);
+    for v in kept {
+        h.append(header::SET_COOKIE, v);
+    }
+}
+
+/// A cookie's value from the request's `Cookie` headers.
+pub fn cookie<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    h.get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|c| {
+            c.trim()
+                .strip_prefix(name)
+                .and_then(|rest| rest.strip_prefix('='))
+        })
+}
+
+/// UTF-8 percent-encoding for header values (names are Cyrillic).
+const HEADER_VALUE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~')
+    .remove(b' ');
+
+pub fn encode_value(s: &str) -> HeaderValue {
+    HeaderValue::from_str(
+        &utf8_percent_encode(s, HEADER_VALUE)
+            .to_string()
+            .replace(' ', "%20"),
+    )
+    .expect("percent-encoded ASCII")
+}
+
+/// Normalise a request path: decode percent-encoded unreserved characters (so `%2e%2e` is
+/// `..`), resolve `.` and `..`, collapse `//`. `None` when it climbs above the root or holds
+/// an encoded `/`, `\` or NUL: such a request is refused, never forwarded.
+pub fn normalise_path(path: &str) -> Option<String> {
+    let mut decoded = String::with_capacity(path.len());
+    let bytes = path.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok()?;
+            let b = u8::from_str_radix(hex, 16).ok()?;
+            match b {
+                b'/' | b'\\' | 0 => return None,
+                b if b.is_ascii_alphanumeric() || b"-._~".contains(&b) => decoded.push(b as char),
+                _ => decoded.push_str(&path[i..i + 3].to_ascii_uppercase()),
+            }
+            i += 3;
+        } else if bytes[i] == b'%' {
+            return None;
+        } else {
+            if bytes[i] == b'\\' {
+                return None;
+            }
+            decoded.push(bytes[i] as char);
+            i += 1;
+        }
+    }
+    let mut out: Vec<&str> = Vec::new();
+    for seg in decoded.split('/') {
+        match seg {
+            "" | "." => {}
+            ".." => {
+                out.pop()?;
+            }
+            s => out.push(s),
+        }
+    }
+    let trailing = decoded.ends_with('/') && !out.is_empty();
+    Some(format!(
+        "/{}{}",
+        out.join("/"),
+        if trailing { "/" } else { "" }
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identity_headers_in_every_disguise() {
+        for n in [
+            "X-Brama-Account-Id",
+            "x-brama-role",
+            "X_BRAMA_SURNAME",
+            "x_brama-given-name",
+        ] {
+            assert!(is_identity_header(n, "X-Brama-"), "{n}");
+        }
+        assert!(!is_identity_header("X-Bramaxx", "X-Brama-"));
+        assert!(!is_identity_header("Accept", "X-Brama-"));
+    }
+
+    #[test]
+    fn paths_normalise_without_tricks() {
+        for (given, want) in [
+            ("/cabinet", Some("/cabinet")),
+            ("/public/../cabinet", Some("/cabinet")),
+            ("/public/%2e%2e/cabinet", Some("/cabinet")),
+            ("/public/%2E%2E/cabinet", Some("/cabinet")),
+            ("//cabinet///x/", Some("/cabinet/x/")),
+            ("/./a/./b", Some("/a/b")),
+            ("/a%20b", Some("/a%20b")),
+            ("/%D0%86", Some("/%D0%86")),
+            ("/..", None),
+            ("/a/../../b", None),
+            ("/a%2fb", None),
+            ("/a%5cb", None),
+            ("/a\\b", None),
+            ("/a%00", None),
+            ("/a%zz", None),
+            ("/a%2", None),
+            ("/", Some("/")),
+        ] {
+            assert_eq!(normalise_path(given).as_deref(), want, "{given}");
+        }
+    }
+
+    #[test]
+    fn hygiene_in_order() {
+        let mut h = HeaderMap::new();
+        h.insert("connection", "close, X-Secret".parse().unwrap());
+        h.insert("x-secret", "1".parse().unwrap());
+        h.insert("keep-alive", "5".parse().unwrap());
+        h.insert("x-brama-account-id", "victim".parse().unwrap());
+        h.insert("x_brama_role", "admin".parse().unwrap());
+        h.insert("forwarded", "for=1.2.3.4".parse().unwrap());
+        h.insert("x-forwarded-for", "1.2.3.4".parse().unwrap());
+        h.insert("x-real-ip", "1.2.3.4".parse().unwrap());
+        h.insert(
+            "cookie",
+            format!("a=1; {SESSION_COOKIE}=s; {LOGIN_COOKIE}=l; b=2")
+                .parse()
+                .unwrap(),
+        );
+        h.insert("accept", "text/html".parse().unwrap());
+        strip_hop_by_hop(&mut h);
+        strip_client_identity(&mut h, "X-Brama-");
+        strip_gateway_cookies(&mut h);
+        let mut left: Vec<&str> = h.keys().map(|k| k.as_str()).collect();
+        left.sort();
+        assert_eq!(left, ["accept", "cookie"]);
+        assert_eq!(h["cookie"], "a=1; b=2");
+        assert_eq!(encode_value("Шевченко-Коваль Марʼяна"), "%D0%A8%D0%B5%D0%B2%D1%87%D0%B5%D0%BD%D0%BA%D0%BE-%D0%9A%D0%BE%D0%B2%D0%B0%D0%BB%D1%8C%20%D0%9C%D0%B0%D1%80%CA%BC%D1%8F%D0%BD%D0%B0");
+    }
+
+    #[test]
+    fn backend_cannot_set_gateway_cookies() {
+        let mut h = HeaderMap::new();
+        h.append(
+            "set-cookie",
+            format!("{SESSION_COOKIE}=forged; Path=/").parse().unwrap(),
+        );
+        h.append("set-cookie", "theme=dark".parse().unwrap());
+        strip_backend_cookies(&mut h);
+        assert_eq!(
+            h.get_all("set-cookie").iter().collect::<Vec<_>>(),
+            ["theme=dark"]
+        );
+        let mut c = HeaderMap::new();
+        c.insert(
+            "cookie",
+            format!("x=1; {SESSION_COOKIE}=abc").parse().unwrap(),
+        );
+        assert_eq!(cookie(&c, SESSION_COOKIE), Some("abc"));
+        assert_eq!(cookie(&c, LOGIN_COOKIE), None);
+    }
+}

@@ -1,0 +1,502 @@
+//! Listener → routes. `/auth/*` are the gateway's own (thin handlers over [`crate::login`]);
+//! everything else is forwarded to the backend when the session allows (design.md §5).
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use base64::Engine;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use serde_json::json;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::challenge::{self, Keys};
+use crate::config::Config;
+use crate::login::{self, Context};
+use crate::proxy::{self, LOGIN_COOKIE, SESSION_COOKIE};
+use crate::store::Store;
+use crate::verify::chain::TrustPolicy;
+use crate::LoginError;
+
+pub struct Gateway {
+    pub config: Config,
+    pub policy: TrustPolicy,
+    pub keys: Keys,
+    pub store: Store,
+    client: Client<HttpConnector, Body>,
+}
+
+fn now() -> time::OffsetDateTime {
+    time::OffsetDateTime::now_utc()
+}
+
+/// `{"error": {"code", "message"}}` with a status.
+pub fn error(status: StatusCode, code: &str, message: &str) -> Response {
+    (
+        status,
+        Json(json!({ "error": { "code": code, "message": message } })),
+    )
+        .into_response()
+}
+
+fn login_status(e: &LoginError) -> StatusCode {
+    use LoginError::*;
+    match e {
+        TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+        MalformedSignature(_)
+        | SignerCount(_)
+        | WrongContentType(_)
+        | ContentMissing
+        | BadStatement(_) => StatusCode::BAD_REQUEST,
+        AccountBlocked(_) => StatusCode::FORBIDDEN,
+        Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        _ => StatusCode::UNAUTHORIZED,
+    }
+}
+
+impl Gateway {
+    pub async fn new(config: Config, config_dir: Option<&Path>) -> Result<Gateway, String> {
+        let policy = config.trust_policy(config_dir).map_err(|e| e.to_string())?;
+        let store = Store::connect(&config.database)
+            .await
+            .map_err(|e| e.to_string())?;
+        let keys = store
+            .challenge_keys(now().unix_timestamp())
+            .await
+            .map_err(|e| e.to_string())?;
+        config
+            .backend
+            .parse::<Uri>()
+            .map_err(|e| format!("backend: {e}"))?;
+        let mut connector = HttpConnector::new();
+        connector.set_connect_timeout(Some(Duration::from_secs(5)));
+        let client = Client::builder(hyper_util::rt::TokioExecutor::new()).build(connector);
+        Ok(Gateway {
+            config,
+            policy,
+            keys,
+            store,
+            client,
+        })
+    }
+
+    fn secure(&self) -> bool {
+        self.config.public_origin.starts_with("https://")
+    }
+
+    /// `/auth` POSTs must come from the cabinet's own origin.
+    fn same_origin(&self, h: &HeaderMap) -> bool {
+        h.get(header::ORIGIN).and_then(|o| o.to_str().ok())
+            == Some(self.config.public_origin.as_str())
+    }
+
+    fn cookie(&self, name: &str, value: &str, max_age: i64, same_site: &str) -> HeaderValue {
+        let secure = if self.secure() { "; Secure" } else { "" };
+        HeaderValue::from_str(&format!(
+            "{name}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite={same_site}{secure}"
+        ))
+        .expect("cookie is ASCII")
+    }
+}
+
+pub fn router(g: Arc<Gateway>) -> Router {
+    Router::new()
+        .route("/auth/challenge", post(challenge_handler))
+        .route("/auth/login", post(login_handler))
+        .route("/auth/logout", post(logout_handler))
+        .route("/auth/me", get(me_handler))
+        .fallback(forward)
+        .with_state(g)
+}
+
+#[derive(serde::Deserialize, Default)]
+struct ChallengeBody {
+    next: Option<String>,
+}
+
+async fn challenge_handler(
+    State(g): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    if !g.same_origin(&headers) {
+        return error(
+            StatusCode::FORBIDDEN,
+            "forbidden_origin",
+            "the request does not come from the cabinet's own pages",
+        );
+    }
+    let body: ChallengeBody = if body.is_empty() {
+        ChallengeBody::default()
+    } else {
+        match serde_json::from_slice(&body) {
+            Ok(b) => b,
+            Err(e) => return error(StatusCode::BAD_REQUEST, "bad_request", &e.to_string()),
+        }
+    };
+    // Keep the browser's login cookie when it has one, so two tabs do not undo each other.
+    let browser = proxy::cookie(&headers, LOGIN_COOKIE)
+        .filter(|v| {
+            v.len() == 22
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+        .map(str::to_string)
+        .unwrap_or_else(challenge::new_browser_id);
+    let ttl = g.config.challenge.ttl as i64;
+    let (c, opened) = g.keys.issue(
+        &browser,
+        body.next.as_deref().unwrap_or("/"),
+        now().unix_timestamp(),
+        ttl,
+    );
+    let expires = time::OffsetDateTime::from_unix_timestamp(opened.expires_at)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default();
+    let mut resp =
+        Json(json!({ "challenge": c, "origin": g.config.public_origin, "expires_at": expires }))
+            .into_response();
+    resp.headers_mut().insert(
+        header::SET_COOKIE,
+        g.cookie(LOGIN_COOKIE, &browser, ttl, "Strict"),
+    );
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LoginBody {
+    signature: String,
+}
+
+async fn login_handler(
+    State(g): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    if !g.same_origin(&headers) {
+        return error(
+            StatusCode::FORBIDDEN,
+            "forbidden_origin",
+            "the request does not come from the cabinet's own pages",
+        );
+    }
+    let Ok(LoginBody { signature }) = serde_json::from_slice::<LoginBody>(&body) else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            "expected {\"signature\": \"<base64 DER CMS>\"}",
+        );
+    };
+    let Ok(der) = base64::engine::general_purpose::STANDARD.decode(signature.trim()) else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "malformed_signature",
+            "the signature is not base64",
+        );
+    };
+    let ctx = Context {
+        public_origin: &g.config.public_origin,
+        keys: &g.keys,
+        policy: &g.policy,
+        store: &g.store,
+        session_ttl: g.config.session.ttl as i64,
+    };
+    match login::login(&ctx, &der, proxy::cookie(&headers, LOGIN_COOKIE), now()).await {
+        Ok(ok) => {
+            let mut resp = Json(json!({ "redirect": ok.next, "choose_role": ok.choose_role, "new_account": ok.outcome == crate::store::Outcome::Registered })).into_response();
+            let h = resp.headers_mut();
+            h.append(
+                header::SET_COOKIE,
+                g.cookie(
+                    SESSION_COOKIE,
+                    &ok.session_id,
+                    g.config.session.ttl as i64,
+                    "Lax",
+                ),
+            );
+            h.append(header::SET_COOKIE, g.cookie(LOGIN_COOKIE, "", 0, "Strict"));
+            resp
+        }
+        Err(e) => error(login_status(&e), e.code(), &e.to_string()),
+    }
+}
+
+async fn logout_handler(State(g): State<Arc<Gateway>>, headers: HeaderMap) -> Response {
+    if !g.same_origin(&headers) {
+        return error(
+            StatusCode::FORBIDDEN,
+            "forbidden_origin",
+            "the request does not come from the cabinet's own pages",
+        );
+    }
+    if let Some(id) = proxy::cookie(&headers, SESSION_COOKIE) {
+        if let Err(e) = g.store.delete_session(id).await {
+            return error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal_error",
+                &e.to_string(),
+            );
+        }
+    }
+    let mut resp = Json(json!({ "redirect": "/auth/login" })).into_response();
+    resp.headers_mut()
+        .insert(header::SET_COOKIE, g.cookie(SESSION_COOKIE, "", 0, "Lax"));
+    resp
+}
+
+/// The session's account, or why there is none.
+async fn session_account(
+    g: &Gateway,
+    headers: &HeaderMap,
+) -> Result<Option<(crate::store::Session, crate::store::Account)>, String> {
+    let Some(id) = proxy::cookie(headers, SESSION_COOKIE) else {
+        return Ok(None);
+    };
+    let Some(session) = g
+        .store
+        .session(
+            id,
+            now().unix_timestamp(),
+            g.config.session.idle_timeout as i64,
+        )
+        .await
+        .map_err(|e| e.to_string())?
+    else {
+        return Ok(None);
+    };
+    let account = g
+        .store
+        .account(&session.account_id)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(account
+        .filter(|a| a.blocked_reason.is_none())
+        .map(|a| (session, a)))
+}
+
+async fn me_handler(State(g): State<Arc<Gateway>>, headers: HeaderMap) -> Response {
+    match session_account(&g, &headers).await {
+        Ok(Some((s, a))) => Json(json!({
+            "account_id": a.id, "role": s.role, "organisation": if s.org_key.is_empty() { None } else { Some(&s.org_key) },
+            "surname": a.names.surname, "given_name": a.names.given_name, "patronymic": a.names.patronymic,
+            "full_name": a.names.full_name,
+            "roles": a.roles.iter().map(|r| json!({"role": r.role, "organisation": r.org_key, "organisation_name": r.org_name})).collect::<Vec<_>>(),
+        }))
+        .into_response(),
+        Ok(None) => error(StatusCode::UNAUTHORIZED, "not_signed_in", "sign in first"),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", &e),
+    }
+}
+
+fn wants_html(h: &HeaderMap) -> bool {
+    h.get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("text/html"))
+}
+
+fn is_public(path: &str, public: &[String]) -> bool {
+    public.iter().any(|p| {
+        if p.ends_with('/') {
+            path.starts_with(p.as_str())
+        } else {
+            path == p
+        }
+    })
+}
+
+async fn forward(
+    State(g): State<Arc<Gateway>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    req: Request,
+) -> Response {
+    let (mut parts, body) = req.into_parts();
+    // Content-Length with Transfer-Encoding: hyper has already let Transfer-Encoding win and
+    // dropped Content-Length; the forwarded request is re-framed, so the backend cannot read
+    // it differently. (An explicit 400 for such requests is still to come.)
+    let Some(path) = proxy::normalise_path(parts.uri.path()) else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "bad_path",
+            "the path does not normalise",
+        );
+    };
+    let query = parts
+        .uri
+        .query()
+        .map(|q| format!("?{q}"))
+        .unwrap_or_default();
+    let identity = if is_public(&path, &g.config.public_paths) {
+        None
+    } else {
+        match session_account(&g, &parts.headers).await {
+            Ok(Some(found)) => Some(found),
+            Ok(None) if wants_html(&parts.headers) && parts.method == Method::GET => {
+                let next = percent_encoding::utf8_percent_encode(
+                    &format!("{path}{query}"),
+                    percent_encoding::NON_ALPHANUMERIC,
+                )
+                .to_string();
+                return (
+                    StatusCode::FOUND,
+                    [(header::LOCATION, format!("/auth/login?next={next}"))],
+                )
+                    .into_response();
+            }
+            Ok(None) => return error(StatusCode::UNAUTHORIZED, "not_signed_in", "sign in first"),
+            Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", &e),
+        }
+    };
+
+    // Header hygiene, in design.md §5's order.
+    let h = &mut parts.headers;
+    proxy::strip_hop_by_hop(h);
+    proxy::strip_client_identity(h, &g.config.headers.prefix);
+    proxy::strip_gateway_cookies(h);
+    h.remove(header::HOST);
+    let p = &g.config.headers.prefix;
+    let mut add = |name: &str, value: HeaderValue| {
+        if let Ok(n) = header::HeaderName::from_bytes(format!("{p}{name}").as_bytes()) {
+            h.insert(n, value);
+        }
+    };
+    if let Some((session, account)) = &identity {
+        add(
+            "Account-Id",
+            HeaderValue::from_str(&account.id).expect("hex"),
+        );
+        add("Role", proxy::encode_value(&session.role));
+        for (name, value) in [
+            ("Surname", &account.names.surname),
+            ("Given-Name", &account.names.given_name),
+            ("Patronymic", &account.names.patronymic),
+            ("Full-Name", &account.names.full_name),
+        ] {
+            if let Some(v) = value {
+                add(name, proxy::encode_value(v));
+            }
+        }
+        if account.key.kind == "tax_number" && account.key.country == "UA" {
+            add("Tax-Number", proxy::encode_value(&account.key.value));
+        }
+        if session.role == "representative" {
+            add("Org-Id", proxy::encode_value(&session.org_key));
+            if let Some(role) = account.roles.iter().find(|r| r.org_key == session.org_key) {
+                if let Some(n) = &role.org_name {
+                    add("Org-Name", proxy::encode_value(n));
+                }
+            }
+        }
+    }
+    h.insert(
+        "x-forwarded-for",
+        HeaderValue::from_str(&peer.ip().to_string()).expect("ip"),
+    );
+    h.insert(
+        "x-forwarded-proto",
+        HeaderValue::from_static(if g.secure() { "https" } else { "http" }),
+    );
+    if let Some(host) = g.config.public_origin.split("://").nth(1) {
+        h.insert(
+            "x-forwarded-host",
+            HeaderValue::from_str(host).expect("validated origin"),
+        );
+    }
+
+    // The backend URL may carry a path prefix; the normalised path follows it.
+    let uri = format!(
+        "{}{}{}",
+        g.config.backend.trim_end_matches('/'),
+        path,
+        query
+    );
+    parts.uri = match uri.parse() {
+        Ok(u) => u,
+        Err(_) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "bad_path",
+                "the path cannot be forwarded",
+            )
+        }
+    };
+    let upstream = Request::from_parts(parts, body);
+    match tokio::time::timeout(Duration::from_secs(60), g.client.request(upstream)).await {
+        Ok(Ok(resp)) => {
+            let (mut parts, body) = resp.into_parts();
+            proxy::strip_hop_by_hop(&mut parts.headers);
+            proxy::strip_backend_cookies(&mut parts.headers);
+            Response::from_parts(parts, Body::new(body))
+        }
+        Ok(Err(e)) => {
+            tracing::warn!("backend unreachable: {e}");
+            error(
+                StatusCode::BAD_GATEWAY,
+                "backend_unavailable",
+                "the cabinet is not answering; try again shortly",
+            )
+        }
+        Err(_) => error(
+            StatusCode::GATEWAY_TIMEOUT,
+            "backend_timeout",
+            "the cabinet took too long to answer",
+        ),
+    }
+}
+
+/// A running gateway.
+pub struct Running {
+    pub port: u16,
+    pub gateway: Arc<Gateway>,
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+    }
+}
+
+pub async fn start(config: Config, config_dir: Option<&Path>) -> Result<Running, String> {
+    let listener = TcpListener::bind(&config.listen)
+        .await
+        .map_err(|e| format!("listen {}: {e}", config.listen))?;
+    let port = listener.local_addr().map_err(|e| e.to_string())?.port();
+    let gateway = Arc::new(Gateway::new(config, config_dir).await?);
+    let app = router(gateway.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let (stop, mut stopped) = watch::channel(false);
+    let task = tokio::spawn(async move {
+        let shutdown = async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        };
+        if let Err(e) = axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await
+        {
+            tracing::error!("gateway listener failed: {e}");
+        }
+    });
+    Ok(Running {
+        port,
+        gateway,
+        stop,
+        task,
+    })
+}

@@ -1,0 +1,410 @@
+//! The gateway over real sockets: challenge → agent-style signature → login → forwarded
+//! requests with identity headers, against a real backend that echoes what it received.
+
+mod common;
+
+use std::net::SocketAddr;
+
+use axum::http::HeaderMap;
+use common::{pki, sign_statement, Pki, ORIGIN};
+use gateway::config::Config;
+use gateway::server::{self, Running};
+use reqwest::{Client, StatusCode};
+use serde_json::{json, Value};
+
+/// A backend that answers with the path and headers it saw, and tries to set a gateway cookie.
+async fn echo_backend() -> SocketAddr {
+    let app = axum::Router::new().fallback(|uri: axum::http::Uri, headers: HeaderMap| async move {
+        let h: serde_json::Map<String, Value> = headers
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.to_string(),
+                    Value::String(v.to_str().unwrap_or("").into()),
+                )
+            })
+            .collect();
+        (
+            [
+                ("set-cookie", "__Host-brama-session=forged; Path=/"),
+                ("x-backend", "yes"),
+            ],
+            axum::Json(json!({ "path": uri.path(), "query": uri.query(), "headers": h })),
+        )
+    });
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(l, app).await.unwrap() });
+    addr
+}
+
+async fn start(p: &Pki, backend: &str) -> (tempfile::TempDir, Running) {
+    let db = tempfile::tempdir().unwrap();
+    let toml = format!(
+        r#"listen = "127.0.0.1:0"
+public_origin = "{ORIGIN}"
+backend = "{backend}"
+database = "sqlite://{}"
+public_paths = ["/public/", "/favicon.ico"]
+[trust]
+anchors = ["{}"]
+intermediates = ["{}"]
+[revocation]
+mode = "off"
+"#,
+        db.path().join("brama.db").display(),
+        p.dir.join("root.pem").display(),
+        p.dir.join("ica.pem").display()
+    );
+    let file = db.path().join("gateway.toml");
+    std::fs::write(&file, toml).unwrap();
+    let config = Config::load(Some(&file)).unwrap();
+    (db, server::start(config, None).await.unwrap())
+}
+
+/// A request written by hand: reqwest would normalise `%2e%2e` before sending.
+async fn raw(port: u16, head: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    s.write_all(head.as_bytes()).await.unwrap();
+    let mut buf = vec![0u8; 8192];
+    let n = tokio::time::timeout(std::time::Duration::from_secs(5), s.read(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    String::from_utf8_lossy(&buf[..n]).into_owned()
+}
+
+fn client() -> Client {
+    Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+fn set_cookie(r: &reqwest::Response, name: &str) -> Option<String> {
+    r.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with(&format!("{name}=")))
+        .map(String::from)
+}
+
+/// Sign in as `name` the way the login page does; returns the session cookie value.
+async fn sign_in(g: &Running, p: &Pki, name: &str, next: &str) -> (String, Value) {
+    let base = format!("http://127.0.0.1:{}", g.port);
+    let http = client();
+    let r = http
+        .post(format!("{base}/auth/challenge"))
+        .header("origin", ORIGIN)
+        .json(&json!({"next": next}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let login_cookie = set_cookie(&r, "__Host-brama-login").unwrap();
+    assert!(
+        login_cookie.contains("SameSite=Strict")
+            && login_cookie.contains("HttpOnly")
+            && login_cookie.contains("Secure")
+            && login_cookie.contains("Max-Age=300"),
+        "{login_cookie}"
+    );
+    let browser = login_cookie.split(';').next().unwrap().to_string();
+    let c: Value = r.json().await.unwrap();
+    assert_eq!(c["origin"], ORIGIN);
+    let sig = sign_statement(p, name, ORIGIN, c["challenge"].as_str().unwrap());
+    let b64 = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, sig);
+    let r = http
+        .post(format!("{base}/auth/login"))
+        .header("origin", ORIGIN)
+        .header("cookie", &browser)
+        .json(&json!({"signature": b64}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "{:?}", r.headers());
+    let session = set_cookie(&r, "__Host-brama-session").unwrap();
+    assert!(
+        session.contains("HttpOnly")
+            && session.contains("SameSite=Lax")
+            && session.contains("Secure")
+            && session.contains("Path=/"),
+        "{session}"
+    );
+    (
+        session.split(';').next().unwrap().to_string(),
+        r.json().await.unwrap(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_then_forward_with_identity_and_hygiene() {
+    let p = pki();
+    let backend = echo_backend().await;
+    let (_db, g) = start(&p, &format!("http://{backend}")).await;
+    let base = format!("http://127.0.0.1:{}", g.port);
+    let http = client();
+
+    // No session: a page gets the login page with next; an API call gets 401 JSON.
+    let r = http
+        .get(format!("{base}/cabinet/profile?tab=1"))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FOUND);
+    assert_eq!(
+        r.headers()["location"],
+        "/auth/login?next=%2Fcabinet%2Fprofile%3Ftab%3D1"
+    );
+    let r = http.get(format!("{base}/api/data")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    // Public paths pass without a session, still stripped of identity claims.
+    let r: Value = http
+        .get(format!("{base}/public/style.css"))
+        .header("X-Brama-Account-Id", "victim")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(r["path"], "/public/style.css");
+    assert!(r["headers"].get("x-brama-account-id").is_none());
+    // ...matched on the normalised path: /public/%2e%2e/cabinet is /cabinet, which needs a session.
+    let answer = raw(
+        g.port,
+        "GET /public/%2e%2e/cabinet HTTP/1.1\r\nHost: cabinet.example\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+
+    let (session, login) = sign_in(&g, &p, "citizen-p256", "/cabinet").await;
+    assert_eq!(login["redirect"], "/cabinet");
+    assert_eq!(login["new_account"], true);
+
+    let answer = raw(g.port, &format!("GET /public/%2E%2E/cabinet/x?y=1 HTTP/1.1\r\nHost: cabinet.example\r\nCookie: {session}\r\nConnection: close\r\n\r\n")).await;
+    assert!(
+        answer.starts_with("HTTP/1.1 200") && answer.contains(r#""path":"/cabinet/x""#),
+        "the normalised path is forwarded: {answer}"
+    );
+    let r = http
+        .get(format!("{base}/public/../cabinet/x?y=1"))
+        .header("cookie", format!("theme=dark; {session}"))
+        .header("X-Brama-Account-Id", "victim")
+        .header("x_brama_role", "admin")
+        .header("X-BRAMA-SURNAME", "Evil")
+        .header("Forwarded", "for=6.6.6.6")
+        .header("X-Forwarded-For", "6.6.6.6")
+        .header("X-Real-IP", "6.6.6.6")
+        .header("Connection", "X-Secret")
+        .header("X-Secret", "hop")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(
+        r.headers()
+            .get_all("set-cookie")
+            .iter()
+            .all(|c| !c.to_str().unwrap().starts_with("__Host-brama-session")),
+        "backend set a gateway cookie"
+    );
+    assert_eq!(r.headers()["x-backend"], "yes");
+    let seen: Value = r.json().await.unwrap();
+    let h = &seen["headers"];
+    assert_eq!(seen["path"], "/cabinet/x");
+    assert_eq!(seen["query"], "y=1");
+    assert_ne!(h["x-brama-account-id"], "victim");
+    assert_eq!(h["x-brama-account-id"].as_str().unwrap().len(), 32);
+    assert_eq!(h["x-brama-role"], "citizen");
+    assert_eq!(
+        h["x-brama-surname"], "%D0%A8%D0%B5%D0%B2%D1%87%D0%B5%D0%BD%D0%BA%D0%BE",
+        "Шевченко, UTF-8 percent-encoded"
+    );
+    assert!(h["x-brama-tax-number"]
+        .as_str()
+        .unwrap()
+        .starts_with("301234567"));
+    assert!(
+        h.get("x_brama_role").is_none()
+            && h.get("forwarded").is_none()
+            && h.get("x-real-ip").is_none()
+            && h.get("x-secret").is_none()
+    );
+    assert_eq!(h["x-forwarded-for"], "127.0.0.1");
+    assert_eq!(h["x-forwarded-proto"], "https");
+    assert_eq!(h["x-forwarded-host"], "cabinet.example");
+    assert_eq!(
+        h["cookie"], "theme=dark",
+        "the gateway's cookies stay with the gateway"
+    );
+
+    // /auth/me and logout.
+    let me: Value = http
+        .get(format!("{base}/auth/me"))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["surname"], "Шевченко");
+    let r = http
+        .post(format!("{base}/auth/logout"))
+        .header("origin", ORIGIN)
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(set_cookie(&r, "__Host-brama-session")
+        .unwrap()
+        .contains("Max-Age=0"));
+    let r = http
+        .get(format!("{base}/cabinet"))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "logged out");
+    g.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refusals_over_http() {
+    let p = pki();
+    let backend = echo_backend().await;
+    let (_db, g) = start(&p, &format!("http://{backend}")).await;
+    let base = format!("http://127.0.0.1:{}", g.port);
+    let http = client();
+    // /auth POSTs check Origin.
+    for origin in [None, Some("https://evil.example"), Some("null")] {
+        let mut req = http.post(format!("{base}/auth/challenge"));
+        if let Some(o) = origin {
+            req = req.header("origin", o);
+        }
+        let r = req.send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "{origin:?}");
+        assert_eq!(
+            r.json::<Value>().await.unwrap()["error"]["code"],
+            "forbidden_origin"
+        );
+    }
+    // An expired certificate is refused with its code, and no session cookie.
+    let r = http
+        .post(format!("{base}/auth/challenge"))
+        .header("origin", ORIGIN)
+        .send()
+        .await
+        .unwrap();
+    let browser = set_cookie(&r, "__Host-brama-login")
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let c: Value = r.json().await.unwrap();
+    let sig = base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        sign_statement(&p, "expired", ORIGIN, c["challenge"].as_str().unwrap()),
+    );
+    let r = http
+        .post(format!("{base}/auth/login"))
+        .header("origin", ORIGIN)
+        .header("cookie", &browser)
+        .json(&json!({"signature": sig}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert!(set_cookie(&r, "__Host-brama-session").is_none());
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["error"]["code"],
+        "certificate_expired"
+    );
+    // Not base64, not JSON.
+    let r = http
+        .post(format!("{base}/auth/login"))
+        .header("origin", ORIGIN)
+        .json(&json!({"signature": "%%%"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["error"]["code"],
+        "malformed_signature"
+    );
+    let r = http
+        .post(format!("{base}/auth/login"))
+        .header("origin", ORIGIN)
+        .body("nope")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["error"]["code"],
+        "bad_request"
+    );
+    // A path that climbs above the root is refused, never forwarded.
+    let (session, _) = sign_in(&g, &p, "citizen-p384", "/").await;
+    let answer = raw(g.port, &format!("GET /a/%2e%2e/%2e%2e/etc/passwd HTTP/1.1\r\nHost: cabinet.example\r\nCookie: {session}\r\nConnection: close\r\n\r\n")).await;
+    assert!(
+        answer.starts_with("HTTP/1.1 400") && answer.contains("bad_path"),
+        "{answer}"
+    );
+    g.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backend_down_is_a_502_not_a_hang() {
+    let p = pki();
+    // A port nobody listens on.
+    let free = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let (_db, g) = start(&p, &format!("http://{free}")).await;
+    let (session, _) = sign_in(&g, &p, "citizen-rsa2048", "/").await;
+    let r = client()
+        .get(format!("http://127.0.0.1:{}/cabinet", g.port))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_GATEWAY);
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["error"]["code"],
+        "backend_unavailable"
+    );
+    g.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ambiguous_framing_never_reaches_the_backend_ambiguous() {
+    let p = pki();
+    let backend = echo_backend().await;
+    let (_db, g) = start(&p, &format!("http://{backend}")).await;
+    // Content-Length and Transfer-Encoding together: the chunked body (empty) is what counts,
+    // and the backend gets one consistent framing, never both headers.
+    let answer = raw(g.port, "POST /public/x HTTP/1.1\r\nHost: cabinet.example\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\n\r\n").await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let body = &answer[answer.find("\r\n\r\n").unwrap() + 4..];
+    let seen: Value = serde_json::from_str(body.trim())
+        .unwrap_or_else(|_| serde_json::from_str(body.lines().nth(1).unwrap_or("{}")).unwrap());
+    let h = &seen["headers"];
+    assert!(
+        !(h.get("content-length").is_some() && h.get("transfer-encoding").is_some()),
+        "{h}"
+    );
+    assert!(
+        !answer.contains("/smuggled"),
+        "a second request was smuggled through: {answer}"
+    );
+    g.stop().await;
+}
