@@ -35,6 +35,10 @@ pub struct Config {
     pub public_paths: Vec<String>,
     #[serde(default)]
     pub challenge: Challenge,
+    /// Addresses of reverse proxies in front of the gateway whose `X-Forwarded-*` headers are
+    /// believed; from anyone else those headers are removed.
+    #[serde(default)]
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     pub revocation: Revocation,
     #[serde(default)]
     pub admin: Admin,

@@ -169,7 +169,14 @@ async fn run(
     }
     let session_id = ctx
         .store
-        .create_session(&account.id, "citizen", "", at, ctx.session_ttl)
+        .create_session(
+            &account.id,
+            "citizen",
+            "",
+            at,
+            ctx.session_ttl,
+            outcome == Outcome::Registered,
+        )
         .await
         .map_err(|e| fail(LoginError::Internal(e.to_string())))?;
     Ok((

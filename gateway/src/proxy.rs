@@ -46,16 +46,17 @@ pub fn is_identity_header(name: &str, prefix: &str) -> bool {
     norm.starts_with(&prefix.to_ascii_lowercase())
 }
 
-/// Strip what a client must never forward: identity headers and proxy headers.
-pub fn strip_client_identity(h: &mut HeaderMap, prefix: &str) {
+/// Strip what a client must never forward: identity headers, and proxy headers unless the
+/// peer is a trusted proxy (`keep_forwarded`).
+pub fn strip_client_identity(h: &mut HeaderMap, prefix: &str, keep_forwarded: bool) {
     let names: Vec<HeaderName> = h
         .keys()
         .filter(|n| {
             let n = n.as_str();
-            is_identity_header(n, prefix)
-                || n == "forwarded"
+            let proxy_header = n == "forwarded"
                 || n == "x-real-ip"
-                || n.replace('_', "-").starts_with("x-forwarded-")
+                || n.replace('_', "-").starts_with("x-forwarded-");
+            is_identity_header(n, prefix) || (proxy_header && !keep_forwarded)
         })
         .cloned()
         .collect();
@@ -241,7 +242,7 @@ mod tests {
         );
         h.insert("accept", "text/html".parse().unwrap());
         strip_hop_by_hop(&mut h);
-        strip_client_identity(&mut h, "X-Brama-");
+        strip_client_identity(&mut h, "X-Brama-", false);
         strip_gateway_cookies(&mut h);
         let mut left: Vec<&str> = h.keys().map(|k| k.as_str()).collect();
         left.sort();

@@ -363,10 +363,31 @@ async fn forward(
         }
     };
 
+    // The first request after registration tells the cabinet (it may ask for city and phone).
+    let mut new_account = false;
+    if let Some((session, _)) = &identity {
+        if session.new_account {
+            if let Some(id) = proxy::cookie(&parts.headers, SESSION_COOKIE) {
+                new_account = matches!(g.store.take_new_account(id).await, Ok(true));
+            }
+        }
+    }
+    // X-Forwarded-* from the client is believed only from a configured proxy.
+    let trusted_proxy = g.config.trusted_proxies.contains(&peer.ip());
+    let forwarded_for = match parts
+        .headers
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok())
+        .filter(|_| trusted_proxy)
+    {
+        Some(before) => format!("{before}, {}", peer.ip()),
+        None => peer.ip().to_string(),
+    };
+
     // Header hygiene, in design.md §5's order.
     let h = &mut parts.headers;
     proxy::strip_hop_by_hop(h);
-    proxy::strip_client_identity(h, &g.config.headers.prefix);
+    proxy::strip_client_identity(h, &g.config.headers.prefix, trusted_proxy);
     proxy::strip_gateway_cookies(h);
     h.remove(header::HOST);
     let p = &g.config.headers.prefix;
@@ -402,15 +423,21 @@ async fn forward(
                 }
             }
         }
+        if new_account {
+            add("New-Account", HeaderValue::from_static("true"));
+        }
     }
     h.insert(
         "x-forwarded-for",
-        HeaderValue::from_str(&peer.ip().to_string()).expect("ip"),
+        HeaderValue::from_str(&forwarded_for)
+            .unwrap_or_else(|_| HeaderValue::from_static("unknown")),
     );
-    h.insert(
-        "x-forwarded-proto",
-        HeaderValue::from_static(if g.secure() { "https" } else { "http" }),
-    );
+    if !trusted_proxy || !h.contains_key("x-forwarded-proto") {
+        h.insert(
+            "x-forwarded-proto",
+            HeaderValue::from_static(if g.secure() { "https" } else { "http" }),
+        );
+    }
     if let Some(host) = g.config.public_origin.split("://").nth(1) {
         h.insert(
             "x-forwarded-host",

@@ -65,6 +65,7 @@ const MIGRATIONS: &[&str] = &[
         serial TEXT,
         detail TEXT
     )",
+    "ALTER TABLE sessions ADD COLUMN new_account BIGINT NOT NULL DEFAULT 0",
     "CREATE TABLE gateway_keys (
         purpose TEXT NOT NULL,
         kid BIGINT NOT NULL,
@@ -159,6 +160,8 @@ pub struct Session {
     pub role: String,
     pub org_key: String,
     pub expires_at: i64,
+    /// The session registered its account and has not forwarded a request yet.
+    pub new_account: bool,
 }
 
 /// One login outcome for the audit log.
@@ -433,18 +436,20 @@ impl Store {
         org_key: &str,
         now: i64,
         ttl: i64,
+        new_account: bool,
     ) -> Result<String, StoreError> {
         use base64::Engine;
         let mut raw = [0u8; 32];
         openssl::rand::rand_bytes(&mut raw).expect("OpenSSL random");
         let id = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw);
-        sqlx::query("INSERT INTO sessions (id_hash, account_id, role, org_key, created_at, last_seen, expires_at) VALUES ($1, $2, $3, $4, $5, $5, $6)")
+        sqlx::query("INSERT INTO sessions (id_hash, account_id, role, org_key, created_at, last_seen, expires_at, new_account) VALUES ($1, $2, $3, $4, $5, $5, $6, $7)")
             .bind(session_hash(&id))
             .bind(account)
             .bind(role)
             .bind(org_key)
             .bind(now)
             .bind(now + ttl)
+            .bind(new_account as i64)
             .execute(&self.pool)
             .await?;
         Ok(id)
@@ -458,7 +463,7 @@ impl Store {
         now: i64,
         idle: i64,
     ) -> Result<Option<Session>, StoreError> {
-        let Some(row) = sqlx::query("SELECT account_id, role, org_key, last_seen, expires_at FROM sessions WHERE id_hash = $1")
+        let Some(row) = sqlx::query("SELECT account_id, role, org_key, last_seen, expires_at, new_account FROM sessions WHERE id_hash = $1")
             .bind(session_hash(id))
             .fetch_optional(&self.pool)
             .await?
@@ -484,7 +489,32 @@ impl Store {
             role: row.try_get("role")?,
             org_key: row.try_get("org_key")?,
             expires_at,
+            new_account: row.try_get::<i64, _>("new_account")? == 1,
         }))
+    }
+
+    /// True once, for the first forwarded request of a session that registered its account,
+    /// so the cabinet can ask a new person for city and phone.
+    pub async fn take_new_account(&self, id: &str) -> Result<bool, StoreError> {
+        let taken = sqlx::query(
+            "UPDATE sessions SET new_account = 0 WHERE id_hash = $1 AND new_account = 1",
+        )
+        .bind(session_hash(id))
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(taken == 1)
+    }
+
+    /// Every account with its key, full name and block state, oldest first.
+    pub async fn list_accounts(&self) -> Result<Vec<Account>, StoreError> {
+        let mut out = Vec::new();
+        for id in self.account_ids().await? {
+            if let Some(a) = self.account(&id).await? {
+                out.push(a);
+            }
+        }
+        Ok(out)
     }
 
     pub async fn set_session_role(

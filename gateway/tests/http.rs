@@ -39,6 +39,10 @@ async fn echo_backend() -> SocketAddr {
 }
 
 async fn start(p: &Pki, backend: &str) -> (tempfile::TempDir, Running) {
+    start_with(p, backend, "").await
+}
+
+async fn start_with(p: &Pki, backend: &str, extra: &str) -> (tempfile::TempDir, Running) {
     let db = tempfile::tempdir().unwrap();
     let toml = format!(
         r#"listen = "127.0.0.1:0"
@@ -46,6 +50,7 @@ public_origin = "{ORIGIN}"
 backend = "{backend}"
 database = "sqlite://{}"
 public_paths = ["/public/", "/favicon.ico"]
+{extra}
 [trust]
 anchors = ["{}"]
 intermediates = ["{}"]
@@ -54,7 +59,8 @@ mode = "off"
 "#,
         db.path().join("brama.db").display(),
         p.dir.join("root.pem").display(),
-        p.dir.join("ica.pem").display()
+        p.dir.join("ica.pem").display(),
+        extra = extra,
     );
     let file = db.path().join("gateway.toml");
     std::fs::write(&file, toml).unwrap();
@@ -405,6 +411,63 @@ async fn ambiguous_framing_never_reaches_the_backend_ambiguous() {
     assert!(
         !answer.contains("/smuggled"),
         "a second request was smuggled through: {answer}"
+    );
+    g.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_account_is_announced_once_and_proxies_must_be_trusted() {
+    let p = pki();
+    let backend = echo_backend().await;
+    let base_of = |g: &Running| format!("http://127.0.0.1:{}", g.port);
+    let (_db, g) = start(&p, &format!("http://{backend}")).await;
+    let http = client();
+    let (session, _) = sign_in(&g, &p, "citizen-p256", "/").await;
+    let get = |session: String, url: String| {
+        let http = http.clone();
+        async move {
+            http.get(url)
+                .header("cookie", session)
+                .header("x-forwarded-for", "6.6.6.6")
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    };
+    let first = get(session.clone(), format!("{}/cabinet", base_of(&g))).await;
+    assert_eq!(first["headers"]["x-brama-new-account"], "true");
+    assert_eq!(
+        first["headers"]["x-forwarded-for"], "127.0.0.1",
+        "an untrusted client's X-Forwarded-For is dropped"
+    );
+    let second = get(session, format!("{}/cabinet", base_of(&g))).await;
+    assert!(
+        second["headers"].get("x-brama-new-account").is_none(),
+        "announced once"
+    );
+    let (again, login) = sign_in(&g, &p, "citizen-p256", "/").await;
+    assert_eq!(login["new_account"], false);
+    assert!(
+        get(again, format!("{}/cabinet", base_of(&g))).await["headers"]
+            .get("x-brama-new-account")
+            .is_none()
+    );
+    g.stop().await;
+
+    let (_db2, g) = start_with(
+        &p,
+        &format!("http://{backend}"),
+        r#"trusted_proxies = ["127.0.0.1"]"#,
+    )
+    .await;
+    let (session, _) = sign_in(&g, &p, "citizen-p256", "/").await;
+    let seen = get(session, format!("{}/cabinet", base_of(&g))).await;
+    assert_eq!(
+        seen["headers"]["x-forwarded-for"], "6.6.6.6, 127.0.0.1",
+        "a trusted proxy's chain is kept and extended"
     );
     g.stop().await;
 }

@@ -266,7 +266,7 @@ async fn sessions_end_when_idle_or_old() {
     };
     let (a, _) = store.find_or_register(&reg, 0).await.unwrap();
     let id = store
-        .create_session(&a.id, "citizen", "", 1000, 3600)
+        .create_session(&a.id, "citizen", "", 1000, 3600, false)
         .await
         .unwrap();
     assert!(store.session(&id, 1500, 600).await.unwrap().is_some());
@@ -280,7 +280,7 @@ async fn sessions_end_when_idle_or_old() {
         "idle for 700 s"
     );
     let id = store
-        .create_session(&a.id, "citizen", "", 1000, 3600)
+        .create_session(&a.id, "citizen", "", 1000, 3600, false)
         .await
         .unwrap();
     for t in (1100..4600).step_by(300) {
@@ -299,7 +299,7 @@ async fn sessions_end_when_idle_or_old() {
         None
     );
     let id = store
-        .create_session(&a.id, "citizen", "", 1000, 3600)
+        .create_session(&a.id, "citizen", "", 1000, 3600, false)
         .await
         .unwrap();
     store.delete_session(&id).await.unwrap();
