@@ -16,8 +16,7 @@ use gateway::verify::chain;
 login statements (CMS signature, chain to trusted qualified CAs, revocation, qualified status, origin, single-use \
 challenge), registers accounts from the certificate's names, keeps sessions and forwards requests with identity \
 headers the backend can trust.\n\nConfiguration: --config FILE (TOML) and BRAMA_GATEWAY_* variables, `__` for \
-nesting (BRAMA_GATEWAY_TRUST__QUALIFIED=any). Status: check-config and check-cert work today; serving arrives with \
-the rest of the gateway issue."
+nesting (BRAMA_GATEWAY_TRUST__QUALIFIED=any)."
 )]
 struct Cli {
     /// Configuration file (TOML).
@@ -29,6 +28,13 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Serve: the /auth routes and forwarding to the backend.
+    Serve,
+    /// Accounts, read and changed in the database directly.
+    Accounts {
+        #[command(subcommand)]
+        action: AccountsAction,
+    },
     /// Check the configuration (and the trust files it names) without starting.
     CheckConfig,
     /// Run the certificate checks of a login on one certificate and print the verdict, with
@@ -56,9 +62,89 @@ enum Command {
     },
 }
 
+#[derive(Subcommand)]
+enum AccountsAction {
+    /// Every account: id, key, name, state.
+    List,
+    /// One account with its roles.
+    Show {
+        id: String,
+    },
+    /// Block an account (ends its sessions); the reason is shown to the person.
+    Block {
+        id: String,
+        #[arg(long)]
+        reason: String,
+    },
+    Unblock {
+        id: String,
+    },
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Runtime::new().expect("tokio runtime")
+}
+
+fn load(config: Option<&std::path::Path>) -> Result<Config, ExitCode> {
+    Config::load(config).map_err(|e| {
+        eprintln!("brama-gateway: {e}");
+        ExitCode::from(2)
+    })
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Serve => {
+            let config = match load(cli.config.as_deref()) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            tracing_subscriber::fmt()
+                .with_env_filter(tracing_subscriber::EnvFilter::new("info"))
+                .with_writer(std::io::stderr)
+                .init();
+            let dir = cli
+                .config
+                .as_deref()
+                .and_then(std::path::Path::parent)
+                .map(std::path::Path::to_path_buf);
+            runtime().block_on(async move {
+                match gateway::server::start(config.clone(), dir.as_deref()).await {
+                    Ok(running) => {
+                        use std::io::Write;
+                        let mut out = std::io::stdout();
+                        let host = config.listen.rsplit_once(':').map_or("", |(h, _)| h);
+                        let _ = writeln!(
+                            out,
+                            "brama-gateway listening on http://{host}:{} for {}",
+                            running.port, config.public_origin
+                        );
+                        let _ = out.flush();
+                        let _ = tokio::signal::ctrl_c().await;
+                        running.stop().await;
+                        ExitCode::SUCCESS
+                    }
+                    Err(e) => {
+                        eprintln!("brama-gateway: {e}");
+                        ExitCode::FAILURE
+                    }
+                }
+            })
+        }
+        Command::Accounts { action } => {
+            let config = match load(cli.config.as_deref()) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            match runtime().block_on(accounts(&config, action)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("brama-gateway: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::CheckConfig => match Config::load(cli.config.as_deref()) {
             Ok(c) => {
                 println!(
@@ -100,6 +186,68 @@ fn main() -> ExitCode {
             }
         }
     }
+}
+
+async fn accounts(config: &Config, action: AccountsAction) -> Result<(), String> {
+    let store = gateway::store::Store::connect(&config.database)
+        .await
+        .map_err(|e| e.to_string())?;
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let state = |a: &gateway::store::Account| {
+        a.blocked_reason
+            .as_deref()
+            .map_or("active".to_string(), |r| format!("blocked: {r}"))
+    };
+    let result = match action {
+        AccountsAction::List => {
+            store
+                .list_accounts()
+                .await
+                .map_err(|e| e.to_string())
+                .map(|list| {
+                    for a in list {
+                        println!(
+                            "{}  {}  {}  [{}]",
+                            a.id,
+                            a.key,
+                            a.names.full_name.as_deref().unwrap_or("—"),
+                            state(&a)
+                        );
+                    }
+                })
+        }
+        AccountsAction::Show { id } => match store.account(&id).await.map_err(|e| e.to_string())? {
+            Some(a) => {
+                println!("id       {}", a.id);
+                println!("key      {}", a.key);
+                println!("name     {}", a.names.full_name.as_deref().unwrap_or("—"));
+                println!("version  {}", a.version);
+                println!("state    {}", state(&a));
+                for r in &a.roles {
+                    let org = r
+                        .org_name
+                        .as_deref()
+                        .map(|n| format!(" of {n} ({})", r.org_key))
+                        .unwrap_or_default();
+                    println!("role     {}{org}", r.role);
+                }
+                Ok(())
+            }
+            None => Err(format!("no account {id}")),
+        },
+        AccountsAction::Block { id, reason } => store
+            .set_blocked(&id, Some(&reason), now)
+            .await
+            .map(|_| println!("blocked {id}"))
+            .map_err(|e| format!("{id}: {e}")),
+        AccountsAction::Unblock { id } => store
+            .set_blocked(&id, None, now)
+            .await
+            .map(|_| println!("unblocked {id}"))
+            .map_err(|e| format!("{id}: {e}")),
+    };
+    store.close().await;
+    result
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -1,0 +1,136 @@
+//! The `brama-gateway` binary: `serve` as a process, `accounts` working on the same database
+//! from another process (blocking ends the live session).
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+use base64::Engine;
+use common::{pki, sign_statement, ORIGIN};
+use serde_json::{json, Value};
+
+const BIN: &str = env!("CARGO_BIN_EXE_brama-gateway");
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_then_manage_accounts_from_another_process() {
+    let p = pki();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("gateway.toml");
+    std::fs::write(&config, format!(
+        "listen = \"127.0.0.1:0\"\npublic_origin = \"{ORIGIN}\"\nbackend = \"http://127.0.0.1:9\"\ndatabase = \"sqlite://{}\"\n[trust]\nanchors = [\"{}\"]\nintermediates = [\"{}\"]\n[revocation]\nmode = \"off\"\n",
+        dir.path().join("brama.db").display(), p.dir.join("root.pem").display(), p.dir.join("ica.pem").display())).unwrap();
+    let cfg = config.to_str().unwrap();
+    let mut child = Command::new(BIN)
+        .args(["--config", cfg, "serve"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    out.read_line(&mut line).unwrap();
+    let port: u16 = line
+        .split(':')
+        .nth(2)
+        .and_then(|s| s.split_whitespace().next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("{line}"));
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+
+    let r = http
+        .post(format!("{base}/auth/challenge"))
+        .header("origin", ORIGIN)
+        .send()
+        .await
+        .unwrap();
+    let cookie = r.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let c: Value = r.json().await.unwrap();
+    let sig = base64::engine::general_purpose::STANDARD.encode(sign_statement(
+        &p,
+        "citizen-p256",
+        ORIGIN,
+        c["challenge"].as_str().unwrap(),
+    ));
+    let r = http
+        .post(format!("{base}/auth/login"))
+        .header("origin", ORIGIN)
+        .header("cookie", cookie)
+        .json(&json!({"signature": sig}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let session = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .find(|c| c.starts_with("__Host-brama-session="))
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let me: Value = http
+        .get(format!("{base}/auth/me"))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = me["account_id"].as_str().unwrap().to_string();
+
+    let accounts = |args: &[&str]| {
+        let out = Command::new(BIN)
+            .args(["--config", cfg, "accounts"])
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        )
+    };
+    let (code, list) = accounts(&["list"]);
+    assert_eq!(code, Some(0), "{list}");
+    assert!(
+        list.contains(&id)
+            && list.contains("Шевченко Тарас Григорович")
+            && list.contains("[active]"),
+        "{list}"
+    );
+    let (code, out) = accounts(&["block", &id, "--reason", "рішення суду"]);
+    assert_eq!(code, Some(0), "{out}");
+    let r = http
+        .get(format!("{base}/auth/me"))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401, "blocking ended the live session");
+    let (_, shown) = accounts(&["show", &id]);
+    assert!(
+        shown.contains("blocked: рішення суду") && shown.contains("role     citizen"),
+        "{shown}"
+    );
+    assert_eq!(accounts(&["unblock", &id]).0, Some(0));
+    let (code, out) = accounts(&["show", "no-such-account"]);
+    assert_eq!(code, Some(1));
+    assert!(out.contains("no account no-such-account"), "{out}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
