@@ -72,21 +72,29 @@ fn key_algorithm(cert: &X509Certificate<'_>) -> String {
     }
     match spki.parsed() {
         Ok(PublicKey::RSA(rsa)) => format!("RSA-{}", rsa.key_size()),
-        Ok(PublicKey::EC(_)) => {
-            let curve = spki
-                .algorithm
-                .parameters
-                .as_ref()
-                .and_then(|p| p.as_oid().ok())
-                .map(|o| oids::dotted(&o));
-            match curve.as_deref() {
-                Some("1.2.840.10045.3.1.7") => "ECDSA P-256".to_string(),
-                Some("1.3.132.0.34") => "ECDSA P-384".to_string(),
-                Some("1.3.132.0.35") => "ECDSA P-521".to_string(),
-                Some(other) => format!("ECDSA {other}"),
-                None => "ECDSA".to_string(),
-            }
-        }
+        Ok(PublicKey::EC(_)) => match ec_curve(spki) {
+            Some(oid) => format!("ECDSA {}", curve_name(&oid).unwrap_or(&oid)),
+            None => "ECDSA".to_string(),
+        },
         _ => alg,
+    }
+}
+
+/// The named curve of an EC public key, as a dotted OID.
+pub fn ec_curve(spki: &x509_parser::x509::SubjectPublicKeyInfo<'_>) -> Option<String> {
+    spki.algorithm
+        .parameters
+        .as_ref()
+        .and_then(|p| p.as_oid().ok())
+        .map(|o| oids::dotted(&o))
+}
+
+/// "P-256", "P-384", "P-521" for the curves Brama accepts; `None` for any other.
+pub fn curve_name(oid: &str) -> Option<&'static str> {
+    match oid {
+        oids::CURVE_P256 => Some("P-256"),
+        oids::CURVE_P384 => Some("P-384"),
+        oids::CURVE_P521 => Some("P-521"),
+        _ => None,
     }
 }

@@ -83,6 +83,11 @@ pub const KP_OCSP_SIGNING: &str = "1.3.6.1.5.5.7.3.9";
 /// Ukrainian "electronic signature" key purpose, seen on every Ukrainian signing certificate.
 pub const UA_KP_SIGNING: &str = "1.2.804.2.1.1.1.3.9";
 
+// --- Named elliptic curves ---
+pub const CURVE_P256: &str = "1.2.840.10045.3.1.7";
+pub const CURVE_P384: &str = "1.3.132.0.34";
+pub const CURVE_P521: &str = "1.3.132.0.35";
+
 // --- Algorithms Brama names in messages ---
 pub const DSTU_4145_LE: &str = "1.2.804.2.1.1.1.1.3.1.1";
 

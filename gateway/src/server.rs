@@ -93,10 +93,17 @@ impl Gateway {
         self.config.public_origin.starts_with("https://")
     }
 
-    /// `/auth` POSTs must come from the cabinet's own origin.
-    fn same_origin(&self, h: &HeaderMap) -> bool {
-        h.get(header::ORIGIN).and_then(|o| o.to_str().ok())
-            == Some(self.config.public_origin.as_str())
+    /// `/auth` POSTs must come from the cabinet's own origin (a CSRF guard).
+    fn from_cabinet(&self, h: &HeaderMap) -> Result<(), Response> {
+        let origin = h.get(header::ORIGIN).and_then(|o| o.to_str().ok());
+        if origin == Some(self.config.public_origin.as_str()) {
+            return Ok(());
+        }
+        Err(error(
+            StatusCode::FORBIDDEN,
+            "forbidden_origin",
+            "the request does not come from the cabinet's own pages",
+        ))
     }
 
     fn cookie(&self, name: &str, value: &str, max_age: i64, same_site: &str) -> HeaderValue {
@@ -128,12 +135,8 @@ async fn challenge_handler(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    if !g.same_origin(&headers) {
-        return error(
-            StatusCode::FORBIDDEN,
-            "forbidden_origin",
-            "the request does not come from the cabinet's own pages",
-        );
+    if let Err(refused) = g.from_cabinet(&headers) {
+        return refused;
     }
     let body: ChallengeBody = if body.is_empty() {
         ChallengeBody::default()
@@ -189,12 +192,8 @@ async fn login_handler(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    if !g.same_origin(&headers) {
-        return error(
-            StatusCode::FORBIDDEN,
-            "forbidden_origin",
-            "the request does not come from the cabinet's own pages",
-        );
+    if let Err(refused) = g.from_cabinet(&headers) {
+        return refused;
     }
     let Ok(LoginBody { signature }) = serde_json::from_slice::<LoginBody>(&body) else {
         return error(
@@ -238,12 +237,8 @@ async fn login_handler(
 }
 
 async fn logout_handler(State(g): State<Arc<Gateway>>, headers: HeaderMap) -> Response {
-    if !g.same_origin(&headers) {
-        return error(
-            StatusCode::FORBIDDEN,
-            "forbidden_origin",
-            "the request does not come from the cabinet's own pages",
-        );
+    if let Err(refused) = g.from_cabinet(&headers) {
+        return refused;
     }
     if let Some(id) = proxy::cookie(&headers, SESSION_COOKIE) {
         if let Err(e) = g.store.delete_session(id).await {

@@ -267,17 +267,12 @@ fn check_key(cert: &x509_parser::certificate::X509Certificate<'_>) -> Result<(),
         Ok(PublicKey::RSA(rsa)) if rsa.key_size() >= 2048 => Ok(()),
         Ok(PublicKey::RSA(rsa)) => Err(LoginError::WeakKey(format!("RSA-{}", rsa.key_size()))),
         Ok(PublicKey::EC(_)) => {
-            let curve = spki
-                .algorithm
-                .parameters
-                .as_ref()
-                .and_then(|p| p.as_oid().ok())
-                .map(|o| oids::dotted(&o));
-            match curve.as_deref() {
-                Some("1.2.840.10045.3.1.7" | "1.3.132.0.34" | "1.3.132.0.35") => Ok(()),
-                other => Err(LoginError::WeakKey(format!(
+            let curve = certs::certificate::ec_curve(spki);
+            match curve.as_deref().and_then(certs::certificate::curve_name) {
+                Some(_) => Ok(()),
+                None => Err(LoginError::WeakKey(format!(
                     "EC curve {}",
-                    other.unwrap_or("unnamed")
+                    curve.as_deref().unwrap_or("unnamed")
                 ))),
             }
         }
