@@ -94,16 +94,16 @@ impl Gateway {
     }
 
     /// `/auth` POSTs must come from the cabinet's own origin (a CSRF guard).
-    fn from_cabinet(&self, h: &HeaderMap) -> Result<(), Response> {
+    fn check_cabinet_origin(&self, h: &HeaderMap) -> Result<(), Box<Response>> {
         let origin = h.get(header::ORIGIN).and_then(|o| o.to_str().ok());
         if origin == Some(self.config.public_origin.as_str()) {
             return Ok(());
         }
-        Err(error(
+        Err(Box::new(error(
             StatusCode::FORBIDDEN,
             "forbidden_origin",
             "the request does not come from the cabinet's own pages",
-        ))
+        )))
     }
 
     fn cookie(&self, name: &str, value: &str, max_age: i64, same_site: &str) -> HeaderValue {
@@ -135,8 +135,8 @@ async fn challenge_handler(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    if let Err(refused) = g.from_cabinet(&headers) {
-        return refused;
+    if let Err(refused) = g.check_cabinet_origin(&headers) {
+        return *refused;
     }
     let body: ChallengeBody = if body.is_empty() {
         ChallengeBody::default()
@@ -192,8 +192,8 @@ async fn login_handler(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    if let Err(refused) = g.from_cabinet(&headers) {
-        return refused;
+    if let Err(refused) = g.check_cabinet_origin(&headers) {
+        return *refused;
     }
     let Ok(LoginBody { signature }) = serde_json::from_slice::<LoginBody>(&body) else {
         return error(
@@ -237,8 +237,8 @@ async fn login_handler(
 }
 
 async fn logout_handler(State(g): State<Arc<Gateway>>, headers: HeaderMap) -> Response {
-    if let Err(refused) = g.from_cabinet(&headers) {
-        return refused;
+    if let Err(refused) = g.check_cabinet_origin(&headers) {
+        return *refused;
     }
     if let Some(id) = proxy::cookie(&headers, SESSION_COOKIE) {
         if let Err(e) = g.store.delete_session(id).await {
