@@ -7,6 +7,7 @@
 //!
 //! So far: [`verify`] (design.md §4 steps 1–5), [`challenge`], [`store`] and [`config`].
 
+pub mod assertion;
 pub mod challenge;
 pub mod config;
 pub mod error;

@@ -19,6 +19,7 @@ use serde_json::json;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::assertion::{Assertions, Subject};
 use crate::challenge::{self, Keys};
 use crate::config::Config;
 use crate::login::{self, Context};
@@ -32,6 +33,7 @@ pub struct Gateway {
     pub policy: TrustPolicy,
     pub keys: Keys,
     pub store: Store,
+    pub assertions: Assertions,
     client: Client<HttpConnector, Body>,
 }
 
@@ -80,11 +82,17 @@ impl Gateway {
         let mut connector = HttpConnector::new();
         connector.set_connect_timeout(Some(Duration::from_secs(5)));
         let client = Client::builder(hyper_util::rt::TokioExecutor::new()).build(connector);
+        let key = store
+            .assertion_key(now().unix_timestamp())
+            .await
+            .map_err(|e| e.to_string())?;
+        let assertions = Assertions::new(key, &config.public_origin, &config.backend);
         Ok(Gateway {
             config,
             policy,
             keys,
             store,
+            assertions,
             client,
         })
     }
@@ -121,6 +129,7 @@ pub fn router(g: Arc<Gateway>) -> Router {
         .route("/auth/login", post(login_handler))
         .route("/auth/logout", post(logout_handler))
         .route("/auth/me", get(me_handler))
+        .route("/auth/.well-known/jwks.json", get(jwks_handler))
         .fallback(forward)
         .with_state(g)
 }
@@ -299,6 +308,15 @@ async fn me_handler(State(g): State<Arc<Gateway>>, headers: HeaderMap) -> Respon
     }
 }
 
+async fn jwks_handler(State(g): State<Arc<Gateway>>) -> Response {
+    let mut resp = Json(g.assertions.jwks()).into_response();
+    resp.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("max-age=300"),
+    );
+    resp
+}
+
 fn wants_html(h: &HeaderMap) -> bool {
     h.get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
@@ -367,6 +385,21 @@ async fn forward(
             }
         }
     }
+    let assertion = identity.as_ref().map(|(session, account)| {
+        let cookie = proxy::cookie(&parts.headers, SESSION_COOKIE).unwrap_or("");
+        let session_hash: String = openssl::sha::sha256(cookie.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let subject = Subject {
+            session: session_hash,
+            account: account.id.clone(),
+            role: session.role.clone(),
+            org_key: session.org_key.clone(),
+            version: account.version,
+        };
+        g.assertions.for_subject(&subject, now().unix_timestamp())
+    });
     // X-Forwarded-* from the client is believed only from a configured proxy.
     let trusted_proxy = g.config.trusted_proxies.contains(&peer.ip());
     let forwarded_for = match parts
@@ -420,6 +453,12 @@ async fn forward(
         }
         if new_account {
             add("New-Account", HeaderValue::from_static("true"));
+        }
+        if let Some(token) = &assertion {
+            add(
+                "Assertion",
+                HeaderValue::from_str(token).expect("base64url"),
+            );
         }
     }
     h.insert(

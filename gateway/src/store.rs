@@ -576,6 +576,38 @@ impl Store {
             .map_err(StoreError::from)
     }
 
+    /// The ES256 assertion key, generated on first start and shared through the database
+    /// (nodes must publish one JWKS).
+    pub async fn assertion_key(
+        &self,
+        now: i64,
+    ) -> Result<crate::assertion::SigningKey, StoreError> {
+        use crate::assertion::SigningKey;
+        let fresh = SigningKey::generate("1");
+        let hex: String = fresh
+            .to_pkcs8()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        sqlx::query("INSERT INTO gateway_keys (purpose, kid, secret, created_at) VALUES ('assertion', 1, $1, $2) ON CONFLICT (purpose, kid) DO NOTHING")
+            .bind(hex)
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        let row = sqlx::query(
+            "SELECT kid, secret FROM gateway_keys WHERE purpose = 'assertion' ORDER BY kid DESC",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        let kid: i64 = row.try_get("kid")?;
+        let hex: String = row.try_get("secret")?;
+        let der: Vec<u8> = (0..hex.len() / 2)
+            .filter_map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok())
+            .collect();
+        SigningKey::from_pkcs8(&kid.to_string(), &der)
+            .map_err(|e| StoreError::Db(sqlx::Error::Protocol(e)))
+    }
+
     /// The challenge HMAC keys, generated on first start and shared through the database,
     /// so every node seals and opens the same challenges. The newest key seals.
     pub async fn challenge_keys(&self, now: i64) -> Result<crate::challenge::Keys, StoreError> {

@@ -471,3 +471,92 @@ async fn new_account_is_announced_once_and_proxies_must_be_trusted() {
     );
     g.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_assertion_is_minted_once_per_session_and_published_in_jwks() {
+    use base64::Engine;
+    let p = pki();
+    let backend = echo_backend().await;
+    let (_db, g) = start(&p, &format!("http://{backend}")).await;
+    let base = format!("http://127.0.0.1:{}", g.port);
+    let http = client();
+    let jwks: Value = http
+        .get(format!("{base}/auth/.well-known/jwks.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let jwk = &jwks["keys"][0];
+    assert_eq!(
+        (
+            jwk["kty"].as_str(),
+            jwk["crv"].as_str(),
+            jwk["alg"].as_str()
+        ),
+        (Some("EC"), Some("P-256"), Some("ES256"))
+    );
+    assert!(jwk.get("d").is_none(), "no private part in the JWKS");
+
+    let (session, _) = sign_in(&g, &p, "citizen-p256", "/").await;
+    let fetch = || {
+        let (http, base, session) = (http.clone(), base.clone(), session.clone());
+        async move {
+            let seen: Value = http
+                .get(format!("{base}/cabinet"))
+                .header("cookie", session)
+                .header("X-Brama-Assertion", "forged")
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            seen["headers"]["x-brama-assertion"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        }
+    };
+    let first = fetch().await;
+    assert_ne!(first, "forged");
+    assert_eq!(fetch().await, first, "reused, not re-signed per request");
+    let part = |t: &str, i: usize| -> Value {
+        serde_json::from_slice(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(t.split('.').nth(i).unwrap())
+                .unwrap(),
+        )
+        .unwrap()
+    };
+    assert_eq!(part(&first, 0)["kid"], jwk["kid"]);
+    let claims = part(&first, 1);
+    assert_eq!(claims["aud"], format!("http://{backend}"));
+    assert_eq!(claims["iss"], ORIGIN);
+    assert_eq!(claims["role"], "citizen");
+    let id = claims["sub"].as_str().unwrap().to_string();
+
+    // A new account version (blocked and unblocked) never reuses the old assertion.
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    g.gateway
+        .store
+        .set_blocked(&id, Some("x"), now)
+        .await
+        .unwrap();
+    g.gateway.store.set_blocked(&id, None, now).await.unwrap();
+    let (session2, _) = sign_in(&g, &p, "citizen-p256", "/").await;
+    let seen: Value = http
+        .get(format!("{base}/cabinet"))
+        .header("cookie", session2)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let third = seen["headers"]["x-brama-assertion"].as_str().unwrap();
+    assert_ne!(third, first);
+    assert_eq!(part(third, 1)["ver"], 3);
+    g.stop().await;
+}
