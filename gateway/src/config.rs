@@ -78,6 +78,9 @@ pub struct Session {
     pub ttl: u64,
     /// Idle lifetime, seconds.
     pub idle_timeout: u64,
+    /// Seconds a node may serve a session from memory: blocking an account or logging out
+    /// on another node takes effect within this time (0 = always ask the database).
+    pub cache_ttl: u64,
 }
 
 impl Default for Session {
@@ -85,6 +88,7 @@ impl Default for Session {
         Session {
             ttl: 8 * 3600,
             idle_timeout: 30 * 60,
+            cache_ttl: 5,
         }
     }
 }

@@ -24,7 +24,7 @@ use crate::challenge::{self, Keys};
 use crate::config::Config;
 use crate::login::{self, Context};
 use crate::proxy::{self, LOGIN_COOKIE, SESSION_COOKIE};
-use crate::store::Store;
+use crate::store::{Account, Session, Store};
 use crate::verify::chain::TrustPolicy;
 use crate::LoginError;
 
@@ -35,6 +35,9 @@ pub struct Gateway {
     pub store: Store,
     pub assertions: Assertions,
     client: Client<HttpConnector, Body>,
+    /// Sessions served from memory for `session.cache_ttl` seconds: the hot path stays off
+    /// the database. Keyed by the SHA-256 of the cookie value.
+    sessions: std::sync::Mutex<std::collections::HashMap<String, (Session, Account, i64)>>,
 }
 
 fn now() -> time::OffsetDateTime {
@@ -94,6 +97,7 @@ impl Gateway {
             store,
             assertions,
             client,
+            sessions: Default::default(),
         })
     }
 
@@ -250,6 +254,10 @@ async fn logout_handler(State(g): State<Arc<Gateway>>, headers: HeaderMap) -> Re
         return *refused;
     }
     if let Some(id) = proxy::cookie(&headers, SESSION_COOKIE) {
+        g.sessions
+            .lock()
+            .expect("session cache")
+            .remove(&cookie_hash(id));
         if let Err(e) = g.store.delete_session(id).await {
             return error(
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -264,34 +272,66 @@ async fn logout_handler(State(g): State<Arc<Gateway>>, headers: HeaderMap) -> Re
     resp
 }
 
-/// The session's account, or why there is none.
+fn cookie_hash(id: &str) -> String {
+    openssl::sha::sha256(id.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The session's account, or why there is none: from memory while fresh, else the store.
 async fn session_account(
     g: &Gateway,
     headers: &HeaderMap,
-) -> Result<Option<(crate::store::Session, crate::store::Account)>, String> {
+) -> Result<Option<(Session, Account)>, String> {
     let Some(id) = proxy::cookie(headers, SESSION_COOKIE) else {
         return Ok(None);
     };
-    let Some(session) = g
+    let at = now().unix_timestamp();
+    let key = cookie_hash(id);
+    let ttl = g.config.session.cache_ttl as i64;
+    if ttl > 0 {
+        let cache = g.sessions.lock().expect("session cache");
+        if let Some((s, a, cached)) = cache.get(&key) {
+            // The absolute lifetime is checked on every request, cached or not.
+            if at - cached < ttl && at < s.expires_at {
+                return Ok(Some((s.clone(), a.clone())));
+            }
+        }
+    }
+    let found = match g
         .store
-        .session(
-            id,
-            now().unix_timestamp(),
-            g.config.session.idle_timeout as i64,
-        )
+        .session(id, at, g.config.session.idle_timeout as i64)
         .await
         .map_err(|e| e.to_string())?
-    else {
-        return Ok(None);
+    {
+        Some(session) => {
+            let account = g
+                .store
+                .account(&session.account_id)
+                .await
+                .map_err(|e| e.to_string())?;
+            account
+                .filter(|a| a.blocked_reason.is_none())
+                .map(|a| (session, a))
+        }
+        None => None,
     };
-    let account = g
-        .store
-        .account(&session.account_id)
-        .await
-        .map_err(|e| e.to_string())?;
-    Ok(account
-        .filter(|a| a.blocked_reason.is_none())
-        .map(|a| (session, a)))
+    let mut cache = g.sessions.lock().expect("session cache");
+    match &found {
+        Some((s, a)) if ttl > 0 => {
+            if cache.len() >= 200_000 {
+                cache.retain(|_, (_, _, cached)| at - *cached < ttl);
+            }
+            let mut s = s.clone();
+            s.new_account = false; // announced by the request that read it from the store
+            cache.insert(key, (s, a.clone(), at));
+        }
+        _ => {
+            cache.remove(&key);
+        }
+    }
+    Ok(found)
 }
 
 async fn me_handler(State(g): State<Arc<Gateway>>, headers: HeaderMap) -> Response {

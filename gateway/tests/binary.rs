@@ -18,7 +18,7 @@ async fn serve_then_manage_accounts_from_another_process() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("gateway.toml");
     std::fs::write(&config, format!(
-        "listen = \"127.0.0.1:0\"\npublic_origin = \"{ORIGIN}\"\nbackend = \"http://127.0.0.1:9\"\ndatabase = \"sqlite://{}\"\n[trust]\nanchors = [\"{}\"]\nintermediates = [\"{}\"]\n[revocation]\nmode = \"off\"\n",
+        "listen = \"127.0.0.1:0\"\npublic_origin = \"{ORIGIN}\"\nbackend = \"http://127.0.0.1:9\"\ndatabase = \"sqlite://{}\"\n[trust]\nanchors = [\"{}\"]\nintermediates = [\"{}\"]\n[revocation]\nmode = \"off\"\n[session]\ncache_ttl = 1\n",
         dir.path().join("brama.db").display(), p.dir.join("root.pem").display(), p.dir.join("ica.pem").display())).unwrap();
     let cfg = config.to_str().unwrap();
     let mut child = Command::new(BIN)
@@ -115,13 +115,19 @@ async fn serve_then_manage_accounts_from_another_process() {
     );
     let (code, out) = accounts(&["block", &id, "--reason", "рішення суду"]);
     assert_eq!(code, Some(0), "{out}");
+    // This node may serve the session from memory for session.cache_ttl (1 s here), no longer.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     let r = http
         .get(format!("{base}/auth/me"))
         .header("cookie", &session)
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), 401, "blocking ended the live session");
+    assert_eq!(
+        r.status(),
+        401,
+        "blocking ended the live session within cache_ttl"
+    );
     let (_, shown) = accounts(&["show", &id]);
     assert!(
         shown.contains("blocked: рішення суду") && shown.contains("role     citizen"),
