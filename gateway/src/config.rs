@@ -21,6 +21,9 @@ pub struct Config {
     pub public_origin: String,
     /// The cabinet backend (`http://127.0.0.1:3000`).
     pub backend: String,
+    /// Where the login page finds the signing agent (its origin; the page's CSP allows it).
+    #[serde(default = "default_agent_url")]
+    pub agent_url: String,
     /// `sqlite://brama.db` (default) or `postgres://…`.
     #[serde(default = "default_database")]
     pub database: String,
@@ -46,6 +49,9 @@ pub struct Config {
 
 fn default_listen() -> String {
     "127.0.0.1:8080".into()
+}
+fn default_agent_url() -> String {
+    "http://127.0.0.1:47560".into()
 }
 fn default_database() -> String {
     "sqlite://brama.db".into()
@@ -192,6 +198,15 @@ impl Config {
                 format!(
                     "'{}' is not an origin (scheme://host[:port], lower case, no path)",
                     self.public_origin
+                ),
+            ));
+        }
+        if !crate::is_origin(&self.agent_url) {
+            return Err(bad(
+                "agent_url",
+                format!(
+                    "'{}' is not an origin (scheme://host[:port])",
+                    self.agent_url
                 ),
             ));
         }

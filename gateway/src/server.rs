@@ -130,10 +130,32 @@ impl Gateway {
 pub fn router(g: Arc<Gateway>) -> Router {
     Router::new()
         .route("/auth/challenge", post(challenge_handler))
-        .route("/auth/login", post(login_handler))
         .route("/auth/logout", post(logout_handler))
         .route("/auth/me", get(me_handler))
         .route("/auth/.well-known/jwks.json", get(jwks_handler))
+        .route("/auth/login", get(login_page).post(login_handler))
+        .route("/auth/role", get(role_page).post(role_handler))
+        .route(
+            "/auth/login.js",
+            get(|| asset("text/javascript", include_str!("../pages/login.js"))),
+        )
+        .route(
+            "/auth/role.js",
+            get(|| asset("text/javascript", include_str!("../pages/role.js"))),
+        )
+        .route(
+            "/auth/style.css",
+            get(|| asset("text/css", include_str!("../pages/style.css"))),
+        )
+        .route(
+            "/auth/brama-agent.js",
+            get(|| {
+                asset(
+                    "text/javascript",
+                    include_str!("../../agent/web/brama-agent.js"),
+                )
+            }),
+        )
         .fallback(forward)
         .with_state(g)
 }
@@ -346,6 +368,119 @@ async fn me_handler(State(g): State<Arc<Gateway>>, headers: HeaderMap) -> Respon
         Ok(None) => error(StatusCode::UNAUTHORIZED, "not_signed_in", "sign in first"),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", &e),
     }
+}
+
+async fn asset(kind: &'static str, body: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, format!("{kind}; charset=utf-8")),
+            (header::CACHE_CONTROL, "max-age=300".into()),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// A gateway page with the strict headers of design.md §5.
+fn page(g: &Gateway, html: String) -> Response {
+    let mut resp = axum::response::Html(html).into_response();
+    let h = resp.headers_mut();
+    let csp = format!(
+        "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self' {}; \
+         form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        g.config.agent_url
+    );
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_str(&csp).expect("validated origin"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if g.secure() {
+        h.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000"),
+        );
+    }
+    resp
+}
+
+async fn login_page(State(g): State<Arc<Gateway>>) -> Response {
+    let agent = g.config.agent_url.replace('"', "");
+    page(
+        &g,
+        include_str!("../pages/login.html").replace("{{AGENT_URL}}", &agent),
+    )
+}
+
+async fn role_page(State(g): State<Arc<Gateway>>) -> Response {
+    page(&g, include_str!("../pages/role.html").to_string())
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RoleBody {
+    role: String,
+    #[serde(default)]
+    organisation: String,
+}
+
+/// Switch the session's role to one the account holds (citizen, or representative of one of
+/// its organisations). The next forwarded request carries the new role and a new assertion.
+async fn role_handler(
+    State(g): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    if let Err(refused) = g.check_cabinet_origin(&headers) {
+        return *refused;
+    }
+    let Ok(RoleBody { role, organisation }) = serde_json::from_slice::<RoleBody>(&body) else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            "expected {\"role\": \"citizen\" | \"representative\", \"organisation\": \"…\"}",
+        );
+    };
+    let Some(id) = proxy::cookie(&headers, SESSION_COOKIE) else {
+        return error(StatusCode::UNAUTHORIZED, "not_signed_in", "sign in first");
+    };
+    let account = match session_account(&g, &headers).await {
+        Ok(Some((_, a))) => a,
+        Ok(None) => return error(StatusCode::UNAUTHORIZED, "not_signed_in", "sign in first"),
+        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", &e),
+    };
+    if !account
+        .roles
+        .iter()
+        .any(|r| r.role == role && r.org_key == organisation)
+    {
+        return error(
+            StatusCode::FORBIDDEN,
+            "role_not_allowed",
+            "this account does not hold that role",
+        );
+    }
+    if let Err(e) = g.store.set_session_role(id, &role, &organisation).await {
+        return error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            &e.to_string(),
+        );
+    }
+    g.sessions
+        .lock()
+        .expect("session cache")
+        .remove(&cookie_hash(id));
+    Json(json!({ "role": role, "organisation": organisation })).into_response()
 }
 
 async fn jwks_handler(State(g): State<Arc<Gateway>>) -> Response {

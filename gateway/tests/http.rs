@@ -560,3 +560,148 @@ async fn the_assertion_is_minted_once_per_session_and_published_in_jwks() {
     assert_eq!(part(third, 1)["ver"], 3);
     g.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_page_headers_and_the_role_switch() {
+    let p = pki();
+    let backend = echo_backend().await;
+    let (_db, g) = start(&p, &format!("http://{backend}")).await;
+    let base = format!("http://127.0.0.1:{}", g.port);
+    let http = client();
+
+    let r = http
+        .get(format!("{base}/auth/login?next=/cabinet"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let h = r.headers().clone();
+    let csp = h["content-security-policy"].to_str().unwrap();
+    assert!(
+        csp.contains("frame-ancestors 'none'")
+            && csp.contains("connect-src 'self' http://127.0.0.1:47560")
+            && csp.contains("script-src 'self'"),
+        "{csp}"
+    );
+    assert_eq!(h["referrer-policy"], "no-referrer");
+    assert!(h["strict-transport-security"]
+        .to_str()
+        .unwrap()
+        .contains("max-age="));
+    let html = r.text().await.unwrap();
+    assert!(
+        html.contains(r#"data-agent="http://127.0.0.1:47560""#)
+            && html.contains(r#"src="/auth/login.js""#)
+    );
+    let js = http
+        .get(format!("{base}/auth/brama-agent.js"))
+        .send()
+        .await
+        .unwrap();
+    assert!(js.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/javascript"));
+    assert!(js.text().await.unwrap().contains("export class BramaAgent"));
+    for asset in [
+        "/auth/login.js",
+        "/auth/role.js",
+        "/auth/style.css",
+        "/auth/role",
+    ] {
+        assert_eq!(
+            http.get(format!("{base}{asset}"))
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            StatusCode::OK,
+            "{asset}"
+        );
+    }
+
+    // A representative chooses a role, and the backend sees the organisation.
+    let (session, login) = sign_in(&g, &p, "representative-p256", "/cabinet").await;
+    assert_eq!(login["choose_role"], true);
+    let role = |body: Value, origin: &'static str| {
+        let (http, base, session) = (http.clone(), base.clone(), session.clone());
+        async move {
+            http.post(format!("{base}/auth/role"))
+                .header("origin", origin)
+                .header("cookie", session)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let org = "registration:UA:12345678";
+    assert_eq!(
+        role(
+            json!({"role": "representative", "organisation": org}),
+            "https://evil.example"
+        )
+        .await
+        .status(),
+        StatusCode::FORBIDDEN
+    );
+    let r = role(
+        json!({"role": "representative", "organisation": "registration:UA:99999999"}),
+        ORIGIN,
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["error"]["code"],
+        "role_not_allowed"
+    );
+    assert_eq!(
+        role(
+            json!({"role": "representative", "organisation": org}),
+            ORIGIN
+        )
+        .await
+        .status(),
+        StatusCode::OK
+    );
+    let seen: Value = http
+        .get(format!("{base}/cabinet"))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let h = &seen["headers"];
+    assert_eq!(h["x-brama-role"], "representative");
+    assert_eq!(h["x-brama-org-id"], "registration%3AUA%3A12345678");
+    assert_eq!(h["x-brama-org-name"], "%D0%A2%D0%9E%D0%92%20%C2%AB%D0%91%D1%80%D0%B0%D0%BC%D0%B0%20%D0%A2%D0%B5%D1%81%D1%82%C2%BB", "ТОВ «Брама Тест»");
+    let me: Value = http
+        .get(format!("{base}/auth/me"))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["role"], "representative");
+    // And back.
+    assert_eq!(
+        role(json!({"role": "citizen"}), ORIGIN).await.status(),
+        StatusCode::OK
+    );
+    let seen: Value = http
+        .get(format!("{base}/cabinet"))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(seen["headers"]["x-brama-role"], "citizen");
+    assert!(seen["headers"].get("x-brama-org-id").is_none());
+    g.stop().await;
+}
