@@ -119,9 +119,10 @@ impl Gateway {
     }
 
     fn cookie(&self, name: &str, value: &str, max_age: i64, same_site: &str) -> HeaderValue {
-        let secure = if self.secure() { "; Secure" } else { "" };
+        // Always Secure: `__Host-` cookies require it, and browsers accept Secure cookies
+        // from http://localhost, so a development gateway works too.
         HeaderValue::from_str(&format!(
-            "{name}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite={same_site}{secure}"
+            "{name}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite={same_site}; Secure"
         ))
         .expect("cookie is ASCII")
     }
@@ -288,7 +289,12 @@ async fn logout_handler(State(g): State<Arc<Gateway>>, headers: HeaderMap) -> Re
             );
         }
     }
-    let mut resp = Json(json!({ "redirect": "/auth/login" })).into_response();
+    // A plain form post (the cabinet's "sign out" button) gets a redirect; fetch() gets JSON.
+    let mut resp = if wants_html(&headers) {
+        (StatusCode::SEE_OTHER, [(header::LOCATION, "/auth/login")]).into_response()
+    } else {
+        Json(json!({ "redirect": "/auth/login" })).into_response()
+    };
     resp.headers_mut()
         .insert(header::SET_COOKIE, g.cookie(SESSION_COOKIE, "", 0, "Lax"));
     resp

@@ -705,3 +705,25 @@ async fn login_page_headers_and_the_role_switch() {
     assert!(seen["headers"].get("x-brama-org-id").is_none());
     g.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sign_out_form_is_redirected_to_the_login_page() {
+    let p = pki();
+    let backend = echo_backend().await;
+    let (_db, g) = start(&p, &format!("http://{backend}")).await;
+    let (session, _) = sign_in(&g, &p, "citizen-p256", "/").await;
+    let r = client()
+        .post(format!("http://127.0.0.1:{}/auth/logout", g.port))
+        .header("origin", ORIGIN)
+        .header("accept", "text/html")
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(r.headers()["location"], "/auth/login");
+    assert!(set_cookie(&r, "__Host-brama-session")
+        .unwrap()
+        .contains("Max-Age=0"));
+    g.stop().await;
+}

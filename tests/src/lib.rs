@@ -1,7 +1,9 @@
 //! End-to-end test harness shared by the tests in `tests/tests/`: a development PKI made once
 //! per test.
 //!
-//! Later issues add spawning the agent, the gateway and the demo backend on free ports.
+//! [`demo`] starts the agent, the gateway and the demo cabinet together.
+
+pub mod demo;
 
 use std::path::PathBuf;
 

@@ -1,61 +1,64 @@
-//! The demo: today it builds the development PKI (once) and shows what it made and how real
-//! qualified certificates read. Later issues make it run agent, gateway and cabinet.
+//! The demo: the dev PKI (made once), the signing agent, the gateway with SQLite and a demo
+//! cabinet, all on this machine. `--check` signs in once through all of them and exits.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use certs::devpki::{self, Manifest, Options};
-use certs::CertificateSummary;
+use brama_tests::demo::{self, Ports};
 
-fn main() -> ExitCode {
+#[tokio::main]
+async fn main() -> ExitCode {
+    let check = std::env::args().any(|a| a == "--check");
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("workspace root")
-        .to_path_buf();
-    let dir = root.join("target/demo/pki");
-    let manifest = if dir.join("manifest.json").exists() {
-        println!("Using the development PKI in {}", dir.display());
-        Manifest::load(&dir)
-    } else {
-        println!("Writing a development PKI to {}", dir.display());
-        let mut opts = Options::new(&dir);
-        opts.password = Some("brama-demo".into());
-        devpki::init(&opts)
+        .join("target/demo");
+    let ports = Ports {
+        gateway: 8080,
+        backend: 8081,
+        agent: agent::config::DEFAULT_PORT,
     };
-    let manifest = match manifest {
-        Ok(m) => m,
+    let d = match demo::start(&root, &ports).await {
+        Ok(d) => d,
         Err(e) => {
-            eprintln!("brama-demo: error [{}]: {e}", e.code());
+            eprintln!("brama-demo: {e}\n(ports 8080, 8081, 47560 and 47561 must be free)");
             return ExitCode::FAILURE;
         }
     };
-    println!(
-        "\n{:<22} {:<12} {:<27} who",
-        "certificate", "key", "expected outcome"
-    );
-    for e in &manifest.certificates {
-        let who = std::fs::read(dir.join(&e.certificate_der))
-            .ok()
-            .and_then(|der| CertificateSummary::from_der(&der).ok())
-            .map(|s| s.identity.display_name())
-            .unwrap_or_default();
-        println!(
-            "{:<22} {:<12} {:<27} {}",
-            e.name, e.key_type, e.expected, who
-        );
+    if check {
+        return match demo::sign_in(&d, "citizen-p256", &d.password).await {
+            Ok(page) if page.contains("Вітаємо, Тарас Шевченко!") => {
+                println!("demo check: signed in through agent and gateway; the cabinet greets Тарас Шевченко");
+                ExitCode::SUCCESS
+            }
+            Ok(page) => {
+                eprintln!("demo check: unexpected cabinet page:\n{page}");
+                ExitCode::FAILURE
+            }
+            Err(e) => {
+                eprintln!("demo check: {e}");
+                ExitCode::FAILURE
+            }
+        };
     }
+    println!("Brama demo is running.\n");
     println!(
-        "\nKeys: <name>.p12 and <name>.key.pem, password in {}",
-        dir.join("manifest.json").display()
+        "  Open            {}/cabinet   (in Chromium or Firefox on this machine)",
+        d.gateway_url
     );
     println!(
-        "Look at one:  cargo run -q -p certs -- show {} --password {}",
-        dir.join("representative-p256.p12").display(),
-        manifest
-            .certificate("representative-p256")
-            .map(|e| e.password.as_str())
-            .unwrap_or("")
+        "  Signing agent   {} (development mode: accepts http://localhost pages)",
+        d.agent_url
     );
-    println!("A real one:   cargo run -q -p certs -- show ../shared/fixtures/ua-real/diia-test-sign-7775603.cer");
+    println!(
+        "  Keys            {} — every key's password: {}",
+        d.pki.display(),
+        d.password
+    );
+    println!("  Try             citizen-p256 (citizen), representative-p256 (organisation), expired, untrusted, not-qualified");
+    println!("\nCtrl-C stops everything.");
+    let _ = tokio::signal::ctrl_c().await;
+    d.gateway.stop().await;
+    d.agent.stop().await;
     ExitCode::SUCCESS
 }

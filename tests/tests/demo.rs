@@ -1,0 +1,44 @@
+//! End to end, as the demo runs it: agent → gateway → demo cabinet, on free ports.
+
+use brama_tests::demo::{self, Ports};
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_citizen_signs_in_through_agent_and_gateway_and_is_greeted() {
+    let dir = tempfile::tempdir().unwrap();
+    let ports = Ports {
+        gateway: free_port(),
+        backend: 0,
+        agent: 0,
+    };
+    let d = demo::start(dir.path(), &ports).await.unwrap();
+    let page = demo::sign_in(&d, "citizen-p256", &d.password)
+        .await
+        .unwrap();
+    assert!(page.contains("Вітаємо, Тарас Шевченко!"), "{page}");
+    assert!(page.contains("Роль: громадянин"), "{page}");
+    assert!(
+        page.contains("id=\"complete-profile\"") && page.contains("новий обліковий запис"),
+        "a new account is asked for city and phone: {page}"
+    );
+
+    // The second sign-in opens the same account: no "new account" prompt this time.
+    let again = demo::sign_in(&d, "citizen-p256", &d.password)
+        .await
+        .unwrap();
+    assert!(again.contains("Вітаємо, Тарас Шевченко!"));
+    assert!(!again.contains("новий обліковий запис"), "{again}");
+
+    // A wrong password on the agent's page never signs.
+    let wrong = demo::sign_in(&d, "citizen-p384", "not-the-password").await;
+    assert!(wrong.is_err_and(|e| e.contains("approval refused")));
+    d.gateway.stop().await;
+    d.agent.stop().await;
+}
