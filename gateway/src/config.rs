@@ -38,6 +38,8 @@ pub struct Config {
     pub public_paths: Vec<String>,
     #[serde(default)]
     pub challenge: Challenge,
+    #[serde(default)]
+    pub limits: Limits,
     /// Addresses of reverse proxies in front of the gateway whose `X-Forwarded-*` headers are
     /// believed; from anyone else those headers are removed.
     #[serde(default)]
@@ -124,6 +126,28 @@ pub struct Challenge {
 impl Default for Challenge {
     fn default() -> Challenge {
         Challenge { ttl: 300 }
+    }
+}
+
+/// Requests per minute (0 = unlimited).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// `POST /auth/challenge` per client address.
+    pub challenge_per_minute: u32,
+    /// `POST /auth/login` per client address.
+    pub login_per_minute: u32,
+    /// Logins per certificate, counted only after the signature verified.
+    pub certificate_per_minute: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            challenge_per_minute: 60,
+            login_per_minute: 30,
+            certificate_per_minute: 10,
+        }
     }
 }
 

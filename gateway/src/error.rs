@@ -61,6 +61,8 @@ pub enum LoginError {
     NotAPerson,
     #[error("the account is blocked: {0}")]
     AccountBlocked(String),
+    #[error("too many sign-ins with this certificate; try again in {0} s")]
+    RateLimited(u64),
     #[error("the gateway could not complete the login; try again")]
     Internal(String),
 }
@@ -96,6 +98,7 @@ impl LoginError {
             NotQualified => "not_qualified",
             NotAPerson => "not_a_person",
             AccountBlocked(_) => "account_blocked",
+            RateLimited(_) => "rate_limited",
             Internal(_) => "internal_error",
         }
     }
@@ -131,6 +134,7 @@ impl LoginError {
             WeakKey(_) | WeakAlgorithm(_) => ("INDETERMINATE", "CRYPTO_CONSTRAINTS_FAILURE"),
             // The signature itself passed: the refusal is the portal's own policy.
             AccountBlocked(_) => ("TOTAL-PASSED", "ACCOUNT_BLOCKED"),
+            RateLimited(_) => ("TOTAL-PASSED", "RATE_LIMITED"),
             Internal(_) => ("INDETERMINATE", "GENERIC"),
         }
     }

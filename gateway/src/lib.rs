@@ -11,6 +11,7 @@ pub mod assertion;
 pub mod challenge;
 pub mod config;
 pub mod error;
+pub mod limits;
 pub mod login;
 pub mod proxy;
 pub mod server;

@@ -17,6 +17,8 @@ pub struct Context<'a> {
     pub store: &'a Store,
     /// Absolute session lifetime, seconds.
     pub session_ttl: i64,
+    /// Logins per certificate, counted after the signature verified.
+    pub per_certificate: Option<&'a crate::limits::Limiter<String>>,
 }
 
 #[derive(Debug)]
@@ -107,6 +109,12 @@ async fn run(
     let fail = |e: LoginError| (e, Some(cert.clone()));
     let opened = opened.expect("the statement check ran");
 
+    // Counted only now that the signature verified: nobody can lock a victim out.
+    if let Some(limiter) = ctx.per_certificate {
+        limiter
+            .check(summary.sha256.clone(), at)
+            .map_err(|wait| fail(LoginError::RateLimited(wait)))?;
+    }
     // Step 6: the challenge is used once, across every node sharing the database.
     let first = ctx
         .store

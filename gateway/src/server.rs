@@ -22,6 +22,7 @@ use tokio::sync::watch;
 use crate::assertion::{Assertions, Subject};
 use crate::challenge::{self, Keys};
 use crate::config::Config;
+use crate::limits::Limiter;
 use crate::login::{self, Context};
 use crate::proxy::{self, LOGIN_COOKIE, SESSION_COOKIE};
 use crate::store::{Account, Session, Store};
@@ -38,6 +39,9 @@ pub struct Gateway {
     /// Sessions served from memory for `session.cache_ttl` seconds: the hot path stays off
     /// the database. Keyed by the SHA-256 of the cookie value.
     sessions: std::sync::Mutex<std::collections::HashMap<String, (Session, Account, i64)>>,
+    challenges_by_address: Limiter<std::net::IpAddr>,
+    logins_by_address: Limiter<std::net::IpAddr>,
+    logins_by_certificate: Limiter<String>,
 }
 
 fn now() -> time::OffsetDateTime {
@@ -53,6 +57,13 @@ pub fn error(status: StatusCode, code: &str, message: &str) -> Response {
         .into_response()
 }
 
+/// `429` with `Retry-After`.
+fn too_many(wait: u64, message: &str) -> Response {
+    let mut resp = error(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message);
+    resp.headers_mut().insert(header::RETRY_AFTER, wait.into());
+    resp
+}
+
 fn login_status(e: &LoginError) -> StatusCode {
     use LoginError::*;
     match e {
@@ -63,6 +74,7 @@ fn login_status(e: &LoginError) -> StatusCode {
         | ContentMissing
         | BadStatement(_) => StatusCode::BAD_REQUEST,
         AccountBlocked(_) => StatusCode::FORBIDDEN,
+        RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
         Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         _ => StatusCode::UNAUTHORIZED,
     }
@@ -90,6 +102,11 @@ impl Gateway {
             .await
             .map_err(|e| e.to_string())?;
         let assertions = Assertions::new(key, &config.public_origin, &config.backend);
+        let (challenges_by_address, logins_by_address, logins_by_certificate) = (
+            Limiter::new(config.limits.challenge_per_minute),
+            Limiter::new(config.limits.login_per_minute),
+            Limiter::new(config.limits.certificate_per_minute),
+        );
         Ok(Gateway {
             config,
             policy,
@@ -98,6 +115,9 @@ impl Gateway {
             assertions,
             client,
             sessions: Default::default(),
+            challenges_by_address,
+            logins_by_address,
+            logins_by_certificate,
         })
     }
 
@@ -168,11 +188,21 @@ struct ChallengeBody {
 
 async fn challenge_handler(
     State(g): State<Arc<Gateway>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
     if let Err(refused) = g.check_cabinet_origin(&headers) {
         return *refused;
+    }
+    if let Err(wait) = g
+        .challenges_by_address
+        .check(peer.ip(), now().unix_timestamp())
+    {
+        return too_many(
+            wait,
+            "too many sign-in attempts from this address; try again shortly",
+        );
     }
     let body: ChallengeBody = if body.is_empty() {
         ChallengeBody::default()
@@ -225,11 +255,18 @@ struct LoginBody {
 
 async fn login_handler(
     State(g): State<Arc<Gateway>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
     if let Err(refused) = g.check_cabinet_origin(&headers) {
         return *refused;
+    }
+    if let Err(wait) = g.logins_by_address.check(peer.ip(), now().unix_timestamp()) {
+        return too_many(
+            wait,
+            "too many sign-in attempts from this address; try again shortly",
+        );
     }
     let Ok(LoginBody { signature }) = serde_json::from_slice::<LoginBody>(&body) else {
         return error(
@@ -251,6 +288,7 @@ async fn login_handler(
         policy: &g.policy,
         store: &g.store,
         session_ttl: g.config.session.ttl as i64,
+        per_certificate: Some(&g.logins_by_certificate),
     };
     match login::login(&ctx, &der, proxy::cookie(&headers, LOGIN_COOKIE), now()).await {
         Ok(ok) => {
@@ -267,6 +305,9 @@ async fn login_handler(
             );
             h.append(header::SET_COOKIE, g.cookie(LOGIN_COOKIE, "", 0, "Strict"));
             resp
+        }
+        Err(LoginError::RateLimited(wait)) => {
+            too_many(wait, &LoginError::RateLimited(wait).to_string())
         }
         Err(e) => error(login_status(&e), e.code(), &e.to_string()),
     }

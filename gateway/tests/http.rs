@@ -727,3 +727,122 @@ async fn a_sign_out_form_is_redirected_to_the_login_page() {
         .contains("Max-Age=0"));
     g.stop().await;
 }
+
+/// The limits count in one-minute windows: start well inside one so the test cannot straddle two.
+async fn inside_one_minute() {
+    let s = time::OffsetDateTime::now_utc()
+        .unix_timestamp()
+        .rem_euclid(60);
+    if s > 40 {
+        tokio::time::sleep(std::time::Duration::from_secs((61 - s) as u64)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limits_by_address_and_by_verified_certificate() {
+    use base64::Engine;
+    let p = pki();
+    let backend = echo_backend().await;
+    inside_one_minute().await;
+    let (_db, g) = start_with(
+        &p,
+        &format!("http://{backend}"),
+        "[limits]\nchallenge_per_minute = 3\nlogin_per_minute = 0\ncertificate_per_minute = 1",
+    )
+    .await;
+    let base = format!("http://127.0.0.1:{}", g.port);
+    let http = client();
+    for _ in 0..3 {
+        assert_eq!(
+            http.post(format!("{base}/auth/challenge"))
+                .header("origin", ORIGIN)
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            StatusCode::OK
+        );
+    }
+    let r = http
+        .post(format!("{base}/auth/challenge"))
+        .header("origin", ORIGIN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(
+        r.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+            <= 60
+    );
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["error"]["code"],
+        "rate_limited"
+    );
+    g.stop().await;
+
+    let (_db2, g) = start_with(
+        &p,
+        &format!("http://{backend}"),
+        "[limits]\nchallenge_per_minute = 0\nlogin_per_minute = 0\ncertificate_per_minute = 1",
+    )
+    .await;
+    let base = format!("http://127.0.0.1:{}", g.port);
+    // Garbage in the victim's name never verifies, so it never counts against the certificate.
+    let good = sign_statement(&p, "citizen-p256", ORIGIN, "whatever");
+    let mut tampered = good.clone();
+    let last = tampered.len() - 1;
+    tampered[last] ^= 1;
+    for _ in 0..5 {
+        let b64 = base64::engine::general_purpose::STANDARD.encode(&tampered);
+        let r = http
+            .post(format!("{base}/auth/login"))
+            .header("origin", ORIGIN)
+            .json(&json!({"signature": b64}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    }
+    sign_in(&g, &p, "citizen-p256", "/").await;
+    // The limit counts verified logins: the second one within the minute waits.
+    let r = http
+        .post(format!("{base}/auth/challenge"))
+        .header("origin", ORIGIN)
+        .send()
+        .await
+        .unwrap();
+    let cookie = set_cookie(&r, "__Host-brama-login")
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let c: Value = r.json().await.unwrap();
+    let b64 = base64::engine::general_purpose::STANDARD.encode(sign_statement(
+        &p,
+        "citizen-p256",
+        ORIGIN,
+        c["challenge"].as_str().unwrap(),
+    ));
+    let r = http
+        .post(format!("{base}/auth/login"))
+        .header("origin", ORIGIN)
+        .header("cookie", cookie)
+        .json(&json!({"signature": b64}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(r.headers().contains_key("retry-after"));
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["error"]["code"],
+        "rate_limited"
+    );
+    // Another person is unaffected.
+    sign_in(&g, &p, "citizen-p384", "/").await;
+    g.stop().await;
+}

@@ -41,6 +41,7 @@ async fn a_login_registers_once_opens_a_session_and_is_audited() {
         policy: &policy,
         store: &store,
         session_ttl: 3600,
+        per_certificate: None,
     };
     let now = OffsetDateTime::now_utc();
     let browser = challenge::new_browser_id();
@@ -106,6 +107,7 @@ async fn challenges_must_be_fresh_for_this_site_and_this_browser() {
         policy: &policy,
         store: &store,
         session_ttl: 3600,
+        per_certificate: None,
     };
     let now = OffsetDateTime::now_utc();
     let browser = challenge::new_browser_id();
@@ -184,6 +186,7 @@ async fn blocked_accounts_are_refused_and_lose_their_sessions() {
         policy: &policy,
         store: &store,
         session_ttl: 3600,
+        per_certificate: None,
     };
     let now = OffsetDateTime::now_utc();
     let browser = challenge::new_browser_id();
