@@ -121,7 +121,15 @@ fn main() -> ExitCode {
                             running.port, config.public_origin
                         );
                         let _ = out.flush();
-                        let _ = tokio::signal::ctrl_c().await;
+                        // Ctrl-C or SIGTERM: stop accepting, let requests in flight finish.
+                        let mut term = tokio::signal::unix::signal(
+                            tokio::signal::unix::SignalKind::terminate(),
+                        )
+                        .expect("SIGTERM handler");
+                        tokio::select! {
+                            _ = tokio::signal::ctrl_c() => {}
+                            _ = term.recv() => {}
+                        }
                         running.stop().await;
                         ExitCode::SUCCESS
                     }

@@ -178,7 +178,40 @@ pub fn router(g: Arc<Gateway>) -> Router {
             }),
         )
         .fallback(forward)
+        .layer(axum::middleware::from_fn(request_log))
         .with_state(g)
+}
+
+/// A request id from the client when it is a plain token, else a new one.
+fn request_id(h: &HeaderMap) -> String {
+    h.get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            !v.is_empty()
+                && v.len() <= 64
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+        })
+        .map(str::to_string)
+        .unwrap_or_else(|| {
+            let mut b = [0u8; 12];
+            openssl::rand::rand_bytes(&mut b).expect("OpenSSL random");
+            b.iter().map(|x| format!("{x:02x}")).collect()
+        })
+}
+
+/// One log line per request (method, path without the query, status, time, request id), and
+/// the request id passed to the backend and back to the client. No personal data.
+async fn request_log(mut req: Request, next: axum::middleware::Next) -> Response {
+    let id = request_id(req.headers());
+    let value = HeaderValue::from_str(&id).expect("validated token");
+    req.headers_mut().insert("x-request-id", value.clone());
+    let (method, path) = (req.method().clone(), req.uri().path().to_string());
+    let start = std::time::Instant::now();
+    let mut resp = next.run(req).await;
+    resp.headers_mut().insert("x-request-id", value);
+    tracing::info!(%method, %path, status = resp.status().as_u16(), ms = start.elapsed().as_millis() as u64, request_id = %id, "request");
+    resp
 }
 
 #[derive(serde::Deserialize, Default)]
@@ -561,6 +594,7 @@ async fn forward(
     req: Request,
 ) -> Response {
     let (mut parts, body) = req.into_parts();
+    let html = wants_html(&parts.headers);
     // Content-Length with Transfer-Encoding: hyper has already let Transfer-Encoding win and
     // dropped Content-Length; the forwarded request is re-framed, so the backend cannot read
     // it differently. (An explicit 400 for such requests is still to come.)
@@ -728,6 +762,17 @@ async fn forward(
         }
         Ok(Err(e)) => {
             tracing::warn!("backend unreachable: {e}");
+            if html {
+                let page = "<!doctype html><html lang=\"uk\"><head><meta charset=\"utf-8\"><title>502</title></head><body>\
+                    <h1>Кабінет тимчасово недоступний</h1><p>Спробуйте за хвилину.</p>\
+                    <p lang=\"en\">The cabinet is not answering. Try again in a minute.</p></body></html>";
+                return (
+                    StatusCode::BAD_GATEWAY,
+                    [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+                    page,
+                )
+                    .into_response();
+            }
             error(
                 StatusCode::BAD_GATEWAY,
                 "backend_unavailable",

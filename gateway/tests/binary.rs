@@ -137,6 +137,12 @@ async fn serve_then_manage_accounts_from_another_process() {
     let (code, out) = accounts(&["show", "no-such-account"]);
     assert_eq!(code, Some(1));
     assert!(out.contains("no account no-such-account"), "{out}");
-    child.kill().unwrap();
-    child.wait().unwrap();
+    // SIGTERM: a graceful stop, exit status 0.
+    let term = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    let status = child.wait().unwrap();
+    assert!(status.success(), "serve stopped on SIGTERM with {status}");
 }

@@ -846,3 +846,60 @@ async fn rate_limits_by_address_and_by_verified_certificate() {
     sign_in(&g, &p, "citizen-p384", "/").await;
     g.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_ids_pass_through_and_browsers_get_an_html_502() {
+    let p = pki();
+    let backend = echo_backend().await;
+    let (_db, g) = start(&p, &format!("http://{backend}")).await;
+    let base = format!("http://127.0.0.1:{}", g.port);
+    let http = client();
+    let r = http
+        .get(format!("{base}/public/x"))
+        .header("x-request-id", "abc-123.X_y")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["x-request-id"], "abc-123.X_y");
+    let seen: Value = r.json().await.unwrap();
+    assert_eq!(
+        seen["headers"]["x-request-id"], "abc-123.X_y",
+        "the backend gets the same id"
+    );
+    let r = http
+        .get(format!("{base}/public/x"))
+        .header("x-request-id", "not a token; <script>")
+        .send()
+        .await
+        .unwrap();
+    let id = r.headers()["x-request-id"].to_str().unwrap().to_string();
+    assert_eq!(id.len(), 24, "a malformed id is replaced: {id}");
+    let seen: Value = r.json().await.unwrap();
+    assert_eq!(seen["headers"]["x-request-id"], id.as_str());
+    g.stop().await;
+
+    let free = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let (_db2, g) = start(&p, &format!("http://{free}")).await;
+    let (session, _) = sign_in(&g, &p, "citizen-p256", "/").await;
+    let r = http
+        .get(format!("http://127.0.0.1:{}/cabinet", g.port))
+        .header("cookie", &session)
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_GATEWAY);
+    assert!(r.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    assert!(r
+        .text()
+        .await
+        .unwrap()
+        .contains("Кабінет тимчасово недоступний"));
+    g.stop().await;
+}
