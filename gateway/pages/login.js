@@ -21,6 +21,8 @@ const GATEWAY = {
   bad_signature: ["Підпис не пройшов перевірку.", "The signature did not verify."],
   account_blocked: ["Обліковий запис заблоковано.", "The account is blocked."],
   forbidden_origin: ["Запит надіслано не зі сторінки порталу.", "The request did not come from the portal's page."],
+  unsupported_algorithm: ["Ключ цього типу (ДСТУ 4145) портал поки не підтримує. Скористайтеся ключем ECDSA або RSA.", "This key type (DSTU 4145) is not supported yet. Use an ECDSA or RSA key."],
+  rate_limited: ["Забагато спроб входу. Зачекайте хвилину.", "Too many sign-in attempts. Wait a minute."],
 };
 
 let lang = document.documentElement.lang === "en" ? "en" : "uk";

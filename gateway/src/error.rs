@@ -53,6 +53,8 @@ pub enum LoginError {
     WeakKey(String),
     #[error("the algorithm is not allowed: {0}")]
     WeakAlgorithm(String),
+    #[error("the algorithm is not supported yet: {0}")]
+    UnsupportedAlgorithm(String),
     #[error("the certificate policy is not allowed: {0}")]
     PolicyNotAllowed(String),
     #[error("the certificate is not qualified for electronic signatures")]
@@ -94,6 +96,7 @@ impl LoginError {
             WrongKeyUsage(_) => "wrong_key_usage",
             WeakKey(_) => "weak_key",
             WeakAlgorithm(_) => "weak_algorithm",
+            UnsupportedAlgorithm(_) => "unsupported_algorithm",
             PolicyNotAllowed(_) => "policy_not_allowed",
             NotQualified => "not_qualified",
             NotAPerson => "not_a_person",
@@ -131,7 +134,9 @@ impl LoginError {
             CertificateRevoked => ("INDETERMINATE", "REVOKED_NO_POE"),
             UntrustedIssuer(_) => ("INDETERMINATE", "NO_CERTIFICATE_CHAIN_FOUND"),
             InvalidChain(_) => ("INDETERMINATE", "CHAIN_CONSTRAINTS_FAILURE"),
-            WeakKey(_) | WeakAlgorithm(_) => ("INDETERMINATE", "CRYPTO_CONSTRAINTS_FAILURE"),
+            WeakKey(_) | WeakAlgorithm(_) | UnsupportedAlgorithm(_) => {
+                ("INDETERMINATE", "CRYPTO_CONSTRAINTS_FAILURE")
+            }
             // The signature itself passed: the refusal is the portal's own policy.
             AccountBlocked(_) => ("TOTAL-PASSED", "ACCOUNT_BLOCKED"),
             RateLimited(_) => ("TOTAL-PASSED", "RATE_LIMITED"),

@@ -262,3 +262,32 @@ fn check_cert_gives_the_login_verdict_for_one_certificate() {
     assert_eq!(c, Some(2));
     assert!(out.contains("not an RFC 3339 time"), "{out}");
 }
+
+#[test]
+fn a_real_dstu_certificate_is_reported_as_unsupported_not_weak() {
+    let f = |name: &str| {
+        format!(
+            "{}/../../shared/fixtures/ua-real/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        )
+    };
+    let (code, out) = gateway(
+        &[
+            "check-cert",
+            &f("diia-test-sign-7775603.cer"),
+            "--anchors",
+            &f("CAO-05E19E2CD92EA2990100000001000000C1000000.cer"),
+            "--at",
+            "2023-01-01T00:00:00Z",
+            "--json",
+        ],
+        &[],
+    );
+    assert_eq!(code, Some(1), "{out}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["code"], "unsupported_algorithm");
+    assert_eq!(
+        v["certificate"]["identity"]["organisation"]["identifier"]["value"], "43395033",
+        "the identity is still read"
+    );
+}

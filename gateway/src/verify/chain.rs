@@ -109,6 +109,13 @@ pub fn check_certificate(
     policy: &TrustPolicy,
     at: OffsetDateTime,
 ) -> Result<Checked, LoginError> {
+    // OpenSSL cannot decode DSTU 4145 keys and would call them "too weak": say what it is.
+    let parsed = certs::parse(leaf).map_err(|e| LoginError::MalformedSignature(e.to_string()))?;
+    if oids::dotted(&parsed.public_key().algorithm.algorithm).starts_with("1.2.804.2.1.1.1.1.3.1") {
+        return Err(LoginError::UnsupportedAlgorithm(
+            "DSTU 4145 keys are not supported yet".into(),
+        ));
+    }
     let chain = build_chain(leaf, extra, policy, at)?;
     for der in &chain {
         check_critical(der)?;
