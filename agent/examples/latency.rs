@@ -5,6 +5,9 @@
 //!   round        authenticate + approval page + approve + poll: a whole login signature
 //! Run: cargo run --release -p agent --example latency [-- ROUNDS]
 
+#[path = "../tests/common/mod.rs"]
+mod common;
+
 use std::time::{Duration, Instant};
 
 use agent::config::Config;
@@ -26,11 +29,6 @@ fn stats(name: &str, mut v: Vec<Duration>, reference: Option<Duration>) -> Durat
         p99.as_secs_f64() * 1e3
     );
     median
-}
-
-fn token(page: &str) -> String {
-    let at = page.find("name=\"csrf_token\" value=\"").unwrap() + 25;
-    page[at..].split('"').next().unwrap().to_string()
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -75,7 +73,7 @@ async fn main() {
         async move {
             let page = http.get(&url).send().await.unwrap().text().await.unwrap();
             let mut form = vec![
-                ("csrf_token", token(&page)),
+                ("csrf_token", common::csrf_token(&page).expect("csrf token")),
                 ("decision", "approve".to_string()),
                 ("password", password),
             ];

@@ -1,6 +1,8 @@
 //! A real agent on a loopback port, over the dev PKI, driven over HTTP exactly as a page and
 //! a person at the approval page would. The `openssl` command verifies what it signs.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -132,35 +134,15 @@ impl Agent {
         password: &str,
         remember: bool,
     ) -> (StatusCode, String) {
-        let page = self
-            .http
-            .get(approve_url)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        let token = csrf_token(&page).unwrap_or_else(|| panic!("no csrf token in {page}"));
-        let mut form = vec![
-            ("csrf_token", token),
-            ("decision", decision.to_string()),
-            ("password", password.to_string()),
-        ];
-        if remember {
-            form.push(("remember", "1".into()));
-        }
-        let r = self
-            .http
-            .post(approve_url)
-            .header("origin", self.own_origin())
-            .header("sec-fetch-site", "same-origin")
-            .form(&form)
-            .send()
-            .await
-            .unwrap();
-        let status = r.status();
-        (status, r.text().await.unwrap())
+        common::answer(
+            &self.http,
+            approve_url,
+            &self.own_origin(),
+            decision,
+            password,
+            remember,
+        )
+        .await
     }
 
     async fn poll(&self, id: &str, origin: &str) -> Response {
@@ -190,11 +172,6 @@ impl Agent {
         assert_eq!(r.status(), StatusCode::OK);
         r.json().await.unwrap()
     }
-}
-
-fn csrf_token(page: &str) -> Option<String> {
-    let at = page.find("name=\"csrf_token\" value=\"")? + "name=\"csrf_token\" value=\"".len();
-    Some(page[at..].split('"').next()?.to_string())
 }
 
 fn b64(s: &str) -> Vec<u8> {
@@ -553,7 +530,7 @@ async fn approval_posts_must_come_from_the_agents_own_page() {
     let pending: Value = r.json().await.unwrap();
     let url = pending["approve_url"].as_str().unwrap();
     let page = a.http.get(url).send().await.unwrap().text().await.unwrap();
-    let token = csrf_token(&page).unwrap();
+    let token = common::csrf_token(&page).unwrap();
     let form = [("csrf_token", token.as_str()), ("decision", "approve")];
     for (origin, site) in [
         (Some(PAGE), Some("cross-site")),
@@ -955,24 +932,17 @@ async fn encrypted_pem_key_with_its_certificate_is_a_container() {
         .json()
         .await
         .unwrap();
-    let url = p["approve_url"].as_str().unwrap();
-    let page = http.get(url).send().await.unwrap().text().await.unwrap();
-    let r = http
-        .post(url)
-        .header("origin", &base)
-        .header("sec-fetch-site", "same-origin")
-        .form(&[
-            ("csrf_token", csrf_token(&page).unwrap()),
-            ("decision", "approve".into()),
-            (
-                "password",
-                m.certificate("citizen-p384").unwrap().password.clone(),
-            ),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
+    let password = &m.certificate("citizen-p384").unwrap().password;
+    let (status, _) = common::answer(
+        &http,
+        p["approve_url"].as_str().unwrap(),
+        &base,
+        "approve",
+        password,
+        false,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
     let v: Value = http
         .get(format!(
             "{base}/v1/requests/{}",

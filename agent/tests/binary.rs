@@ -1,6 +1,8 @@
 //! The `brama-agent` binary: serve (log without secrets, another OS user refused) and the
 //! management commands.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -18,12 +20,6 @@ fn agent_cmd(data: &Path) -> Command {
         .env("BRAMA_AGENT_REMOVABLE_MEDIA", "false")
         .env("BRAMA_AGENT_APPROVAL_DELAY_MS", "0");
     c
-}
-
-fn csrf_token(page: &str) -> String {
-    let at =
-        page.find("name=\"csrf_token\" value=\"").unwrap() + "name=\"csrf_token\" value=\"".len();
-    page[at..].split('"').next().unwrap().to_string()
 }
 
 #[tokio::test]
@@ -70,22 +66,11 @@ async fn serve_logs_requests_but_never_secrets_and_refuses_other_users() {
         .await
         .unwrap();
     let approve = |url: String, password: String| {
-        let http = http.clone();
-        let base = base.clone();
+        let (http, base) = (http.clone(), base.clone());
         async move {
-            let page = http.get(&url).send().await.unwrap().text().await.unwrap();
-            http.post(&url)
-                .header("origin", &base)
-                .header("sec-fetch-site", "same-origin")
-                .form(&[
-                    ("csrf_token", csrf_token(&page)),
-                    ("decision", "approve".into()),
-                    ("password", password),
-                ])
-                .send()
+            common::answer(&http, &url, &base, "approve", &password, false)
                 .await
-                .unwrap()
-                .status()
+                .0
         }
     };
     approve(r["approve_url"].as_str().unwrap().into(), String::new()).await;
