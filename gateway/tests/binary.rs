@@ -6,9 +6,8 @@ mod common;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
-use base64::Engine;
-use common::{pki, sign_statement, ORIGIN};
-use serde_json::{json, Value};
+use common::{pki, ORIGIN};
+use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_brama-gateway");
 
@@ -39,41 +38,10 @@ async fn serve_then_manage_accounts_from_another_process() {
     let base = format!("http://127.0.0.1:{port}");
     let http = reqwest::Client::new();
 
-    let r = http
-        .post(format!("{base}/auth/challenge"))
-        .header("origin", ORIGIN)
-        .send()
-        .await
-        .unwrap();
-    let cookie = r.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
-    let c: Value = r.json().await.unwrap();
-    let sig = base64::engine::general_purpose::STANDARD.encode(sign_statement(
-        &p,
-        "citizen-p256",
-        ORIGIN,
-        c["challenge"].as_str().unwrap(),
-    ));
-    let r = http
-        .post(format!("{base}/auth/login"))
-        .header("origin", ORIGIN)
-        .header("cookie", cookie)
-        .json(&json!({"signature": sig}))
-        .send()
-        .await
-        .unwrap();
+    let c = common::challenge(&http, &base, "/").await;
+    let r = common::login(&http, &base, &p, "citizen-p256", &c).await;
     assert_eq!(r.status(), 200);
-    let session = r
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .map(|v| v.to_str().unwrap())
-        .find(|c| c.starts_with("__Host-brama-session="))
+    let session = common::set_cookie(&r, "__Host-brama-session")
         .unwrap()
         .split(';')
         .next()

@@ -6,7 +6,7 @@ mod common;
 use std::net::SocketAddr;
 
 use axum::http::HeaderMap;
-use common::{pki, sign_statement, Pki, ORIGIN};
+use common::{challenge, login, pki, set_cookie, sign_statement, Pki, ORIGIN};
 use gateway::config::Config;
 use gateway::server::{self, Running};
 use reqwest::{Client, StatusCode};
@@ -90,48 +90,21 @@ fn client() -> Client {
         .unwrap()
 }
 
-fn set_cookie(r: &reqwest::Response, name: &str) -> Option<String> {
-    r.headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|c| c.starts_with(&format!("{name}=")))
-        .map(String::from)
-}
-
 /// Sign in as `name` the way the login page does; returns the session cookie value.
 async fn sign_in(g: &Running, p: &Pki, name: &str, next: &str) -> (String, Value) {
     let base = format!("http://127.0.0.1:{}", g.port);
     let http = client();
-    let r = http
-        .post(format!("{base}/auth/challenge"))
-        .header("origin", ORIGIN)
-        .json(&json!({"next": next}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
-    let login_cookie = set_cookie(&r, "__Host-brama-login").unwrap();
+    let c = challenge(&http, &base, next).await;
+    let lc = &c.set_cookie;
     assert!(
-        login_cookie.contains("SameSite=Strict")
-            && login_cookie.contains("HttpOnly")
-            && login_cookie.contains("Secure")
-            && login_cookie.contains("Max-Age=300"),
-        "{login_cookie}"
+        lc.contains("SameSite=Strict")
+            && lc.contains("HttpOnly")
+            && lc.contains("Secure")
+            && lc.contains("Max-Age=300"),
+        "{lc}"
     );
-    let browser = login_cookie.split(';').next().unwrap().to_string();
-    let c: Value = r.json().await.unwrap();
-    assert_eq!(c["origin"], ORIGIN);
-    let sig = sign_statement(p, name, ORIGIN, c["challenge"].as_str().unwrap());
-    let b64 = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, sig);
-    let r = http
-        .post(format!("{base}/auth/login"))
-        .header("origin", ORIGIN)
-        .header("cookie", &browser)
-        .json(&json!({"signature": b64}))
-        .send()
-        .await
-        .unwrap();
+    assert_eq!(c.origin, ORIGIN);
+    let r = login(&http, &base, p, name, &c).await;
     assert_eq!(r.status(), StatusCode::OK, "{:?}", r.headers());
     let session = set_cookie(&r, "__Host-brama-session").unwrap();
     assert!(
@@ -303,31 +276,8 @@ async fn refusals_over_http() {
         );
     }
     // An expired certificate is refused with its code, and no session cookie.
-    let r = http
-        .post(format!("{base}/auth/challenge"))
-        .header("origin", ORIGIN)
-        .send()
-        .await
-        .unwrap();
-    let browser = set_cookie(&r, "__Host-brama-login")
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
-    let c: Value = r.json().await.unwrap();
-    let sig = base64::Engine::encode(
-        &base64::engine::general_purpose::STANDARD,
-        sign_statement(&p, "expired", ORIGIN, c["challenge"].as_str().unwrap()),
-    );
-    let r = http
-        .post(format!("{base}/auth/login"))
-        .header("origin", ORIGIN)
-        .header("cookie", &browser)
-        .json(&json!({"signature": sig}))
-        .send()
-        .await
-        .unwrap();
+    let c = challenge(&http, &base, "/").await;
+    let r = login(&http, &base, &p, "expired", &c).await;
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     assert!(set_cookie(&r, "__Host-brama-session").is_none());
     assert_eq!(
@@ -809,33 +759,8 @@ async fn rate_limits_by_address_and_by_verified_certificate() {
     }
     sign_in(&g, &p, "citizen-p256", "/").await;
     // The limit counts verified logins: the second one within the minute waits.
-    let r = http
-        .post(format!("{base}/auth/challenge"))
-        .header("origin", ORIGIN)
-        .send()
-        .await
-        .unwrap();
-    let cookie = set_cookie(&r, "__Host-brama-login")
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
-    let c: Value = r.json().await.unwrap();
-    let b64 = base64::engine::general_purpose::STANDARD.encode(sign_statement(
-        &p,
-        "citizen-p256",
-        ORIGIN,
-        c["challenge"].as_str().unwrap(),
-    ));
-    let r = http
-        .post(format!("{base}/auth/login"))
-        .header("origin", ORIGIN)
-        .header("cookie", cookie)
-        .json(&json!({"signature": b64}))
-        .send()
-        .await
-        .unwrap();
+    let c = challenge(&http, &base, "/").await;
+    let r = login(&http, &base, &p, "citizen-p256", &c).await;
     assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
     assert!(r.headers().contains_key("retry-after"));
     assert_eq!(

@@ -92,3 +92,68 @@ pub fn sign_statement(p: &Pki, name: &str, origin: &str, challenge: &str) -> Vec
         |_| {},
     )
 }
+
+/// A `Set-Cookie` header of `r` for cookie `name`, whole (`name=value; Path=/; …`).
+pub fn set_cookie(r: &reqwest::Response, name: &str) -> Option<String> {
+    r.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with(&format!("{name}=")))
+        .map(String::from)
+}
+
+/// What `POST /auth/challenge` gave the login page.
+pub struct Challenge {
+    /// The whole `Set-Cookie` of the login cookie.
+    pub set_cookie: String,
+    /// `__Host-brama-login=<value>`, as the browser sends it back.
+    pub cookie: String,
+    pub challenge: String,
+    pub origin: String,
+}
+
+/// Ask the gateway at `base` for a challenge, as the login page does.
+pub async fn challenge(http: &reqwest::Client, base: &str, next: &str) -> Challenge {
+    let r = http
+        .post(format!("{base}/auth/challenge"))
+        .header("origin", ORIGIN)
+        .json(&serde_json::json!({ "next": next }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "challenge refused");
+    let set_cookie = set_cookie(&r, "__Host-brama-login").expect("login cookie");
+    let cookie = set_cookie.split(';').next().unwrap().to_string();
+    let body: serde_json::Value = r.json().await.unwrap();
+    Challenge {
+        set_cookie,
+        cookie,
+        challenge: body["challenge"].as_str().unwrap().to_string(),
+        origin: body["origin"].as_str().unwrap().to_string(),
+    }
+}
+
+/// Sign `c` as the dev-PKI entry `name` (as the agent would) and post it to `/auth/login`.
+pub async fn login(
+    http: &reqwest::Client,
+    base: &str,
+    p: &Pki,
+    name: &str,
+    c: &Challenge,
+) -> reqwest::Response {
+    use base64::Engine;
+    let signature = base64::engine::general_purpose::STANDARD.encode(sign_statement(
+        p,
+        name,
+        ORIGIN,
+        &c.challenge,
+    ));
+    http.post(format!("{base}/auth/login"))
+        .header("origin", ORIGIN)
+        .header("cookie", &c.cookie)
+        .json(&serde_json::json!({ "signature": signature }))
+        .send()
+        .await
+        .unwrap()
+}
