@@ -30,19 +30,45 @@ async fn store() -> (tempfile::TempDir, Store) {
     (dir, store)
 }
 
+/// A dev PKI, a fresh SQLite store, challenge keys and the trust policy: what a login needs.
+struct Setup {
+    p: common::Pki,
+    _db: tempfile::TempDir,
+    store: Store,
+    keys: Keys,
+    policy: gateway::verify::chain::TrustPolicy,
+}
+
+impl Setup {
+    async fn new() -> Setup {
+        let p = pki();
+        let (_db, store) = store().await;
+        let policy = policy(&p);
+        Setup {
+            p,
+            _db,
+            store,
+            keys: keys(),
+            policy,
+        }
+    }
+
+    fn context(&self) -> Context<'_> {
+        Context {
+            public_origin: ORIGIN,
+            keys: &self.keys,
+            policy: &self.policy,
+            store: &self.store,
+            session_ttl: 3600,
+            per_certificate: None,
+        }
+    }
+}
+
 #[tokio::test]
 async fn a_login_registers_once_opens_a_session_and_is_audited() {
-    let p = pki();
-    let (_db, store) = store().await;
-    let (keys, policy) = (keys(), policy(&p));
-    let ctx = Context {
-        public_origin: ORIGIN,
-        keys: &keys,
-        policy: &policy,
-        store: &store,
-        session_ttl: 3600,
-        per_certificate: None,
-    };
+    let setup = Setup::new().await;
+    let (p, store, keys, ctx) = (&setup.p, &setup.store, &setup.keys, setup.context());
     let now = OffsetDateTime::now_utc();
     let browser = challenge::new_browser_id();
 
@@ -98,17 +124,8 @@ async fn a_login_registers_once_opens_a_session_and_is_audited() {
 
 #[tokio::test]
 async fn challenges_must_be_fresh_for_this_site_and_this_browser() {
-    let p = pki();
-    let (_db, store) = store().await;
-    let (keys, policy) = (keys(), policy(&p));
-    let ctx = Context {
-        public_origin: ORIGIN,
-        keys: &keys,
-        policy: &policy,
-        store: &store,
-        session_ttl: 3600,
-        per_certificate: None,
-    };
+    let setup = Setup::new().await;
+    let (p, keys, ctx) = (&setup.p, &setup.keys, setup.context());
     let now = OffsetDateTime::now_utc();
     let browser = challenge::new_browser_id();
 
@@ -177,17 +194,8 @@ async fn challenges_must_be_fresh_for_this_site_and_this_browser() {
 
 #[tokio::test]
 async fn blocked_accounts_are_refused_and_lose_their_sessions() {
-    let p = pki();
-    let (_db, store) = store().await;
-    let (keys, policy) = (keys(), policy(&p));
-    let ctx = Context {
-        public_origin: ORIGIN,
-        keys: &keys,
-        policy: &policy,
-        store: &store,
-        session_ttl: 3600,
-        per_certificate: None,
-    };
+    let setup = Setup::new().await;
+    let (p, store, keys, ctx) = (&setup.p, &setup.store, &setup.keys, setup.context());
     let now = OffsetDateTime::now_utc();
     let browser = challenge::new_browser_id();
     let fresh = || keys.issue(&browser, "/", now.unix_timestamp(), 300).0;
