@@ -96,44 +96,49 @@ fn openssl(dir: &Path, args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
+/// `openssl cms -sign` over `statement.json` in the PKI folder, as the dev-PKI entry `name`,
+/// with `flags`; returns the DER written to `out`.
+fn openssl_sign(p: &Pki, name: &str, flags: &[&str], out: &str) -> Vec<u8> {
+    let e = p.m.certificate(name).unwrap();
+    let pass = format!("pass:{}", e.password);
+    let mut args = vec![
+        "cms",
+        "-sign",
+        "-nodetach",
+        "-binary",
+        "-econtent_type",
+        statement::CONTENT_TYPE,
+        "-outform",
+        "DER",
+    ];
+    args.extend_from_slice(flags);
+    args.extend([
+        "-in",
+        "statement.json",
+        "-out",
+        out,
+        "-signer",
+        &e.certificate,
+        "-inkey",
+        &e.key,
+        "-passin",
+        &pass,
+    ]);
+    let result = openssl(&p.dir, &args);
+    assert!(
+        result.status.success(),
+        "openssl cms -sign: {}",
+        String::from_utf8_lossy(&result.stderr)
+    );
+    std::fs::read(p.dir.join(out)).unwrap()
+}
+
 #[test]
 fn openssl_signed_statements_are_accepted_like_the_agents() {
     let p = pki();
     for name in ["citizen-p256", "citizen-p384", "citizen-rsa2048"] {
-        let e = p.m.certificate(name).unwrap();
         std::fs::write(p.dir.join("statement.json"), statement("from-openssl")).unwrap();
-        let out = openssl(
-            &p.dir,
-            &[
-                "cms",
-                "-sign",
-                "-cades",
-                "-nodetach",
-                "-binary",
-                "-md",
-                "sha256",
-                "-econtent_type",
-                statement::CONTENT_TYPE,
-                "-outform",
-                "DER",
-                "-in",
-                "statement.json",
-                "-out",
-                "login.der",
-                "-signer",
-                &e.certificate,
-                "-inkey",
-                &e.key,
-                "-passin",
-                &format!("pass:{}", e.password),
-            ],
-        );
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let der = std::fs::read(p.dir.join("login.der")).unwrap();
+        let der = openssl_sign(&p, name, &["-cades", "-md", "sha256"], "login.der");
         let v = verify(&p, &der).unwrap_or_else(|err| panic!("{name}: {} {err}", err.code()));
         assert_eq!(v.statement.challenge, "from-openssl");
     }
@@ -288,74 +293,12 @@ fn signer_certificate_must_be_the_one_signing_certificate_v2_names() {
 
     // Without any embedded certificate the signer cannot be found.
     std::fs::write(p.dir.join("statement.json"), &s).unwrap();
-    let out = openssl(
-        &p.dir,
-        &[
-            "cms",
-            "-sign",
-            "-cades",
-            "-nodetach",
-            "-binary",
-            "-nocerts",
-            "-econtent_type",
-            statement::CONTENT_TYPE,
-            "-outform",
-            "DER",
-            "-in",
-            "statement.json",
-            "-out",
-            "nocerts.der",
-            "-signer",
-            &e.certificate,
-            "-inkey",
-            &e.key,
-            "-passin",
-            &format!("pass:{}", e.password),
-        ],
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(
-        code(verify(
-            &p,
-            &std::fs::read(p.dir.join("nocerts.der")).unwrap()
-        )),
-        "signer_certificate_missing"
-    );
+    let nocerts = openssl_sign(&p, "citizen-p256", &["-cades", "-nocerts"], "nocerts.der");
+    assert_eq!(code(verify(&p, &nocerts)), "signer_certificate_missing");
 
     // Two signers.
     let r = p.m.certificate("citizen-rsa2048").unwrap();
-    let out = openssl(
-        &p.dir,
-        &[
-            "cms",
-            "-sign",
-            "-nodetach",
-            "-binary",
-            "-econtent_type",
-            statement::CONTENT_TYPE,
-            "-outform",
-            "DER",
-            "-in",
-            "statement.json",
-            "-out",
-            "two.der",
-            "-signer",
-            &e.certificate,
-            "-inkey",
-            &e.key,
-            "-passin",
-            &format!("pass:{}", e.password),
-        ],
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    openssl_sign(&p, "citizen-p256", &[], "two.der");
     let out = openssl(
         &p.dir,
         &[
