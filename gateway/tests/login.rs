@@ -73,7 +73,7 @@ async fn a_login_registers_once_opens_a_session_and_is_audited() {
     let browser = challenge::new_browser_id();
 
     let (c, _) = keys.issue(&browser, "/cabinet/profile", now.unix_timestamp(), 300);
-    let sig = sign_statement(&p, "citizen-p256", ORIGIN, &c);
+    let sig = sign_statement(p, "citizen-p256", ORIGIN, &c);
     let ok = login::login(&ctx, &sig, Some(&browser), now).await.unwrap();
     assert_eq!(ok.outcome, Outcome::Registered);
     assert_eq!(ok.next, "/cabinet/profile");
@@ -100,7 +100,7 @@ async fn a_login_registers_once_opens_a_session_and_is_audited() {
     let (c2, _) = keys.issue(&browser, "/", now.unix_timestamp(), 300);
     let again = login::login(
         &ctx,
-        &sign_statement(&p, "citizen-p256", ORIGIN, &c2),
+        &sign_statement(p, "citizen-p256", ORIGIN, &c2),
         Some(&browser),
         now,
     )
@@ -133,7 +133,7 @@ async fn challenges_must_be_fresh_for_this_site_and_this_browser() {
     let later = now + Duration::seconds(301);
     let e = login::login(
         &ctx,
-        &sign_statement(&p, "citizen-p256", ORIGIN, &c),
+        &sign_statement(p, "citizen-p256", ORIGIN, &c),
         Some(&browser),
         later,
     )
@@ -144,7 +144,7 @@ async fn challenges_must_be_fresh_for_this_site_and_this_browser() {
     let (c, _) = keys.issue(&browser, "/", now.unix_timestamp(), 300);
     let e = login::login(
         &ctx,
-        &sign_statement(&p, "citizen-p256", ORIGIN, &c),
+        &sign_statement(p, "citizen-p256", ORIGIN, &c),
         Some(&challenge::new_browser_id()),
         now,
     )
@@ -153,7 +153,7 @@ async fn challenges_must_be_fresh_for_this_site_and_this_browser() {
     assert_eq!(e.code(), "challenge_wrong_browser");
     let e = login::login(
         &ctx,
-        &sign_statement(&p, "citizen-p256", ORIGIN, &c),
+        &sign_statement(p, "citizen-p256", ORIGIN, &c),
         None,
         now,
     )
@@ -164,7 +164,7 @@ async fn challenges_must_be_fresh_for_this_site_and_this_browser() {
     // A phishing page gets a statement for its own origin: refused, and its challenge unspent.
     let e = login::login(
         &ctx,
-        &sign_statement(&p, "citizen-p256", "https://cabinet-example.evil", &c),
+        &sign_statement(p, "citizen-p256", "https://cabinet-example.evil", &c),
         Some(&browser),
         now,
     )
@@ -174,7 +174,7 @@ async fn challenges_must_be_fresh_for_this_site_and_this_browser() {
     let forged = "AAAA.BBBB";
     let e = login::login(
         &ctx,
-        &sign_statement(&p, "citizen-p256", ORIGIN, forged),
+        &sign_statement(p, "citizen-p256", ORIGIN, forged),
         Some(&browser),
         now,
     )
@@ -184,7 +184,7 @@ async fn challenges_must_be_fresh_for_this_site_and_this_browser() {
     // Garbage never burns a challenge: the real one still works after all of the above.
     let ok = login::login(
         &ctx,
-        &sign_statement(&p, "citizen-p256", ORIGIN, &c),
+        &sign_statement(p, "citizen-p256", ORIGIN, &c),
         Some(&browser),
         now,
     )
@@ -202,7 +202,7 @@ async fn blocked_accounts_are_refused_and_lose_their_sessions() {
 
     let ok = login::login(
         &ctx,
-        &sign_statement(&p, "representative-p256", ORIGIN, &fresh()),
+        &sign_statement(p, "representative-p256", ORIGIN, &fresh()),
         Some(&browser),
         now,
     )
@@ -236,7 +236,7 @@ async fn blocked_accounts_are_refused_and_lose_their_sessions() {
     );
     let e = login::login(
         &ctx,
-        &sign_statement(&p, "representative-p256", ORIGIN, &fresh()),
+        &sign_statement(p, "representative-p256", ORIGIN, &fresh()),
         Some(&browser),
         now,
     )
@@ -251,7 +251,7 @@ async fn blocked_accounts_are_refused_and_lose_their_sessions() {
         .unwrap();
     assert!(login::login(
         &ctx,
-        &sign_statement(&p, "representative-p256", ORIGIN, &fresh()),
+        &sign_statement(p, "representative-p256", ORIGIN, &fresh()),
         Some(&browser),
         now
     )
