@@ -47,6 +47,35 @@ pub struct Config {
     pub revocation: Revocation,
     #[serde(default)]
     pub admin: Admin,
+    /// HTTPS served by the gateway itself; without it, plain HTTP (behind a TLS load balancer).
+    #[serde(default)]
+    pub tls: Option<Tls>,
+    /// CA certificates (PEM) for an `https://` backend, instead of the system's roots.
+    #[serde(default)]
+    pub backend_ca: Option<PathBuf>,
+    /// Seconds requests in flight get to finish on SIGTERM before their connections close.
+    #[serde(default = "default_shutdown_grace")]
+    pub shutdown_grace: u64,
+}
+
+fn default_shutdown_grace() -> u64 {
+    10
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tls {
+    /// PEM certificate chain, leaf first.
+    pub cert: PathBuf,
+    /// PEM private key (unencrypted; protect it with file permissions).
+    pub key: PathBuf,
+    /// Seconds between checks for changed files (SIGHUP reloads at once).
+    #[serde(default = "default_reload_interval")]
+    pub reload_interval: u64,
+}
+
+fn default_reload_interval() -> u64 {
+    30
 }
 
 fn default_listen() -> String {
@@ -161,7 +190,7 @@ pub struct Revocation {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Admin {
-    /// `/healthz`, `/readyz`, `/metrics` listen here (loopback by default).
+    /// `/healthz`, `/readyz`, `/metrics` listen here (loopback by default; "" turns it off).
     pub listen: String,
 }
 
@@ -276,19 +305,42 @@ impl Config {
                 "letters, digits and '-', ending in '-' (like X-Brama-)",
             ));
         }
+        if !self.admin.listen.is_empty()
+            && self.admin.listen.parse::<std::net::SocketAddr>().is_err()
+        {
+            return Err(bad(
+                "admin.listen",
+                format!(
+                    "'{}' is not an address:port (like 127.0.0.1:9090)",
+                    self.admin.listen
+                ),
+            ));
+        }
+        if let Some(tls) = &self.tls {
+            crate::tls::load_certified_key(&resolve(base, &tls.cert), &resolve(base, &tls.key))
+                .map_err(|e| {
+                    let (key, problem) = e.split_once(": ").unwrap_or(("tls", &e));
+                    bad(key, problem)
+                })?;
+            if tls.reload_interval == 0 {
+                return Err(bad("tls.reload_interval", "must be at least 1 second"));
+            }
+        }
+        if let Some(ca) = &self.backend_ca {
+            crate::tls::client_config(Some(&resolve(base, ca))).map_err(|e| {
+                let (key, problem) = e.split_once(": ").unwrap_or(("backend_ca", &e));
+                bad(key, problem)
+            })?;
+        }
         self.trust_policy(base).map(|_| ())
     }
 
     /// The `[trust]` section with its files read (relative paths are from the config file).
     pub fn trust_policy(&self, base: Option<&Path>) -> Result<TrustPolicy, ConfigError> {
-        let resolve = |p: &PathBuf| match base {
-            Some(b) if p.is_relative() => b.join(p),
-            _ => p.clone(),
-        };
         let read = |key: &str, files: &[PathBuf]| -> Result<Vec<X509>, ConfigError> {
             let mut out = Vec::new();
             for (i, f) in files.iter().enumerate() {
-                let path = resolve(f);
+                let path = resolve(base, f);
                 let key = format!("{key}[{i}]");
                 out.extend(read_certificates(&path).map_err(|e| bad(&key, e))?);
             }
@@ -304,6 +356,14 @@ impl Config {
             policies_allow: self.trust.policies_allow.clone(),
             policies_deny: self.trust.policies_deny.clone(),
         })
+    }
+}
+
+/// A path from the configuration: relative ones are from the configuration file's folder.
+pub fn resolve(base: Option<&Path>, p: &Path) -> PathBuf {
+    match base {
+        Some(b) if p.is_relative() => b.join(p),
+        _ => p.to_path_buf(),
     }
 }
 

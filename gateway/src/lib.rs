@@ -7,15 +7,19 @@
 //!
 //! So far: [`verify`] (design.md §4 steps 1–5), [`challenge`], [`store`] and [`config`].
 
+pub mod admin;
 pub mod assertion;
 pub mod challenge;
 pub mod config;
 pub mod error;
+pub mod framing;
 pub mod limits;
+pub mod listener;
 pub mod login;
 pub mod proxy;
 pub mod server;
 pub mod store;
+pub mod tls;
 pub mod verify;
 
 pub use error::LoginError;

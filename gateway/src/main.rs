@@ -22,8 +22,17 @@ struct Cli {
     /// Configuration file (TOML).
     #[arg(long, global = true, value_name = "FILE")]
     config: Option<PathBuf>,
+    /// Log lines as text or as JSON objects (one per line, for log collectors).
+    #[arg(long, global = true, value_enum, default_value = "text")]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -100,10 +109,15 @@ fn main() -> ExitCode {
                 Ok(c) => c,
                 Err(code) => return code,
             };
-            tracing_subscriber::fmt()
-                .with_env_filter(tracing_subscriber::EnvFilter::new("info"))
-                .with_writer(std::io::stderr)
-                .init();
+            let filter = tracing_subscriber::EnvFilter::try_from_env("BRAMA_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+            let logs = tracing_subscriber::fmt()
+                .with_env_filter(filter)
+                .with_writer(std::io::stderr);
+            match cli.log_format {
+                LogFormat::Text => logs.init(),
+                LogFormat::Json => logs.json().flatten_event(true).init(),
+            }
             let dir = cli
                 .config
                 .as_deref()
@@ -115,11 +129,23 @@ fn main() -> ExitCode {
                         use std::io::Write;
                         let mut out = std::io::stdout();
                         let host = config.listen.rsplit_once(':').map_or("", |(h, _)| h);
+                        let scheme = if running.tls.is_some() {
+                            "https"
+                        } else {
+                            "http"
+                        };
                         let _ = writeln!(
                             out,
-                            "brama-gateway listening on http://{host}:{} for {}",
+                            "brama-gateway listening on {scheme}://{host}:{} for {}",
                             running.port, config.public_origin
                         );
+                        if let Some(admin) = running.admin_port {
+                            let host = config.admin.listen.rsplit_once(':').map_or("", |(h, _)| h);
+                            let _ = writeln!(
+                                out,
+                                "admin (healthz, readyz, metrics) on http://{host}:{admin}"
+                            );
+                        }
                         let _ = out.flush();
                         // Ctrl-C or SIGTERM: stop accepting, let requests in flight finish.
                         let mut term = tokio::signal::unix::signal(

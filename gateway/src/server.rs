@@ -13,12 +13,14 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use base64::Engine;
+use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use serde_json::json;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::admin::{self, Metrics};
 use crate::assertion::{Assertions, Subject};
 use crate::challenge::{self, Keys};
 use crate::config::Config;
@@ -35,7 +37,8 @@ pub struct Gateway {
     pub keys: Keys,
     pub store: Store,
     pub assertions: Assertions,
-    client: Client<HttpConnector, Body>,
+    pub metrics: Metrics,
+    client: Client<HttpsConnector<HttpConnector>, Body>,
     /// Sessions served from memory for `session.cache_ttl` seconds: the hot path stays off
     /// the database. Keyed by the SHA-256 of the cookie value.
     sessions: std::sync::Mutex<std::collections::HashMap<String, (Session, Account, i64)>>,
@@ -96,7 +99,19 @@ impl Gateway {
             .map_err(|e| format!("backend: {e}"))?;
         let mut connector = HttpConnector::new();
         connector.set_connect_timeout(Some(Duration::from_secs(5)));
-        let client = Client::builder(hyper_util::rt::TokioExecutor::new()).build(connector);
+        connector.enforce_http(false);
+        let backend_ca = config
+            .backend_ca
+            .as_deref()
+            .map(|p| crate::config::resolve(config_dir, p));
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(crate::tls::client_config(backend_ca.as_deref())?)
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(connector);
+        let client = Client::builder(hyper_util::rt::TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(60))
+            .build(connector);
         let key = store
             .assertion_key(now().unix_timestamp())
             .await
@@ -113,6 +128,7 @@ impl Gateway {
             keys,
             store,
             assertions,
+            metrics: Metrics::default(),
             client,
             sessions: Default::default(),
             challenges_by_address,
@@ -178,7 +194,7 @@ pub fn router(g: Arc<Gateway>) -> Router {
             }),
         )
         .fallback(forward)
-        .layer(axum::middleware::from_fn(request_log))
+        .layer(axum::middleware::from_fn_with_state(g.clone(), request_log))
         .with_state(g)
 }
 
@@ -202,7 +218,11 @@ fn request_id(h: &HeaderMap) -> String {
 
 /// One log line per request (method, path without the query, status, time, request id), and
 /// the request id passed to the backend and back to the client. No personal data.
-async fn request_log(mut req: Request, next: axum::middleware::Next) -> Response {
+async fn request_log(
+    State(g): State<Arc<Gateway>>,
+    mut req: Request,
+    next: axum::middleware::Next,
+) -> Response {
     let id = request_id(req.headers());
     let value = HeaderValue::from_str(&id).expect("validated token");
     req.headers_mut().insert("x-request-id", value.clone());
@@ -210,7 +230,15 @@ async fn request_log(mut req: Request, next: axum::middleware::Next) -> Response
     let start = std::time::Instant::now();
     let mut resp = next.run(req).await;
     resp.headers_mut().insert("x-request-id", value);
-    tracing::info!(%method, %path, status = resp.status().as_u16(), ms = start.elapsed().as_millis() as u64, request_id = %id, "request");
+    let (status, elapsed) = (resp.status().as_u16(), start.elapsed());
+    g.metrics
+        .request(admin::route_label(&path), status, elapsed.as_secs_f64());
+    let account = resp
+        .extensions()
+        .get::<LoggedAccount>()
+        .map(|a| a.0.as_str())
+        .unwrap_or("-");
+    tracing::info!(%method, %path, status, ms = elapsed.as_millis() as u64, request_id = %id, account, "request");
     resp
 }
 
@@ -296,6 +324,7 @@ async fn login_handler(
         return *refused;
     }
     if let Err(wait) = g.logins_by_address.check(peer.ip(), now().unix_timestamp()) {
+        g.metrics.login("rate_limited");
         return too_many(
             wait,
             "too many sign-in attempts from this address; try again shortly",
@@ -323,7 +352,12 @@ async fn login_handler(
         session_ttl: g.config.session.ttl as i64,
         per_certificate: Some(&g.logins_by_certificate),
     };
-    match login::login(&ctx, &der, proxy::cookie(&headers, LOGIN_COOKIE), now()).await {
+    let result = login::login(&ctx, &der, proxy::cookie(&headers, LOGIN_COOKIE), now()).await;
+    g.metrics.login(match &result {
+        Ok(_) => "ok",
+        Err(e) => e.code(),
+    });
+    match result {
         Ok(ok) => {
             let mut resp = Json(json!({ "redirect": ok.next, "choose_role": ok.choose_role, "new_account": ok.outcome == crate::store::Outcome::Registered })).into_response();
             let h = resp.headers_mut();
@@ -337,6 +371,8 @@ async fn login_handler(
                 ),
             );
             h.append(header::SET_COOKIE, g.cookie(LOGIN_COOKIE, "", 0, "Strict"));
+            resp.extensions_mut()
+                .insert(LoggedAccount(ok.account.id.clone()));
             resp
         }
         Err(LoginError::RateLimited(wait)) => {
@@ -438,12 +474,12 @@ async fn session_account(
 
 async fn me_handler(State(g): State<Arc<Gateway>>, headers: HeaderMap) -> Response {
     match session_account(&g, &headers).await {
-        Ok(Some((s, a))) => Json(json!({
+        Ok(Some((s, a))) => (axum::Extension(LoggedAccount(a.id.clone())), Json(json!({
             "account_id": a.id, "role": s.role, "organisation": if s.org_key.is_empty() { None } else { Some(&s.org_key) },
             "surname": a.names.surname, "given_name": a.names.given_name, "patronymic": a.names.patronymic,
             "full_name": a.names.full_name,
             "roles": a.roles.iter().map(|r| json!({"role": r.role, "organisation": r.org_key, "organisation_name": r.org_name})).collect::<Vec<_>>(),
-        }))
+        })))
         .into_response(),
         Ok(None) => error(StatusCode::UNAUTHORIZED, "not_signed_in", "sign in first"),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", &e),
@@ -588,16 +624,36 @@ fn is_public(path: &str, public: &[String]) -> bool {
     })
 }
 
+/// The protocol a request asks to switch to (`Connection: upgrade` + `Upgrade`), HTTP/1.1 only.
+fn upgrade_protocol(req: &Request) -> Option<HeaderValue> {
+    let asks = req.version() == axum::http::Version::HTTP_11
+        && req
+            .headers()
+            .get_all(header::CONNECTION)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .any(|t| t.trim().eq_ignore_ascii_case("upgrade"));
+    req.headers().get(header::UPGRADE).filter(|_| asks).cloned()
+}
+
+/// The account a forwarded request ran as, for the request log (the only personal datum it
+/// may hold).
+#[derive(Clone)]
+struct LoggedAccount(String);
+
 async fn forward(
     State(g): State<Arc<Gateway>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    req: Request,
+    mut req: Request,
 ) -> Response {
+    // A WebSocket (or other upgrade) is asked of the backend with the same headers, and once
+    // both sides switched the bytes are copied both ways.
+    let upgrade = upgrade_protocol(&req).map(|p| (p, hyper::upgrade::on(&mut req)));
     let (mut parts, body) = req.into_parts();
     let html = wants_html(&parts.headers);
-    // Content-Length with Transfer-Encoding: hyper has already let Transfer-Encoding win and
-    // dropped Content-Length; the forwarded request is re-framed, so the backend cannot read
-    // it differently. (An explicit 400 for such requests is still to come.)
+    // Content-Length with Transfer-Encoding never gets here: the listener refuses it
+    // (crate::framing).
     let Some(path) = proxy::normalise_path(parts.uri.path()) else {
         return error(
             StatusCode::BAD_REQUEST,
@@ -734,6 +790,11 @@ async fn forward(
             HeaderValue::from_str(host).expect("validated origin"),
         );
     }
+    if let Some((protocol, _)) = &upgrade {
+        h.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+        h.insert(header::UPGRADE, protocol.clone());
+    }
+    let account = identity.as_ref().map(|(_, a)| LoggedAccount(a.id.clone()));
 
     // The backend URL may carry a path prefix; the normalised path follows it.
     let uri = format!(
@@ -752,12 +813,31 @@ async fn forward(
             )
         }
     };
+    // The backend is spoken to in HTTP/1.1 whatever the client used (HTTP/2 over TLS).
+    parts.version = axum::http::Version::HTTP_11;
     let upstream = Request::from_parts(parts, body);
     match tokio::time::timeout(Duration::from_secs(60), g.client.request(upstream)).await {
-        Ok(Ok(resp)) => {
+        Ok(Ok(mut resp)) => {
+            let switched = match upgrade {
+                Some((_, client)) if resp.status() == StatusCode::SWITCHING_PROTOCOLS => {
+                    let backend = hyper::upgrade::on(&mut resp);
+                    tokio::spawn(splice(client, backend));
+                    resp.headers().get(header::UPGRADE).cloned()
+                }
+                _ => None,
+            };
             let (mut parts, body) = resp.into_parts();
             proxy::strip_hop_by_hop(&mut parts.headers);
             proxy::strip_backend_cookies(&mut parts.headers);
+            if let Some(protocol) = switched {
+                parts
+                    .headers
+                    .insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+                parts.headers.insert(header::UPGRADE, protocol);
+            }
+            if let Some(a) = account {
+                parts.extensions.insert(a);
+            }
             Response::from_parts(parts, Body::new(body))
         }
         Ok(Err(e)) => {
@@ -787,44 +867,120 @@ async fn forward(
     }
 }
 
-/// A running gateway.
-pub struct Running {
-    pub port: u16,
-    pub gateway: Arc<Gateway>,
-    stop: watch::Sender<bool>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Running {
-    pub async fn stop(self) {
-        let _ = self.stop.send(true);
-        let _ = self.task.await;
+/// Copy bytes both ways between an upgraded client connection and the backend's.
+async fn splice(client: hyper::upgrade::OnUpgrade, backend: hyper::upgrade::OnUpgrade) {
+    match (client.await, backend.await) {
+        (Ok(c), Ok(b)) => {
+            let (mut c, mut b) = (
+                hyper_util::rt::TokioIo::new(c),
+                hyper_util::rt::TokioIo::new(b),
+            );
+            if let Err(e) = tokio::io::copy_bidirectional(&mut c, &mut b).await {
+                tracing::debug!("upgraded connection ended: {e}");
+            }
+        }
+        (Err(e), _) | (_, Err(e)) => tracing::warn!("upgrade failed: {e}"),
     }
 }
 
-pub async fn start(config: Config, config_dir: Option<&Path>) -> Result<Running, String> {
-    let listener = TcpListener::bind(&config.listen)
-        .await
-        .map_err(|e| format!("listen {}: {e}", config.listen))?;
-    let port = listener.local_addr().map_err(|e| e.to_string())?.port();
-    let gateway = Arc::new(Gateway::new(config, config_dir).await?);
-    let app = router(gateway.clone()).into_make_service_with_connect_info::<SocketAddr>();
-    let (stop, mut stopped) = watch::channel(false);
-    let task = tokio::spawn(async move {
-        let shutdown = async move {
-            let _ = stopped.wait_for(|s| *s).await;
-        };
-        if let Err(e) = axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await
-        {
-            tracing::error!("gateway listener failed: {e}");
+/// A running gateway.
+pub struct Running {
+    pub port: u16,
+    /// The admin listener's port (`/healthz`, `/readyz`, `/metrics`), unless turned off.
+    pub admin_port: Option<u16>,
+    pub gateway: Arc<Gateway>,
+    /// The serving certificate when the gateway terminates TLS.
+    pub tls: Option<Arc<crate::tls::ReloadingCert>>,
+    stop: watch::Sender<bool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    background: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Running {
+    /// Stop accepting, let requests in flight finish (up to `shutdown_grace`), then return.
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        for t in self.background {
+            t.abort();
         }
-    });
+        for t in self.tasks {
+            let _ = t.await;
+        }
+    }
+}
+
+async fn bind(key: &str, address: &str) -> Result<TcpListener, String> {
+    TcpListener::bind(address)
+        .await
+        .map_err(|e| format!("{key} {address}: {e}"))
+}
+
+pub async fn start(config: Config, config_dir: Option<&Path>) -> Result<Running, String> {
+    let listener = bind("listen", &config.listen).await?;
+    let port = listener.local_addr().map_err(|e| e.to_string())?.port();
+    let admin = match config.admin.listen.as_str() {
+        "" => None,
+        a => Some(bind("admin.listen", a).await?),
+    };
+    let admin_port = admin
+        .as_ref()
+        .and_then(|l| l.local_addr().ok())
+        .map(|a| a.port());
+    let tls = match &config.tls {
+        Some(t) => Some(crate::tls::ReloadingCert::load(
+            &crate::config::resolve(config_dir, &t.cert),
+            &crate::config::resolve(config_dir, &t.key),
+        )?),
+        None => None,
+    };
+    let grace = Duration::from_secs(config.shutdown_grace);
+    let reload_every = Duration::from_secs(config.tls.as_ref().map_or(30, |t| t.reload_interval));
+    let gateway = Arc::new(Gateway::new(config, config_dir).await?);
+    let (stop, stopped) = watch::channel(false);
+    let mut tasks = vec![tokio::spawn(crate::listener::serve(
+        listener,
+        router(gateway.clone()),
+        match &tls {
+            Some(cert) => Some(crate::tls::server_config(cert.clone())?),
+            None => None,
+        },
+        stopped.clone(),
+        grace,
+    ))];
+    if let Some(admin) = admin {
+        let app = admin::router(gateway.clone());
+        let mut stopped = stopped.clone();
+        tasks.push(tokio::spawn(async move {
+            let shutdown = async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            };
+            if let Err(e) = axum::serve(admin, app)
+                .with_graceful_shutdown(shutdown)
+                .await
+            {
+                tracing::error!("admin listener failed: {e}");
+            }
+        }));
+    }
+    let mut background = Vec::new();
+    let g = gateway.clone();
+    background.push(tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(5));
+        loop {
+            tick.tick().await;
+            g.metrics.upkeep();
+        }
+    }));
+    if let Some(cert) = &tls {
+        background.push(cert.watch(reload_every));
+    }
     Ok(Running {
         port,
+        admin_port,
         gateway,
+        tls,
         stop,
-        task,
+        tasks,
+        background,
     })
 }

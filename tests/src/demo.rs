@@ -115,6 +115,8 @@ pub struct Ports {
     pub gateway: u16,
     pub backend: u16,
     pub agent: u16,
+    /// The gateway's admin listener (`/healthz`, `/readyz`, `/metrics`).
+    pub admin: u16,
 }
 
 pub struct Demo {
@@ -158,11 +160,12 @@ pub async fn start(dir: &Path, ports: &Ports) -> Result<Demo, String> {
     let gateway_url = format!("http://localhost:{}", ports.gateway);
     let toml = format!(
         "listen = \"127.0.0.1:{}\"\npublic_origin = \"{gateway_url}\"\nbackend = \"http://{backend}\"\nagent_url = \"{agent_url}\"\n\
-         database = \"sqlite://{}\"\n[trust]\nanchors = [\"{}\"]\nintermediates = [\"{}\"]\n[revocation]\nmode = \"off\"\n",
+         database = \"sqlite://{}\"\n[trust]\nanchors = [\"{}\"]\nintermediates = [\"{}\"]\n[revocation]\nmode = \"off\"\n[admin]\nlisten = \"127.0.0.1:{}\"\n",
         ports.gateway,
         dir.join("brama.db").display(),
         pki.join("root.pem").display(),
-        pki.join("ica.pem").display()
+        pki.join("ica.pem").display(),
+        ports.admin
     );
     let file = dir.join("gateway.toml");
     std::fs::write(&file, toml).map_err(|e| e.to_string())?;

@@ -17,6 +17,7 @@ async fn a_citizen_signs_in_through_agent_and_gateway_and_is_greeted() {
         gateway: free_port(),
         backend: 0,
         agent: 0,
+        admin: 0,
     };
     let d = demo::start(dir.path(), &ports).await.unwrap();
     let page = demo::sign_in(&d, "citizen-p256", &d.password)

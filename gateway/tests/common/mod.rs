@@ -2,7 +2,14 @@
 //! and signatures made the way the agent makes them.
 #![allow(dead_code)]
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
+
+use axum::http::HeaderMap;
+use gateway::config::Config;
+use gateway::server::{self, Running};
+use reqwest::{Client, StatusCode};
+use serde_json::{json, Value};
 
 use certs::cms::{self, Content, Digest, SignRequest};
 use certs::devpki::{self, Manifest, Options};
@@ -156,4 +163,161 @@ pub async fn login(
         .send()
         .await
         .unwrap()
+}
+
+/// A backend that answers with the path and headers it saw, and tries to set a gateway cookie.
+pub async fn echo_backend() -> SocketAddr {
+    let app = axum::Router::new().fallback(|uri: axum::http::Uri, headers: HeaderMap| async move {
+        let h: serde_json::Map<String, Value> = headers
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.to_string(),
+                    Value::String(v.to_str().unwrap_or("").into()),
+                )
+            })
+            .collect();
+        (
+            [
+                ("set-cookie", "__Host-brama-session=forged; Path=/"),
+                ("x-backend", "yes"),
+            ],
+            axum::Json(json!({ "path": uri.path(), "query": uri.query(), "headers": h })),
+        )
+    });
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(l, app).await.unwrap() });
+    addr
+}
+
+pub async fn start(p: &Pki, backend: &str) -> (tempfile::TempDir, Running) {
+    start_with(p, backend, "").await
+}
+
+pub async fn start_with(p: &Pki, backend: &str, extra: &str) -> (tempfile::TempDir, Running) {
+    let db = tempfile::tempdir().unwrap();
+    let toml = format!(
+        r#"listen = "127.0.0.1:0"
+public_origin = "{ORIGIN}"
+backend = "{backend}"
+database = "sqlite://{}"
+public_paths = ["/public/", "/favicon.ico"]
+{extra}
+[trust]
+anchors = ["{}"]
+intermediates = ["{}"]
+[revocation]
+mode = "off"
+[admin]
+listen = "127.0.0.1:0"
+"#,
+        db.path().join("brama.db").display(),
+        p.dir.join("root.pem").display(),
+        p.dir.join("ica.pem").display(),
+        extra = extra,
+    );
+    let file = db.path().join("gateway.toml");
+    std::fs::write(&file, toml).unwrap();
+    let config = Config::load(Some(&file)).unwrap();
+    (db, server::start(config, None).await.unwrap())
+}
+
+/// A request written by hand: reqwest would normalise `%2e%2e` before sending.
+pub async fn raw(port: u16, head: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    s.write_all(head.as_bytes()).await.unwrap();
+    let mut buf = vec![0u8; 8192];
+    let n = tokio::time::timeout(std::time::Duration::from_secs(5), s.read(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    String::from_utf8_lossy(&buf[..n]).into_owned()
+}
+
+pub fn client() -> Client {
+    Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// Sign in as `name` the way the login page does; returns the session cookie value.
+pub async fn sign_in(g: &Running, p: &Pki, name: &str, next: &str) -> (String, Value) {
+    let base = format!("http://127.0.0.1:{}", g.port);
+    let http = client();
+    let c = challenge(&http, &base, next).await;
+    let lc = &c.set_cookie;
+    assert!(
+        lc.contains("SameSite=Strict")
+            && lc.contains("HttpOnly")
+            && lc.contains("Secure")
+            && lc.contains("Max-Age=300"),
+        "{lc}"
+    );
+    assert_eq!(c.origin, ORIGIN);
+    let r = login(&http, &base, p, name, &c).await;
+    assert_eq!(r.status(), StatusCode::OK, "{:?}", r.headers());
+    let session = set_cookie(&r, "__Host-brama-session").unwrap();
+    assert!(
+        session.contains("HttpOnly")
+            && session.contains("SameSite=Lax")
+            && session.contains("Secure")
+            && session.contains("Path=/"),
+        "{session}"
+    );
+    (
+        session.split(';').next().unwrap().to_string(),
+        r.json().await.unwrap(),
+    )
+}
+
+/// A self-signed P-256 server certificate for `localhost` and 127.0.0.1 named `cn`, written as
+/// `<cn>.pem` and `<cn>.key` in `dir` (the certificate doubles as its own CA for clients).
+pub fn tls_files(dir: &std::path::Path, cn: &str) -> (PathBuf, PathBuf) {
+    use openssl::asn1::Asn1Time;
+    use openssl::ec::{EcGroup, EcKey};
+    use openssl::hash::MessageDigest;
+    use openssl::nid::Nid;
+    use openssl::pkey::PKey;
+    use openssl::x509::extension::{BasicConstraints, SubjectAlternativeName};
+    use openssl::x509::{X509Builder, X509NameBuilder};
+    let key = PKey::from_ec_key(
+        EcKey::generate(&EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).unwrap()).unwrap(),
+    )
+    .unwrap();
+    let mut name = X509NameBuilder::new().unwrap();
+    name.append_entry_by_nid(Nid::COMMONNAME, cn).unwrap();
+    let name = name.build();
+    let mut b = X509Builder::new().unwrap();
+    b.set_version(2).unwrap();
+    let mut serial = openssl::bn::BigNum::new().unwrap();
+    serial
+        .rand(64, openssl::bn::MsbOption::MAYBE_ZERO, false)
+        .unwrap();
+    b.set_serial_number(&serial.to_asn1_integer().unwrap())
+        .unwrap();
+    b.set_subject_name(&name).unwrap();
+    b.set_issuer_name(&name).unwrap();
+    b.set_pubkey(&key).unwrap();
+    b.set_not_before(&Asn1Time::days_from_now(0).unwrap())
+        .unwrap();
+    b.set_not_after(&Asn1Time::days_from_now(30).unwrap())
+        .unwrap();
+    b.append_extension(BasicConstraints::new().critical().build().unwrap())
+        .unwrap();
+    let san = SubjectAlternativeName::new()
+        .dns("localhost")
+        .ip("127.0.0.1")
+        .build(&b.x509v3_context(None, None))
+        .unwrap();
+    b.append_extension(san).unwrap();
+    b.sign(&key, MessageDigest::sha256()).unwrap();
+    let (cert, keyfile) = (dir.join(format!("{cn}.pem")), dir.join(format!("{cn}.key")));
+    std::fs::write(&cert, b.build().to_pem().unwrap()).unwrap();
+    std::fs::write(&keyfile, key.private_key_to_pem_pkcs8().unwrap()).unwrap();
+    (cert, keyfile)
 }

@@ -17,11 +17,12 @@ async fn main() -> ExitCode {
         gateway: 8080,
         backend: 8081,
         agent: agent::config::DEFAULT_PORT,
+        admin: 9090,
     };
     let d = match demo::start(&root, &ports).await {
         Ok(d) => d,
         Err(e) => {
-            eprintln!("brama-demo: {e}\n(ports 8080, 8081, 47560 and 47561 must be free)");
+            eprintln!("brama-demo: {e}\n(ports 8080, 8081, 9090, 47560 and 47561 must be free)");
             return ExitCode::FAILURE;
         }
     };
@@ -55,6 +56,7 @@ async fn main() -> ExitCode {
         d.pki.display(),
         d.password
     );
+    println!("  Metrics         http://127.0.0.1:9090/metrics (also /healthz, /readyz)");
     println!("  Try             citizen-p256 (citizen), representative-p256 (organisation), expired, untrusted, not-qualified");
     println!("\nCtrl-C stops everything.");
     let _ = tokio::signal::ctrl_c().await;

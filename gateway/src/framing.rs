@@ -1,0 +1,326 @@
+//! Watches the bytes of one HTTP/1 connection as hyper reads them, to refuse a request that
+//! carries both `Content-Length` and `Transfer-Encoding` (design.md §5).
+//!
+//! hyper accepts such a request the way RFC 9112 §6.3 permits (chunked wins, the connection
+//! closes after it) and drops `Content-Length` before a handler could see it. That is safe for
+//! the gateway itself, but a request framed two ways is the signature of a smuggling attempt
+//! against whatever stands in front of the gateway, so it is refused with `400` instead.
+//!
+//! The watcher follows the message framing (head, fixed-length body, chunked body) to know
+//! where each request head starts, and queues one verdict per head in order. HTTP/1 requests
+//! on a connection are served in order, so the service takes verdicts front to back. Whatever
+//! it cannot follow (bytes after an upgrade, a head hyper will refuse anyway) stops the
+//! watching for that connection: hyper's own handling still applies there.
+
+use std::collections::VecDeque;
+use std::io;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+/// Heads longer than this are hyper's to refuse; the watcher gives up on them.
+const MAX_HEAD: usize = 64 * 1024;
+const MAX_LINE: usize = 4 * 1024;
+
+/// One verdict per request head, in the order the heads arrived: `true` when the head carried
+/// both `Content-Length` and `Transfer-Encoding`.
+#[derive(Clone, Default)]
+pub struct Verdicts(Arc<Mutex<VecDeque<bool>>>);
+
+impl Verdicts {
+    /// The verdict for the next request the connection serves (`false` once watching stopped).
+    pub fn next(&self) -> bool {
+        self.0
+            .lock()
+            .expect("verdicts")
+            .pop_front()
+            .unwrap_or(false)
+    }
+
+    fn push(&self, ambiguous: bool) {
+        self.0.lock().expect("verdicts").push_back(ambiguous);
+    }
+}
+
+enum State {
+    /// Collecting a request head (leading empty lines included).
+    Head(Vec<u8>),
+    /// Inside a body of known length.
+    Fixed(u64),
+    /// Collecting a chunk-size line.
+    ChunkSize(Vec<u8>),
+    /// Inside chunk data; then the CRLF that ends it.
+    ChunkData(u64),
+    ChunkEnd(u8),
+    /// Trailer lines after the last chunk, up to an empty line.
+    Trailers(Vec<u8>),
+    /// Not following any more.
+    Stopped,
+}
+
+/// The framing follower: feed it every byte read, in order.
+pub struct Watcher {
+    state: State,
+    verdicts: Verdicts,
+}
+
+impl Watcher {
+    pub fn new(verdicts: Verdicts) -> Watcher {
+        Watcher {
+            state: State::Head(Vec::new()),
+            verdicts,
+        }
+    }
+
+    pub fn feed(&mut self, mut bytes: &[u8]) {
+        while !bytes.is_empty() {
+            let state = std::mem::replace(&mut self.state, State::Stopped);
+            self.state = match state {
+                State::Stopped => return,
+                State::Head(mut head) => {
+                    let end = find_head_end(&head, bytes);
+                    let take = end.unwrap_or(bytes.len());
+                    head.extend_from_slice(&bytes[..take]);
+                    bytes = &bytes[take..];
+                    match end {
+                        Some(_) => self.head_done(&head),
+                        None if head.len() > MAX_HEAD => State::Stopped,
+                        None => State::Head(head),
+                    }
+                }
+                State::Fixed(left) => {
+                    let n = left.min(bytes.len() as u64);
+                    bytes = &bytes[n as usize..];
+                    if left == n {
+                        State::Head(Vec::new())
+                    } else {
+                        State::Fixed(left - n)
+                    }
+                }
+                State::ChunkSize(mut line) => match bytes.iter().position(|&b| b == b'\n') {
+                    Some(i) => {
+                        line.extend_from_slice(&bytes[..i]);
+                        bytes = &bytes[i + 1..];
+                        match chunk_size(&line) {
+                            Some(0) => State::Trailers(Vec::new()),
+                            Some(n) => State::ChunkData(n),
+                            None => State::Stopped,
+                        }
+                    }
+                    None => {
+                        line.extend_from_slice(bytes);
+                        bytes = &[];
+                        if line.len() > MAX_LINE {
+                            State::Stopped
+                        } else {
+                            State::ChunkSize(line)
+                        }
+                    }
+                },
+                State::ChunkData(left) => {
+                    let n = left.min(bytes.len() as u64);
+                    bytes = &bytes[n as usize..];
+                    if left == n {
+                        State::ChunkEnd(2)
+                    } else {
+                        State::ChunkData(left - n)
+                    }
+                }
+                State::ChunkEnd(left) => {
+                    bytes = &bytes[1..];
+                    if left == 1 {
+                        State::ChunkSize(Vec::new())
+                    } else {
+                        State::ChunkEnd(left - 1)
+                    }
+                }
+                State::Trailers(mut line) => match bytes.iter().position(|&b| b == b'\n') {
+                    Some(i) => {
+                        line.extend_from_slice(&bytes[..i]);
+                        bytes = &bytes[i + 1..];
+                        if line.is_empty() || line == b"\r" {
+                            State::Head(Vec::new())
+                        } else {
+                            State::Trailers(Vec::new())
+                        }
+                    }
+                    None => {
+                        line.extend_from_slice(bytes);
+                        bytes = &[];
+                        if line.len() > MAX_LINE {
+                            State::Stopped
+                        } else {
+                            State::Trailers(line)
+                        }
+                    }
+                },
+            };
+        }
+    }
+
+    /// A complete head: record its verdict and follow its body.
+    fn head_done(&mut self, head: &[u8]) -> State {
+        let mut headers = [httparse::EMPTY_HEADER; 128];
+        let mut req = httparse::Request::new(&mut headers);
+        if !matches!(req.parse(head), Ok(httparse::Status::Complete(_))) {
+            return State::Stopped;
+        }
+        let (mut length, mut chunked, mut te) = (None, false, false);
+        for h in req.headers.iter() {
+            if h.name.eq_ignore_ascii_case("content-length") {
+                length = std::str::from_utf8(h.value)
+                    .ok()
+                    .and_then(|v| v.trim().parse::<u64>().ok())
+                    .or(Some(u64::MAX));
+            } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
+                te = true;
+                chunked = h
+                    .value
+                    .rsplit(|&b| b == b',')
+                    .next()
+                    .is_some_and(|last| last.trim_ascii().eq_ignore_ascii_case(b"chunked"));
+            }
+        }
+        self.verdicts.push(te && length.is_some());
+        match (te, length) {
+            (true, _) if chunked => State::ChunkSize(Vec::new()),
+            (true, _) => State::Stopped,
+            (false, Some(u64::MAX)) => State::Stopped,
+            (false, Some(0)) | (false, None) => State::Head(Vec::new()),
+            (false, Some(n)) => State::Fixed(n),
+        }
+    }
+}
+
+/// Where the head ends in `more` (index just past the blank line), given what came before.
+/// Empty lines before the request line are skipped the way parsers do.
+fn find_head_end(before: &[u8], more: &[u8]) -> Option<usize> {
+    // Look at the last three bytes already held plus the new ones.
+    let keep = before.len().min(3);
+    let mut window: Vec<u8> = before[before.len() - keep..].to_vec();
+    let started = before.iter().any(|&b| b != b'\r' && b != b'\n');
+    let mut started = started;
+    for (i, &b) in more.iter().enumerate() {
+        window.push(b);
+        if b != b'\r' && b != b'\n' {
+            started = true;
+        }
+        let w = &window[window.len().saturating_sub(4)..];
+        if started && (w.ends_with(b"\r\n\r\n") || w.ends_with(b"\n\n")) {
+            return Some(i + 1);
+        }
+    }
+    None
+}
+
+/// The size of a chunk from its line (`1a;ext=1\r`).
+fn chunk_size(line: &[u8]) -> Option<u64> {
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let hex = line.split(|&b| b == b';').next()?.trim_ascii();
+    u64::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()
+}
+
+/// An IO stream whose reads pass through a [`Watcher`].
+pub struct Watched<T> {
+    inner: T,
+    watcher: Watcher,
+}
+
+impl<T> Watched<T> {
+    pub fn new(inner: T, verdicts: Verdicts) -> Watched<T> {
+        Watched {
+            inner,
+            watcher: Watcher::new(verdicts),
+        }
+    }
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for Watched<T> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let this = &mut *self;
+        let poll = Pin::new(&mut this.inner).poll_read(cx, buf);
+        if let Poll::Ready(Ok(())) = poll {
+            this.watcher.feed(&buf.filled()[before..]);
+        }
+        poll
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for Watched<T> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn verdicts(input: &[&[u8]]) -> Vec<bool> {
+        let v = Verdicts::default();
+        let mut w = Watcher::new(v.clone());
+        for part in input {
+            w.feed(part);
+        }
+        let out = v.0.lock().unwrap().iter().copied().collect();
+        out
+    }
+
+    #[test]
+    fn follows_bodies_to_the_next_head() {
+        let stream: &[u8] = b"POST /a HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello\
+            POST /b HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nX: y\r\n\r\n\
+            GET /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n";
+        assert_eq!(verdicts(&[stream]), [false, false, true]);
+        // The same bytes one at a time give the same verdicts.
+        let bytes: Vec<&[u8]> = stream.chunks(1).collect();
+        assert_eq!(verdicts(&bytes), [false, false, true]);
+    }
+
+    #[test]
+    fn a_body_that_looks_like_a_head_is_only_a_body() {
+        let body = b"GET /x HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n";
+        let mut stream =
+            format!("POST /a HTTP/1.1\r\nContent-Length: {}\r\n\r\n", body.len()).into_bytes();
+        stream.extend_from_slice(body);
+        stream.extend_from_slice(b"GET /b HTTP/1.1\r\n\r\n");
+        assert_eq!(verdicts(&[&stream]), [false, false]);
+    }
+
+    #[test]
+    fn unreadable_input_stops_watching() {
+        assert_eq!(
+            verdicts(&[b"\x16\x03\x01 not http\r\n\r\nGET / HTTP/1.1\r\n\r\n"]),
+            [] as [bool; 0]
+        );
+        assert_eq!(chunk_size(b"1A;x=y\r"), Some(26));
+        assert_eq!(chunk_size(b"zz\r"), None);
+    }
+}
