@@ -338,9 +338,7 @@ pub fn document(
     }
 }
 
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
+use certs::hex;
 
 pub async fn poll(
     State(app): State<Arc<App>>,

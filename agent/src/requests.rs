@@ -73,7 +73,7 @@ pub struct Requests {
 pub fn random_token() -> String {
     let mut b = [0u8; 16];
     openssl::rand::rand_bytes(&mut b).expect("OpenSSL random");
-    b.iter().map(|x| format!("{x:02x}")).collect()
+    certs::hex(&b)
 }
 
 /// Constant-time comparison for tokens.

@@ -92,10 +92,7 @@ impl Container {
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
-    openssl::sha::sha256(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    certs::hex(&openssl::sha::sha256(bytes))
 }
 
 fn is_ca(der: &[u8]) -> bool {

@@ -60,9 +60,7 @@ impl CertificateSummary {
     }
 }
 
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
+pub(crate) use crate::hex;
 
 fn key_algorithm(cert: &X509Certificate<'_>) -> String {
     let spki = cert.public_key();

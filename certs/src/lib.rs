@@ -19,6 +19,18 @@ pub mod qualified;
 pub mod statement;
 
 pub use certificate::CertificateSummary;
+
+/// Lower-case hex of `bytes` (ids, digests, fingerprints); one allocation, no formatting
+/// machinery — it runs on the gateway's per-request path.
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(DIGITS[(b >> 4) as usize] as char);
+        out.push(DIGITS[(b & 15) as usize] as char);
+    }
+    out
+}
 pub use identity::{IdKind, Identifier, Identity, Organisation, SubjectKind};
 pub use qualified::{Purpose, QcType, QualifiedStatus};
 

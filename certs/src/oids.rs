@@ -155,7 +155,7 @@ mod tests {
         let login = encode(LOGIN_STATEMENT);
         // As `openssl asn1parse -genstr OID:2.25.70421926404876894851856143287602682061` writes it.
         let openssl = "69e9fae2c2b8f4f2b79798bd8eccc2b4c2b14d";
-        let hex: String = login.iter().map(|b| format!("{b:02x}")).collect();
+        let hex = crate::hex(&login);
         assert_eq!(hex, openssl);
         let parsed = asn1_rs::Oid::new(std::borrow::Cow::Borrowed(&login));
         assert!(is(&parsed, LOGIN_STATEMENT));

@@ -95,7 +95,7 @@ pub struct Subject {
     pub version: i64,
 }
 
-/// Minted assertions, reused until [`RENEW_BEFORE`] seconds before they expire.
+/// Minted assertions, reused until 30 s (`RENEW_BEFORE`) before they expire.
 pub struct Assertions {
     key: SigningKey,
     issuer: String,

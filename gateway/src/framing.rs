@@ -195,20 +195,20 @@ impl Watcher {
 }
 
 /// Where the head ends in `more` (index just past the blank line), given what came before.
-/// Empty lines before the request line are skipped the way parsers do.
+/// Empty lines before the request line are skipped the way parsers do. The last four bytes
+/// ride in a `u32`, so the scan costs a shift per byte.
 fn find_head_end(before: &[u8], more: &[u8]) -> Option<usize> {
-    // Look at the last three bytes already held plus the new ones.
-    let keep = before.len().min(3);
-    let mut window: Vec<u8> = before[before.len() - keep..].to_vec();
-    let started = before.iter().any(|&b| b != b'\r' && b != b'\n');
-    let mut started = started;
+    const CRLFCRLF: u32 = u32::from_be_bytes(*b"\r\n\r\n");
+    const LFLF: u32 = u32::from_be_bytes([0, 0, b'\n', b'\n']);
+    let mut last = before[before.len().saturating_sub(3)..]
+        .iter()
+        .fold(0u32, |acc, &b| acc << 8 | b as u32);
+    let mut started = before.iter().any(|&b| b != b'\r' && b != b'\n');
     for (i, &b) in more.iter().enumerate() {
-        window.push(b);
+        last = last << 8 | b as u32;
         if b != b'\r' && b != b'\n' {
             started = true;
-        }
-        let w = &window[window.len().saturating_sub(4)..];
-        if started && (w.ends_with(b"\r\n\r\n") || w.ends_with(b"\n\n")) {
+        } else if started && b == b'\n' && (last == CRLFCRLF || last & 0xffff == LFLF) {
             return Some(i + 1);
         }
     }

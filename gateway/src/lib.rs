@@ -5,7 +5,12 @@
 //! accounts from the names in the certificate, keeps sessions and forwards requests with
 //! trusted identity headers. See `../shared/design.md` §4–§5 and §8.
 //!
-//! So far: [`verify`] (design.md §4 steps 1–5), [`challenge`], [`store`] and [`config`].
+//! Modules, each with one job: [`verify`] (design.md §4: the CMS signature and the certificate
+//! checks), [`challenge`] (HMAC-sealed challenges), [`login`] (the login as a plain function),
+//! [`store`] (accounts, sessions, audit; SQLite or PostgreSQL), [`assertion`] (ES256 assertion
+//! for the backend), [`proxy`] (header hygiene), [`server`] (routes and forwarding),
+//! [`listener`] + [`framing`] + [`tls`] (connections), [`admin`] (health and metrics),
+//! [`limits`] and [`config`].
 
 pub mod admin;
 pub mod assertion;

@@ -198,6 +198,20 @@ pub fn router(g: Arc<Gateway>) -> Router {
         .with_state(g)
 }
 
+/// A new request id: a random per-process prefix and a counter. Unique without a call to
+/// the random generator per request.
+fn new_request_id() -> String {
+    static PREFIX: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let prefix = PREFIX.get_or_init(|| {
+        let mut b = [0u8; 8];
+        openssl::rand::rand_bytes(&mut b).expect("OpenSSL random");
+        certs::hex(&b)
+    });
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("{prefix}{n:08x}")
+}
+
 /// A request id from the client when it is a plain token, else a new one.
 fn request_id(h: &HeaderMap) -> String {
     h.get("x-request-id")
@@ -209,11 +223,7 @@ fn request_id(h: &HeaderMap) -> String {
                     .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
         })
         .map(str::to_string)
-        .unwrap_or_else(|| {
-            let mut b = [0u8; 12];
-            openssl::rand::rand_bytes(&mut b).expect("OpenSSL random");
-            b.iter().map(|x| format!("{x:02x}")).collect()
-        })
+        .unwrap_or_else(new_request_id)
 }
 
 /// One log line per request (method, path without the query, status, time, request id), and
@@ -411,10 +421,7 @@ async fn logout_handler(State(g): State<Arc<Gateway>>, headers: HeaderMap) -> Re
 }
 
 fn cookie_hash(id: &str) -> String {
-    openssl::sha::sha256(id.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    certs::hex(&openssl::sha::sha256(id.as_bytes()))
 }
 
 /// The session's account, or why there is none: from memory while fresh, else the store.
@@ -699,12 +706,8 @@ async fn forward(
     }
     let assertion = identity.as_ref().map(|(session, account)| {
         let cookie = proxy::cookie(&parts.headers, SESSION_COOKIE).unwrap_or("");
-        let session_hash: String = openssl::sha::sha256(cookie.as_bytes())
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
         let subject = Subject {
-            session: session_hash,
+            session: cookie_hash(cookie),
             account: account.id.clone(),
             role: session.role.clone(),
             org_key: session.org_key.clone(),

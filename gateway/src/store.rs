@@ -178,16 +178,13 @@ pub struct AuditRecord<'a> {
 }
 
 fn session_hash(id: &str) -> String {
-    openssl::sha::sha256(id.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    certs::hex(&openssl::sha::sha256(id.as_bytes()))
 }
 
 fn random_hex(n: usize) -> String {
     let mut b = vec![0u8; n];
     openssl::rand::rand_bytes(&mut b).expect("OpenSSL random");
-    b.iter().map(|x| format!("{x:02x}")).collect()
+    certs::hex(&b)
 }
 
 fn names_of(row: &AnyRow) -> Result<Names, sqlx::Error> {
@@ -416,7 +413,7 @@ impl Store {
             .bind(now)
             .execute(&self.pool)
             .await?;
-        let hex: String = nonce.iter().map(|b| format!("{b:02x}")).collect();
+        let hex: String = certs::hex(nonce);
         let first = sqlx::query("INSERT INTO consumed_challenges (nonce, expires_at) VALUES ($1, $2) ON CONFLICT (nonce) DO NOTHING")
             .bind(hex)
             .bind(expires_at)
@@ -584,11 +581,7 @@ impl Store {
     ) -> Result<crate::assertion::SigningKey, StoreError> {
         use crate::assertion::SigningKey;
         let fresh = SigningKey::generate("1");
-        let hex: String = fresh
-            .to_pkcs8()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let hex = certs::hex(&fresh.to_pkcs8());
         sqlx::query("INSERT INTO gateway_keys (purpose, kid, secret, created_at) VALUES ('assertion', 1, $1, $2) ON CONFLICT (purpose, kid) DO NOTHING")
             .bind(hex)
             .bind(now)
