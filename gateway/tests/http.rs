@@ -208,6 +208,188 @@ async fn refusals_over_http() {
     g.stop().await;
 }
 
+/// Every refusal of design.md §4 over real HTTP: the status, the code, and no session.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_login_refusal_over_http_has_its_status_and_code() {
+    use certs::cms::{self, Content, Digest};
+    use certs::statement::{LoginStatement, CONTENT_TYPE};
+    let p = pki();
+    let backend = echo_backend().await;
+    let (_db, g) = start_with(
+        &p,
+        &format!("http://{backend}"),
+        "[limits]\nlogin_per_minute = 0\nchallenge_per_minute = 0\ncertificate_per_minute = 0\n",
+    )
+    .await;
+    let base = format!("http://127.0.0.1:{}", g.port);
+    let http = client();
+    let fresh = |c: &str| {
+        LoginStatement::new(ORIGIN, c, time::OffsetDateTime::now_utc().unix_timestamp()).to_bytes()
+    };
+    let p384_cert = std::fs::read(
+        p.dir
+            .join(&p.m.certificate("citizen-p384").unwrap().certificate_der),
+    )
+    .unwrap();
+
+    // (what, signature for a challenge, the status and code the person gets)
+    type Make<'a> = Box<dyn Fn(&str) -> Vec<u8> + 'a>;
+    let pr = &p;
+    let by = |name: &'static str| -> Make {
+        Box::new(move |c: &str| sign_statement(pr, name, ORIGIN, c))
+    };
+    let cases: Vec<(&str, Make, u16, &str)> = vec![
+        (
+            "expired certificate",
+            by("expired"),
+            401,
+            "certificate_expired",
+        ),
+        (
+            "not yet valid",
+            by("not-yet-valid"),
+            401,
+            "certificate_not_yet_valid",
+        ),
+        ("untrusted CA", by("untrusted"), 401, "untrusted_issuer"),
+        ("not qualified", by("not-qualified"), 401, "not_qualified"),
+        ("an e-seal", by("seal-p256"), 401, "not_a_person"),
+        (
+            "key-agreement key",
+            by("citizen-p256-kep"),
+            401,
+            "wrong_key_usage",
+        ),
+        ("RSA-1024", by("rsa1024"), 401, "weak_key"),
+        ("SHA-1 certificate", by("sha1"), 401, "weak_algorithm"),
+        (
+            "another site's statement",
+            Box::new(|c: &str| sign_statement(&p, "citizen-p256", "https://evil.example", c)),
+            401,
+            "wrong_origin",
+        ),
+        (
+            "tampered content",
+            Box::new(|c: &str| {
+                let mut der = sign_statement(&p, "citizen-p256", ORIGIN, c);
+                // The statement's time moved by a second after signing: still fresh, not signed.
+                let at = der.windows(6).position(|w| w == b"\"iat\":").unwrap() + 6;
+                let end = at + der[at..].iter().position(|b| !b.is_ascii_digit()).unwrap() - 1;
+                der[end] = if der[end] == b'0' { b'1' } else { der[end] - 1 };
+                der
+            }),
+            401,
+            "bad_signature",
+        ),
+        (
+            "a hash-mode document signature over the statement's digest",
+            Box::new(|c: &str| {
+                let digest = Digest::Sha256.hash(&fresh(c));
+                common::sign_with(
+                    &p,
+                    "citizen-p256",
+                    cms::ID_DATA,
+                    Content::Detached { digest: &digest },
+                    |_| {},
+                )
+            }),
+            400,
+            "wrong_content_type",
+        ),
+        (
+            "signing-certificate-v2 naming another certificate",
+            Box::new(|c: &str| {
+                let s = fresh(c);
+                let other = p384_cert.clone();
+                common::sign_with(
+                    &p,
+                    "citizen-p256",
+                    CONTENT_TYPE,
+                    Content::Attached(&s),
+                    move |r| {
+                        r.signing_certificate = Some(Box::leak(other.into_boxed_slice()));
+                    },
+                )
+            }),
+            401,
+            "signer_certificate_mismatch",
+        ),
+    ];
+    for (what, make, status, code) in cases {
+        let c = challenge(&http, &base, "/").await;
+        let r = common::post_signature(&http, &base, &c.cookie, &make(&c.challenge)).await;
+        assert_eq!(r.status().as_u16(), status, "{what}");
+        assert!(set_cookie(&r, "__Host-brama-session").is_none(), "{what}");
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["error"]["code"], code, "{what}: {body}");
+        assert!(
+            !body["error"]["message"].as_str().unwrap().is_empty(),
+            "{what}"
+        );
+    }
+
+    // A challenge used twice: the second time it is a replay.
+    let c = challenge(&http, &base, "/").await;
+    let der = sign_statement(&p, "citizen-p256", ORIGIN, &c.challenge);
+    assert_eq!(
+        common::post_signature(&http, &base, &c.cookie, &der)
+            .await
+            .status(),
+        200
+    );
+    let r = common::post_signature(&http, &base, &c.cookie, &der).await;
+    assert_eq!(r.status(), 401);
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["error"]["code"],
+        "challenge_replayed"
+    );
+
+    // A challenge fetched by another browser (another login cookie).
+    let mine = challenge(&http, &base, "/").await;
+    let theirs = challenge(&http, &base, "/").await;
+    let der = sign_statement(&p, "citizen-p256", ORIGIN, &theirs.challenge);
+    let r = common::post_signature(&http, &base, &mine.cookie, &der).await;
+    assert_eq!(r.status(), 401);
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["error"]["code"],
+        "challenge_wrong_browser"
+    );
+
+    // An expired challenge: issued with the gateway's own keys ten minutes ago (a clock
+    // injected through the issuing time, no sleeping).
+    let browser = mine.cookie.split_once('=').unwrap().1;
+    let past = time::OffsetDateTime::now_utc().unix_timestamp() - 600;
+    let (old, _) = g.gateway.keys.issue(browser, "/", past, 300);
+    let der = sign_statement(&p, "citizen-p256", ORIGIN, &old);
+    let r = common::post_signature(&http, &base, &mine.cookie, &der).await;
+    assert_eq!(r.status(), 401);
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["error"]["code"],
+        "challenge_expired"
+    );
+
+    // A blocked account: refused with the reason.
+    let id = g.gateway.store.account_ids().await.unwrap()[0].clone();
+    g.gateway
+        .store
+        .set_blocked(&id, Some("рішення суду № 1"), past + 600)
+        .await
+        .unwrap();
+    let c = challenge(&http, &base, "/").await;
+    let r = login(&http, &base, &p, "citizen-p256", &c).await;
+    assert_eq!(r.status(), 403);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "account_blocked");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("рішення суду № 1"),
+        "{body}"
+    );
+    g.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn backend_down_is_a_502_not_a_hang() {
     let p = pki();

@@ -149,16 +149,22 @@ pub async fn login(
     name: &str,
     c: &Challenge,
 ) -> reqwest::Response {
+    let der = sign_statement(p, name, ORIGIN, &c.challenge);
+    post_signature(http, base, &c.cookie, &der).await
+}
+
+/// Post a signature (DER CMS) to `/auth/login` with the login cookie `cookie`.
+pub async fn post_signature(
+    http: &reqwest::Client,
+    base: &str,
+    cookie: &str,
+    der: &[u8],
+) -> reqwest::Response {
     use base64::Engine;
-    let signature = base64::engine::general_purpose::STANDARD.encode(sign_statement(
-        p,
-        name,
-        ORIGIN,
-        &c.challenge,
-    ));
+    let signature = base64::engine::general_purpose::STANDARD.encode(der);
     http.post(format!("{base}/auth/login"))
         .header("origin", ORIGIN)
-        .header("cookie", &c.cookie)
+        .header("cookie", cookie)
         .json(&serde_json::json!({ "signature": signature }))
         .send()
         .await
