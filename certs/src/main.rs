@@ -44,6 +44,22 @@ enum Command {
         #[arg(long, env = "BRAMA_CERTS_PASSWORD", hide_env_values = true)]
         password: Option<String>,
     },
+    /// Revoke a dev-PKI certificate: marks it R in index.txt (the OCSP responder answers
+    /// "revoked" at once) and publishes the CRLs (a new base CRL, or with --delta only the
+    /// delta CRL), so CRL and OCSP agree.
+    Revoke {
+        /// The dev PKI folder.
+        #[arg(long, value_name = "DIR")]
+        dir: PathBuf,
+        /// The certificate's name in manifest.json (citizen-p256, …).
+        name: String,
+        /// CRLReason: keyCompromise, superseded, cessationOfOperation, affiliationChanged, …
+        #[arg(long, default_value = "keyCompromise")]
+        reason: String,
+        /// Publish in the delta CRL only; the base CRL stays as it is.
+        #[arg(long)]
+        delta: bool,
+    },
     /// Print the identity, validity and qualified status of the certificates in FILE.
     Show {
         /// PEM, DER (.cer/.crt), PKCS#7 bundle (.p7b) or PKCS#12 (.p12/.pfx).
@@ -70,6 +86,54 @@ fn main() -> ExitCode {
 
 fn run(command: Command) -> Result<(), Error> {
     match command {
+        Command::Revoke {
+            dir,
+            name,
+            reason,
+            delta,
+        } => {
+            use certs::devpki::crl;
+            let manifest = devpki::Manifest::load(&dir)?;
+            let entry = manifest
+                .certificates
+                .iter()
+                .find(|e| e.name == name)
+                .ok_or_else(|| {
+                    Error::Malformed(format!("no certificate named {name} in {}", dir.display()))
+                })?;
+            let code = crl::reason_code(&reason).ok_or_else(|| {
+                let known: Vec<&str> = crl::REASONS.iter().map(|(n, _)| *n).collect();
+                Error::Malformed(format!(
+                    "unknown reason {reason}; one of {}",
+                    known.join(", ")
+                ))
+            })?;
+            let serial: Vec<u8> = (0..entry.serial.len())
+                .step_by(2)
+                .filter_map(|i| {
+                    entry
+                        .serial
+                        .get(i..i + 2)
+                        .and_then(|h| u8::from_str_radix(h, 16).ok())
+                })
+                .collect();
+            let how = if delta {
+                crl::Publish::Delta
+            } else {
+                crl::Publish::Base
+            };
+            crl::revoke(&dir, &serial, code, how, time::OffsetDateTime::now_utc())?;
+            println!(
+                "{name} (serial {}) revoked ({reason}); index.txt and {} updated",
+                entry.serial,
+                if delta {
+                    "delta.pem/delta.der"
+                } else {
+                    "crl.pem/crl.der and delta.pem/delta.der"
+                }
+            );
+            Ok(())
+        }
         Command::Init {
             out,
             force,

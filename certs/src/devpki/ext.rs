@@ -124,3 +124,25 @@ pub fn authority_info_access(ocsp_url: &str, ca_issuers: Option<&str>) -> Custom
 pub fn ocsp_nocheck() -> CustomExtension {
     CustomExtension::from_oid_content(&oids::arcs(oids::EXT_OCSP_NOCHECK), vec![0x05, 0x00])
 }
+
+/// FreshestCRL (RFC 5280 §4.2.1.15): where the delta CRL is, with the syntax of CRL
+/// distribution points. Real Diia certificates carry it.
+pub fn freshest_crl(url: &str) -> CustomExtension {
+    let der = yasna::construct_der(|w| {
+        w.write_sequence(|w| {
+            w.next().write_sequence(|w| {
+                // distributionPoint [0] { fullName [0] GeneralNames { [6] URI } }
+                w.next().write_tagged(yasna::Tag::context(0), |w| {
+                    w.write_tagged_implicit(yasna::Tag::context(0), |w| {
+                        w.write_sequence(|w| {
+                            w.next().write_tagged_implicit(yasna::Tag::context(6), |w| {
+                                w.write_ia5_string(url)
+                            })
+                        })
+                    })
+                })
+            })
+        })
+    });
+    CustomExtension::from_oid_content(&oids::arcs(oids::EXT_FRESHEST_CRL), der)
+}

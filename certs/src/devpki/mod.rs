@@ -9,6 +9,7 @@
 //! The PKI is generated in a temporary folder beside `DIR` and moved into place at the end,
 //! so a failed run never leaves half a PKI, and an existing one is replaced only with `force`.
 
+pub mod crl;
 pub mod ext;
 pub mod keys;
 mod profile;
@@ -84,6 +85,11 @@ pub struct TrustFiles {
     pub ocsp_key: String,
     pub crl: String,
     pub crl_der: String,
+    /// The delta CRL (FreshestCRL of the leaves), PEM and DER.
+    #[serde(default)]
+    pub delta_crl: String,
+    #[serde(default)]
+    pub delta_crl_der: String,
     /// `openssl ocsp -index` database.
     pub index: String,
     pub untrusted_root: String,

@@ -4,9 +4,8 @@ use std::path::Path;
 
 use openssl::hash::MessageDigest;
 use rcgen::{
-    BasicConstraints, CertificateParams, CertificateRevocationListParams, CrlDistributionPoint,
-    DistinguishedName, DnType, DnValue, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyIdMethod,
-    KeyUsagePurpose, RevocationReason, RevokedCertParams, SerialNumber,
+    BasicConstraints, CertificateParams, CrlDistributionPoint, DistinguishedName, DnType, DnValue,
+    ExtendedKeyUsagePurpose, IsCa, Issuer, KeyIdMethod, KeyUsagePurpose, SerialNumber,
 };
 use time::{Duration, OffsetDateTime};
 
@@ -240,6 +239,8 @@ fn leaf_params(
     p.crl_distribution_points = vec![CrlDistributionPoint {
         uris: vec![opts.crl_url.clone()],
     }];
+    p.custom_extensions
+        .push(ext::freshest_crl(&super::crl::delta_url(&opts.crl_url)));
     p.custom_extensions
         .push(ext::authority_info_access(&opts.ocsp_url, None));
 
@@ -509,7 +510,6 @@ pub(super) fn generate(opts: &Options, dir: &Path) -> Result<Manifest, Error> {
     // --- End entities ---
     let mut certificates = Vec::new();
     let mut index = String::new();
-    let mut revoked = Vec::new();
     for leaf in leaves() {
         let key = DevKey::generate(leaf.key)?;
         let params = leaf_params(&leaf, &key, opts, t)?;
@@ -549,12 +549,6 @@ pub(super) fn generate(opts: &Options, dir: &Path) -> Result<Manifest, Error> {
                     index_time(when),
                     hex(serial)
                 ));
-                revoked.push(RevokedCertParams {
-                    serial_number: serial.clone(),
-                    revocation_time: when,
-                    reason_code: Some(RevocationReason::KeyCompromise),
-                    invalidity_date: None,
-                });
             } else {
                 index.push_str(&format!(
                     "V\t{expiry}\t\t{}\tunknown\t{subject}\n",
@@ -580,24 +574,13 @@ pub(super) fn generate(opts: &Options, dir: &Path) -> Result<Manifest, Error> {
     write(dir, "index.txt", index.as_bytes())?;
     write(dir, "index.txt.attr", b"unique_subject = no\n")?;
 
-    let crl = CertificateRevocationListParams {
-        this_update: t - Duration::minutes(1),
-        next_update: t + Duration::days(30),
-        crl_number: SerialNumber::from(1u64),
-        issuing_distribution_point: None,
-        revoked_certs: revoked,
-        key_identifier_method: KeyIdMethod::PreSpecified(ica_key.key_identifier()),
-    }
-    .signed_by(&ica)
-    .map_err(|e| Error::Crypto(e.to_string()))?;
-    write(
+    super::crl::publish(
         dir,
-        "crl.pem",
-        crl.pem()
-            .map_err(|e| Error::Crypto(e.to_string()))?
-            .as_bytes(),
+        ica_cert.der(),
+        &ica_key.pkey,
+        super::crl::Publish::Base,
+        t,
     )?;
-    write(dir, "crl.der", crl.der())?;
 
     for entry in authorities.iter().chain(&certificates) {
         note(
@@ -639,6 +622,11 @@ pub(super) fn generate(opts: &Options, dir: &Path) -> Result<Manifest, Error> {
     );
     note("crl.der", "The same CRL (DER), as served over HTTP");
     note(
+        "delta.pem",
+        "Delta CRL of the issuing CA (PEM): revocations since crl.pem (`brama-certs revoke --delta`); certificates name it in FreshestCRL",
+    );
+    note("delta.der", "The same delta CRL (DER), as served over HTTP");
+    note(
         "index.txt",
         "Certificate database for `openssl ocsp -index` (V valid, R revoked)",
     );
@@ -663,6 +651,8 @@ pub(super) fn generate(opts: &Options, dir: &Path) -> Result<Manifest, Error> {
             ocsp_key: "ocsp.key".into(),
             crl: "crl.pem".into(),
             crl_der: "crl.der".into(),
+            delta_crl: "delta.pem".into(),
+            delta_crl_der: "delta.der".into(),
             index: "index.txt".into(),
             untrusted_root: "untrusted-root.pem".into(),
             untrusted_ca: "untrusted-ca.pem".into(),
