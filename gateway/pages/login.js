@@ -12,6 +12,7 @@ const GATEWAY = {
   certificate_expired: ["Строк дії сертифіката минув. Отримайте новий у свого надавача послуг.", "The certificate has expired. Get a new one from your provider."],
   certificate_not_yet_valid: ["Сертифікат ще не набрав чинності.", "The certificate is not valid yet."],
   certificate_revoked: ["Сертифікат відкликано.", "The certificate has been revoked."],
+  revocation_unavailable: ["Не вдалося перевірити, чи сертифікат не відкликано (сервіс центру сертифікації недоступний). Спробуйте за кілька хвилин.", "The certificate's revocation status could not be checked (the certificate authority's service is unavailable). Try again in a few minutes."],
   untrusted_issuer: ["Сертифікат видав надавач послуг, якому портал не довіряє.", "The certificate was issued by a provider this portal does not trust."],
   not_qualified: ["Сертифікат не є кваліфікованим.", "The certificate is not qualified."],
   not_a_person: ["Це сертифікат організації (печатки), а не особи.", "This is an organisation's (seal) certificate, not a person's."],

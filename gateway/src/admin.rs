@@ -60,6 +60,13 @@ impl Metrics {
         });
     }
 
+    /// A login let through by `soft-fail` without a revocation answer.
+    pub fn revocation_soft_fail(&self) {
+        metrics::with_local_recorder(&self.recorder, || {
+            metrics::counter!("brama_revocation_soft_fail_total").increment(1);
+        });
+    }
+
     pub fn render(&self) -> String {
         self.handle.render()
     }

@@ -44,6 +44,7 @@ pub struct Config {
     /// believed; from anyone else those headers are removed.
     #[serde(default)]
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    #[serde(default)]
     pub revocation: Revocation,
     #[serde(default)]
     pub admin: Admin,
@@ -180,11 +181,70 @@ impl Default for Limits {
     }
 }
 
+/// `[revocation]`: how step 7 (is the certificate revoked?) is answered.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Revocation {
+    /// `fail-closed` (default): no answer, no login; `soft-fail`: no answer, login with an
+    /// audit record; `off`: not checked.
+    pub mode: crate::revocation::Mode,
+    /// Ask OCSP responders (the certificate's AIA or `issuer.ocsp_url`).
+    pub ocsp: bool,
+    /// Use CRLs (the certificate's distribution points or `issuer.crls`).
+    pub crl: bool,
+    /// Send an OCSP nonce and require it back (some responders refuse nonces).
+    pub nonce: bool,
+    /// Seconds an OCSP or CRL fetch may take.
+    pub timeout: u64,
+    /// Seconds after which an answer's thisUpdate is too old.
+    pub max_age: u64,
+    /// Seconds an OCSP answer without nextUpdate counts as good after its thisUpdate.
+    pub max_age_without_next_update: u64,
+    /// Seconds of clock difference allowed for a thisUpdate in the future.
+    pub skew: u64,
+    /// Good OCSP answers kept in memory.
+    pub cache_size: usize,
+    /// Largest CRL downloaded, bytes.
+    pub crl_max_bytes: usize,
+    /// Per-issuer settings.
+    pub issuer: Vec<RevocationIssuer>,
+}
+
+impl Default for Revocation {
+    fn default() -> Revocation {
+        Revocation {
+            mode: crate::revocation::Mode::FailClosed,
+            ocsp: true,
+            crl: true,
+            nonce: true,
+            timeout: 5,
+            max_age: 7 * 24 * 3600,
+            max_age_without_next_update: 300,
+            skew: 300,
+            cache_size: 100_000,
+            crl_max_bytes: 64 << 20,
+            issuer: Vec::new(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Revocation {
-    /// Only `"off"` until revocation checking lands; it must be written explicitly.
-    pub mode: String,
+pub struct RevocationIssuer {
+    /// The issuing CA certificate these settings are for.
+    pub ca: PathBuf,
+    /// OCSP responder URL instead of the certificate's AIA; "" for none (CRL only).
+    #[serde(default)]
+    pub ocsp_url: Option<String>,
+    /// A responder certificate trusted for this CA's OCSP answers (pinned).
+    #[serde(default)]
+    pub responder: Option<PathBuf>,
+    /// CRL URLs or files instead of the certificate's distribution points.
+    #[serde(default)]
+    pub crls: Vec<String>,
+    /// Delta CRL URLs or files instead of the certificate's FreshestCRL.
+    #[serde(default)]
+    pub delta_crls: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -275,9 +335,20 @@ impl Config {
         {
             return Err(bad("database", "must be sqlite://… or postgres://…"));
         }
-        if self.revocation.mode != "off" {
-            return Err(bad("revocation.mode", format!("'{}' is not supported yet: write mode = \"off\" explicitly (OCSP/CRL checking is a separate issue)", self.revocation.mode)));
+        let r = &self.revocation;
+        if r.mode != crate::revocation::Mode::Off && !r.ocsp && !r.crl {
+            return Err(bad(
+                "revocation",
+                "ocsp and crl are both off: set mode = \"off\" to say revocation is not checked",
+            ));
         }
+        if r.timeout == 0 || r.max_age == 0 || r.max_age_without_next_update == 0 {
+            return Err(bad(
+                "revocation",
+                "timeout, max_age and max_age_without_next_update must be positive",
+            ));
+        }
+        self.revocation_settings(base)?;
         if self.trust.anchors.is_empty() {
             return Err(bad("trust.anchors", "at least one trust anchor is needed"));
         }
@@ -355,6 +426,61 @@ impl Config {
             allowed_eku: self.trust.allowed_eku.clone(),
             policies_allow: self.trust.policies_allow.clone(),
             policies_deny: self.trust.policies_deny.clone(),
+        })
+    }
+}
+
+impl Config {
+    /// `[revocation]` with its files read.
+    pub fn revocation_settings(
+        &self,
+        base: Option<&Path>,
+    ) -> Result<crate::revocation::Settings, ConfigError> {
+        let r = &self.revocation;
+        let policy = self.trust_policy(base)?;
+        let mut issuers = Vec::new();
+        for (i, rule) in r.issuer.iter().enumerate() {
+            let one = |key: &str, p: &Path| -> Result<X509, ConfigError> {
+                let key = format!("revocation.issuer[{i}].{key}");
+                read_certificates(&resolve(base, p))
+                    .map_err(|e| bad(&key, e))?
+                    .into_iter()
+                    .next()
+                    .ok_or_else(|| bad(&key, "no certificate in the file"))
+            };
+            let file_or_url = |s: &String| {
+                if s.starts_with("http://") || s.starts_with("https://") {
+                    s.clone()
+                } else {
+                    resolve(base, Path::new(s)).display().to_string()
+                }
+            };
+            issuers.push(crate::revocation::IssuerRule {
+                ca: one("ca", &rule.ca)?,
+                ocsp_url: rule.ocsp_url.clone(),
+                responder: rule
+                    .responder
+                    .as_deref()
+                    .map(|p| one("responder", p))
+                    .transpose()?,
+                crls: rule.crls.iter().map(file_or_url).collect(),
+                delta_crls: rule.delta_crls.iter().map(file_or_url).collect(),
+            });
+        }
+        Ok(crate::revocation::Settings {
+            mode: r.mode,
+            ocsp: r.ocsp,
+            crl: r.crl,
+            nonce: r.nonce,
+            timeout: std::time::Duration::from_secs(r.timeout),
+            max_age: r.max_age as i64,
+            max_age_without_next_update: r.max_age_without_next_update as i64,
+            skew: r.skew as i64,
+            cache_size: r.cache_size.max(1),
+            crl_max_bytes: r.crl_max_bytes,
+            issuers,
+            trusted: policy.anchors,
+            untrusted: policy.intermediates,
         })
     }
 }

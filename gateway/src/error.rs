@@ -39,8 +39,11 @@ pub enum LoginError {
     CertificateExpired,
     #[error("the certificate is not valid yet")]
     CertificateNotYetValid,
-    #[error("the certificate is revoked")]
-    CertificateRevoked,
+    /// With when and why, as the revocation source said (empty when it said nothing).
+    #[error("the certificate is revoked{0}")]
+    CertificateRevoked(String),
+    #[error("the certificate's revocation status could not be checked; try again later ({0})")]
+    RevocationUnavailable(String),
     #[error("the certificate does not chain to a trusted qualified CA: {0}")]
     UntrustedIssuer(String),
     #[error("the certificate chain is invalid: {0}")]
@@ -89,7 +92,8 @@ impl LoginError {
             SignerCertificateMismatch => "signer_certificate_mismatch",
             CertificateExpired => "certificate_expired",
             CertificateNotYetValid => "certificate_not_yet_valid",
-            CertificateRevoked => "certificate_revoked",
+            CertificateRevoked(_) => "certificate_revoked",
+            RevocationUnavailable(_) => "revocation_unavailable",
             UntrustedIssuer(_) => "untrusted_issuer",
             InvalidChain(_) => "invalid_chain",
             UnhandledCriticalExtension(_) => "unhandled_critical_extension",
@@ -131,7 +135,8 @@ impl LoginError {
             SignerCertificateMismatch => ("TOTAL-FAILED", "SIG_CONSTRAINTS_FAILURE"),
             CertificateExpired => ("INDETERMINATE", "OUT_OF_BOUNDS_NO_POE"),
             CertificateNotYetValid => ("INDETERMINATE", "NOT_YET_VALID"),
-            CertificateRevoked => ("INDETERMINATE", "REVOKED_NO_POE"),
+            CertificateRevoked(_) => ("INDETERMINATE", "REVOKED_NO_POE"),
+            RevocationUnavailable(_) => ("INDETERMINATE", "TRY_LATER"),
             UntrustedIssuer(_) => ("INDETERMINATE", "NO_CERTIFICATE_CHAIN_FOUND"),
             InvalidChain(_) => ("INDETERMINATE", "CHAIN_CONSTRAINTS_FAILURE"),
             WeakKey(_) | WeakAlgorithm(_) | UnsupportedAlgorithm(_) => {

@@ -22,6 +22,7 @@ pub mod limits;
 pub mod listener;
 pub mod login;
 pub mod proxy;
+pub mod revocation;
 pub mod server;
 pub mod store;
 pub mod tls;

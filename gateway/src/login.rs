@@ -5,6 +5,7 @@ use certs::SubjectKind;
 use time::OffsetDateTime;
 
 use crate::challenge::{Keys, Opened};
+use crate::revocation::{Mode, Verdict};
 use crate::store::{Account, AccountKey, AuditRecord, Names, Outcome, Registration, Store};
 use crate::verify::{self, chain::TrustPolicy};
 use crate::LoginError;
@@ -19,6 +20,8 @@ pub struct Context<'a> {
     pub session_ttl: i64,
     /// Logins per certificate, counted after the signature verified.
     pub per_certificate: Option<&'a crate::limits::Limiter<String>>,
+    /// Step 7; `None` when `[revocation] mode = "off"`.
+    pub revocation: Option<&'a crate::revocation::Checker>,
 }
 
 #[derive(Debug)]
@@ -31,6 +34,8 @@ pub struct Success {
     pub next: String,
     /// The certificate names an organisation: the user picks citizen or representative.
     pub choose_role: bool,
+    /// Revocation could not be checked and `soft-fail` let the login through (why).
+    pub revocation_soft_fail: Option<String>,
 }
 
 /// The account key of design.md §6: the best national identifier, else issuer + serial.
@@ -124,7 +129,48 @@ async fn run(
     if !first {
         return Err(fail(LoginError::ChallengeReplayed));
     }
-    // Step 7, revocation: `[revocation] mode = "off"` until the revocation issue lands.
+    // Step 7: revocation.
+    let mut revocation_soft_fail = None;
+    if let (Some(checker), [leaf, issuer, ..]) = (ctx.revocation, &verified.checked.chain[..]) {
+        let x509 = |der: &[u8]| {
+            openssl::x509::X509::from_der(der)
+                .map_err(|e| fail(LoginError::Internal(e.to_string())))
+        };
+        match checker.check(&x509(leaf)?, &x509(issuer)?, at).await {
+            Verdict::Good { .. } => {}
+            Verdict::Revoked {
+                at: when,
+                reason,
+                source,
+            } => {
+                let when = if when > 0 {
+                    format!(" since {}", crate::revocation::rfc3339(when))
+                } else {
+                    String::new()
+                };
+                return Err(fail(LoginError::CertificateRevoked(format!(
+                    "{when} ({reason}, {source})"
+                ))));
+            }
+            Verdict::Unavailable(why) if checker.settings.mode == Mode::SoftFail => {
+                let record = AuditRecord {
+                    outcome: "revocation_soft_fail",
+                    indication: "INDETERMINATE",
+                    sub_indication: "TRY_LATER",
+                    account_id: None,
+                    issuer: Some(&cert.0),
+                    serial: Some(&cert.1),
+                    detail: Some(&why),
+                };
+                ctx.store
+                    .audit(&record, at)
+                    .await
+                    .map_err(|e| fail(LoginError::Internal(e.to_string())))?;
+                revocation_soft_fail = Some(why);
+            }
+            Verdict::Unavailable(why) => return Err(fail(LoginError::RevocationUnavailable(why))),
+        }
+    }
 
     // Step 8: find or register the account.
     let id = &summary.identity;
@@ -191,6 +237,7 @@ async fn run(
         Success {
             session_id,
             choose_role: organisation.is_some(),
+            revocation_soft_fail,
             account,
             outcome,
             next: opened.next,

@@ -38,6 +38,8 @@ pub struct Gateway {
     pub store: Store,
     pub assertions: Assertions,
     pub metrics: Metrics,
+    /// Step 7; `None` when `[revocation] mode = "off"`.
+    pub revocation: Option<crate::revocation::Checker>,
     client: Client<HttpsConnector<HttpConnector>, Body>,
     /// Sessions served from memory for `session.cache_ttl` seconds: the hot path stays off
     /// the database. Keyed by the SHA-256 of the cookie value.
@@ -77,6 +79,7 @@ fn login_status(e: &LoginError) -> StatusCode {
         | ContentMissing
         | BadStatement(_) => StatusCode::BAD_REQUEST,
         AccountBlocked(_) => StatusCode::FORBIDDEN,
+        RevocationUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
         Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         _ => StatusCode::UNAUTHORIZED,
@@ -117,6 +120,14 @@ impl Gateway {
             .await
             .map_err(|e| e.to_string())?;
         let assertions = Assertions::new(key, &config.public_origin, &config.backend);
+        let revocation = match config.revocation.mode {
+            crate::revocation::Mode::Off => None,
+            _ => Some(crate::revocation::Checker::new(
+                config
+                    .revocation_settings(config_dir)
+                    .map_err(|e| e.to_string())?,
+            )?),
+        };
         let (challenges_by_address, logins_by_address, logins_by_certificate) = (
             Limiter::new(config.limits.challenge_per_minute),
             Limiter::new(config.limits.login_per_minute),
@@ -129,6 +140,7 @@ impl Gateway {
             store,
             assertions,
             metrics: Metrics::default(),
+            revocation,
             client,
             sessions: Default::default(),
             challenges_by_address,
@@ -361,12 +373,19 @@ async fn login_handler(
         store: &g.store,
         session_ttl: g.config.session.ttl as i64,
         per_certificate: Some(&g.logins_by_certificate),
+        revocation: g.revocation.as_ref(),
     };
     let result = login::login(&ctx, &der, proxy::cookie(&headers, LOGIN_COOKIE), now()).await;
     g.metrics.login(match &result {
         Ok(_) => "ok",
         Err(e) => e.code(),
     });
+    if let Ok(ok) = &result {
+        if let Some(why) = &ok.revocation_soft_fail {
+            tracing::warn!("login accepted without a revocation answer (soft-fail): {why}");
+            g.metrics.revocation_soft_fail();
+        }
+    }
     match result {
         Ok(ok) => {
             let mut resp = Json(json!({ "redirect": ok.next, "choose_role": ok.choose_role, "new_account": ok.outcome == crate::store::Outcome::Registered })).into_response();
@@ -967,6 +986,18 @@ pub async fn start(config: Config, config_dir: Option<&Path>) -> Result<Running,
     }
     let mut background = Vec::new();
     let g = gateway.clone();
+    if g.revocation.is_some() {
+        let g = gateway.clone();
+        background.push(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(60));
+            loop {
+                tick.tick().await;
+                if let Some(r) = &g.revocation {
+                    r.refresh(now().unix_timestamp()).await;
+                }
+            }
+        }));
+    }
     background.push(tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(5));
         loop {

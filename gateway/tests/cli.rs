@@ -69,15 +69,22 @@ fn check_config_names_the_key_that_is_wrong() {
 
     let cases: Vec<(String, &str, &str)> = vec![
         (
-            GOOD.replace("mode = \"off\"", "")
-                .replace("[revocation]", ""),
-            "revocation",
-            "missing",
+            GOOD.replace("mode = \"off\"", "mode = \"sometimes\""),
+            "revocation.mode",
+            "sometimes",
         ),
         (
-            GOOD.replace("mode = \"off\"", "mode = \"fail-closed\""),
-            "revocation.mode",
-            "write mode = \"off\" explicitly",
+            GOOD.replace("mode = \"off\"", "ocsp = false\ncrl = false"),
+            "revocation",
+            "ocsp and crl are both off",
+        ),
+        (
+            GOOD.replace(
+                "mode = \"off\"",
+                "[[revocation.issuer]]\nca = \"pki/nope.pem\"",
+            ),
+            "revocation.issuer[0].ca",
+            "nope.pem",
         ),
         (
             GOOD.replace("https://cabinet.example", "https://cabinet.example/path"),

@@ -55,6 +55,7 @@ impl Setup {
 
     fn context(&self) -> Context<'_> {
         Context {
+            revocation: None,
             public_origin: ORIGIN,
             keys: &self.keys,
             policy: &self.policy,

@@ -158,9 +158,17 @@ pub async fn start(dir: &Path, ports: &Ports) -> Result<Demo, String> {
         .await
         .map_err(|e| format!("backend: {e}"))?;
     let gateway_url = format!("http://localhost:{}", ports.gateway);
+    // Revocation from the dev PKI's own CRL and delta CRL files, published fresh.
+    certs::devpki::crl::republish(&pki, time::OffsetDateTime::now_utc())
+        .map_err(|e| format!("CRLs: {e}"))?;
+    let (ica, crl, delta) = (
+        pki.join("ica.pem").display().to_string(),
+        pki.join("crl.der").display().to_string(),
+        pki.join("delta.der").display().to_string(),
+    );
     let toml = format!(
         "listen = \"127.0.0.1:{}\"\npublic_origin = \"{gateway_url}\"\nbackend = \"http://{backend}\"\nagent_url = \"{agent_url}\"\n\
-         database = \"sqlite://{}\"\n[trust]\nanchors = [\"{}\"]\nintermediates = [\"{}\"]\n[revocation]\nmode = \"off\"\n[admin]\nlisten = \"127.0.0.1:{}\"\n",
+         database = \"sqlite://{}\"\n[trust]\nanchors = [\"{}\"]\nintermediates = [\"{}\"]\n[revocation]\nmode = \"fail-closed\"\n[[revocation.issuer]]\nca = \"{ica}\"\nocsp_url = \"\"\ncrls = [\"{crl}\"]\ndelta_crls = [\"{delta}\"]\n[admin]\nlisten = \"127.0.0.1:{}\"\n",
         ports.gateway,
         dir.join("brama.db").display(),
         pki.join("root.pem").display(),

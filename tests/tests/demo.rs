@@ -37,6 +37,11 @@ async fn a_citizen_signs_in_through_agent_and_gateway_and_is_greeted() {
     assert!(again.contains("Вітаємо, Тарас Шевченко!"));
     assert!(!again.contains("новий обліковий запис"), "{again}");
 
+    // The demo checks revocation (fail-closed, the dev PKI's CRL and delta CRL): the revoked
+    // test key is refused with its code.
+    let refused = demo::sign_in(&d, "revoked", &d.password).await.unwrap_err();
+    assert!(refused.contains("certificate_revoked"), "{refused}");
+
     // A wrong password on the agent's page never signs.
     let wrong = demo::sign_in(&d, "citizen-p384", "not-the-password").await;
     assert!(wrong.is_err_and(|e| e.contains("approval refused")));

@@ -237,7 +237,7 @@ fn parse_index_time(s: &str) -> Option<OffsetDateTime> {
 }
 
 fn unhex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     (0..s.len())
@@ -372,6 +372,25 @@ fn write_crl(dir: &Path, stem: &str, der_bytes: &[u8]) -> Result<(), Error> {
     Ok(())
 }
 
+/// The issuing CA's certificate and key, from the manifest.
+fn issuing_ca(dir: &Path) -> Result<(Vec<u8>, PKey<Private>), Error> {
+    let manifest = super::Manifest::load(dir)?;
+    let ica = manifest
+        .certificate("ica")
+        .ok_or_else(|| Error::malformed("manifest has no ica"))?;
+    let issuer_der = std::fs::read(dir.join(&ica.certificate_der)).map_err(Error::io(dir))?;
+    let key_pem = std::fs::read(dir.join(&ica.key)).map_err(Error::io(dir))?;
+    let key = PKey::private_key_from_pem_passphrase(&key_pem, ica.password.as_bytes())?;
+    Ok((issuer_der, key))
+}
+
+/// Publish fresh CRLs from `index.txt` (a dev PKI kept for weeks would otherwise serve stale
+/// ones: the delta lives a day, the base 30 days).
+pub fn republish(dir: &Path, now: OffsetDateTime) -> Result<(), Error> {
+    let (issuer_der, key) = issuing_ca(dir)?;
+    publish(dir, &issuer_der, &key, Publish::Base, now)
+}
+
 /// Mark `serial` revoked in `index.txt` (the OCSP responder sees it at once) and publish the
 /// CRLs: `brama-certs revoke`.
 pub fn revoke(
@@ -405,13 +424,7 @@ pub fn revoke(
             )
         })
         .collect();
-    let manifest = super::Manifest::load(dir)?;
-    let ica = manifest
-        .certificate("ica")
-        .ok_or_else(|| Error::malformed("manifest has no ica"))?;
-    let issuer_der = std::fs::read(dir.join(&ica.certificate_der)).map_err(Error::io(dir))?;
-    let key_pem = std::fs::read(dir.join(&ica.key)).map_err(Error::io(dir))?;
-    let key = PKey::private_key_from_pem_passphrase(&key_pem, ica.password.as_bytes())?;
+    let (issuer_der, key) = issuing_ca(dir)?;
     // index.txt changes only together with the CRLs: on failure the old one is put back.
     std::fs::write(&index_path, text).map_err(Error::io(&index_path))?;
     let published = publish(dir, &issuer_der, &key, how, now);

@@ -200,7 +200,7 @@ fn build_chain(
         (2 | 18 | 19 | 20 | 21, _) => LoginError::UntrustedIssuer(text),
         (66 | 67, _) => LoginError::WeakKey(text),
         (68, _) => LoginError::WeakAlgorithm(text),
-        (23, _) => LoginError::CertificateRevoked,
+        (23, _) => LoginError::CertificateRevoked(String::new()),
         (_, d) => LoginError::InvalidChain(format!("{text} (certificate {d} of the chain)")),
     })
 }

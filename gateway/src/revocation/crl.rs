@@ -1,0 +1,309 @@
+//! CRLs: fetched from the certificate's distribution point (and the delta from FreshestCRL) or
+//! from configured URLs/files, signature and freshness checked, parsed once into a hash map of
+//! serials and kept until nextUpdate. A login then costs a lookup, whatever the CRL's size.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use openssl::x509::{X509Crl, X509};
+use x509_parser::extensions::{CRLDistributionPoints, DistributionPointName, GeneralName};
+use x509_parser::prelude::FromDer;
+
+use super::{Checker, IssuerRule, Verdict};
+use certs::oids;
+
+/// A CRL as a login needs it.
+#[derive(Debug)]
+pub struct Parsed {
+    pub this_update: i64,
+    pub next_update: i64,
+    pub number: u64,
+    /// For a delta CRL: the base CRL number it completes.
+    pub delta_of: Option<u64>,
+    /// Serial (big-endian, no leading zeros) → (revocation time, CRLReason code).
+    pub revoked: HashMap<Vec<u8>, (i64, u8)>,
+    /// SHA-256 of the issuer certificate that verified it.
+    issuer: Vec<u8>,
+}
+
+/// Parsed CRLs by source (URL or file), and one fetch at a time per source.
+#[derive(Default)]
+pub struct CrlCache {
+    parsed: Mutex<HashMap<String, Arc<Parsed>>>,
+    fetching: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl CrlCache {
+    /// How many CRLs are held and how many serials they list (for tests and metrics).
+    pub fn stats(&self) -> (usize, usize) {
+        let p = self.parsed.lock().expect("crl cache");
+        (p.len(), p.values().map(|c| c.revoked.len()).sum())
+    }
+}
+
+fn strip(serial: &[u8]) -> Vec<u8> {
+    serial.iter().copied().skip_while(|b| *b == 0).collect()
+}
+
+fn asn1_unix(t: x509_parser::time::ASN1Time) -> i64 {
+    t.timestamp()
+}
+
+/// Check signature and issuer, then parse.
+pub fn parse(bytes: &[u8], issuer: &X509, now: i64, skew: i64) -> Result<Parsed, String> {
+    let crl = X509Crl::from_der(bytes)
+        .or_else(|_| X509Crl::from_pem(bytes))
+        .map_err(|e| format!("not a CRL: {e}"))?;
+    let key = issuer.public_key().map_err(|e| e.to_string())?;
+    if !crl.verify(&key).unwrap_or(false) {
+        return Err("the CRL's signature is not the issuing CA's".into());
+    }
+    let der = crl.to_der().map_err(|e| e.to_string())?;
+    let (_, parsed) = x509_parser::revocation_list::CertificateRevocationList::from_der(&der)
+        .map_err(|e| format!("CRL: {e}"))?;
+    let issuer_name = issuer.subject_name().to_der().map_err(|e| e.to_string())?;
+    if parsed.issuer().as_raw() != issuer_name.as_slice() {
+        return Err("the CRL is not issued by the certificate's CA".into());
+    }
+    let this_update = asn1_unix(parsed.last_update());
+    let next_update = parsed
+        .next_update()
+        .map(asn1_unix)
+        .ok_or("the CRL has no nextUpdate")?;
+    if this_update > now + skew {
+        return Err(format!(
+            "the CRL's thisUpdate {} is in the future",
+            super::rfc3339(this_update)
+        ));
+    }
+    if next_update < now {
+        return Err(format!(
+            "stale CRL: nextUpdate {} has passed",
+            super::rfc3339(next_update)
+        ));
+    }
+    let number = parsed
+        .crl_number()
+        .and_then(|n| n.to_u64_digits().first().copied())
+        .unwrap_or(0);
+    let delta_of = parsed
+        .extensions()
+        .iter()
+        .find(|e| oids::dotted(&e.oid) == oids::EXT_DELTA_CRL_INDICATOR)
+        .map(|e| {
+            certs::der::one(e.value)
+                .ok()
+                .map(|v| v.data.iter().fold(0u64, |acc, b| acc << 8 | *b as u64))
+                .unwrap_or(0)
+        });
+    let revoked = parsed
+        .iter_revoked_certificates()
+        .map(|r| {
+            let reason = r.reason_code().map_or(0, |(_, c)| c.0);
+            (
+                strip(r.raw_serial()),
+                (asn1_unix(r.revocation_date), reason),
+            )
+        })
+        .collect();
+    Ok(Parsed {
+        this_update,
+        next_update,
+        number,
+        delta_of,
+        revoked,
+        issuer: issuer
+            .digest(openssl::hash::MessageDigest::sha256())
+            .map(|d| d.to_vec())
+            .unwrap_or_default(),
+    })
+}
+
+/// The http(s) URLs of a CRLDistributionPoints-shaped extension of `leaf`.
+fn urls(leaf: &X509, ext_oid: &str) -> Vec<String> {
+    let Ok(der) = leaf.to_der() else {
+        return Vec::new();
+    };
+    let Ok(cert) = certs::parse(&der) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for ext in cert.extensions() {
+        if oids::dotted(&ext.oid) != ext_oid {
+            continue;
+        }
+        if let Ok((_, points)) = CRLDistributionPoints::from_der(ext.value) {
+            for p in points.iter() {
+                if let Some(DistributionPointName::FullName(names)) = &p.distribution_point {
+                    for n in names {
+                        if let GeneralName::URI(u) = n {
+                            if u.starts_with("http://") || u.starts_with("https://") {
+                                out.push(u.to_string());
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// A fresh parsed CRL from `source`: from memory, else fetched (once for concurrent logins).
+async fn get(
+    checker: &Checker,
+    source: &str,
+    issuer: &X509,
+    now: i64,
+) -> Result<Arc<Parsed>, String> {
+    let cache = &checker.crls;
+    let issuer_hash = issuer
+        .digest(openssl::hash::MessageDigest::sha256())
+        .map(|d| d.to_vec())
+        .unwrap_or_default();
+    let fresh = |p: &Arc<Parsed>| p.next_update >= now && p.issuer == issuer_hash;
+    if let Some(p) = cache.parsed.lock().expect("crl cache").get(source) {
+        if fresh(p) {
+            return Ok(p.clone());
+        }
+    }
+    let lock = cache
+        .fetching
+        .lock()
+        .expect("crl fetching")
+        .entry(source.to_string())
+        .or_default()
+        .clone();
+    let _one = lock.lock().await;
+    if let Some(p) = cache.parsed.lock().expect("crl cache").get(source) {
+        if fresh(p) {
+            return Ok(p.clone());
+        }
+    }
+    let bytes = checker.fetch.get(source).await?;
+    let parsed = Arc::new(
+        parse(&bytes, issuer, now, checker.settings.skew).map_err(|e| format!("{source}: {e}"))?,
+    );
+    cache
+        .parsed
+        .lock()
+        .expect("crl cache")
+        .insert(source.to_string(), parsed.clone());
+    Ok(parsed)
+}
+
+/// The CRL verdict for `leaf`: the base CRL, completed by the delta CRL when the certificate
+/// (or the configuration) names one.
+pub async fn check(
+    checker: &Checker,
+    leaf: &X509,
+    issuer: &X509,
+    rule: Option<&IssuerRule>,
+    now: i64,
+) -> Result<Verdict, String> {
+    let (bases, deltas) = match rule {
+        Some(r) if !r.crls.is_empty() => (r.crls.clone(), r.delta_crls.clone()),
+        _ => (
+            urls(leaf, oids::EXT_CRL_DISTRIBUTION_POINTS),
+            urls(leaf, oids::EXT_FRESHEST_CRL),
+        ),
+    };
+    if bases.is_empty() {
+        return Err("the certificate names no CRL".into());
+    }
+    let mut problems = Vec::new();
+    let mut base = None;
+    for source in &bases {
+        match get(checker, source, issuer, now).await {
+            Ok(p) if p.delta_of.is_none() => {
+                base = Some(p);
+                break;
+            }
+            Ok(_) => problems.push(format!("{source}: a delta CRL where a base CRL belongs")),
+            Err(e) => problems.push(e),
+        }
+    }
+    let base = base.ok_or_else(|| problems.join("; "))?;
+    let serial = strip(
+        &leaf
+            .serial_number()
+            .to_bn()
+            .map_err(|e| e.to_string())?
+            .to_vec(),
+    );
+    // A delta the certificate names must be had: without it a recent revocation is missed.
+    for source in &deltas {
+        let delta = get(checker, source, issuer, now).await?;
+        match delta.delta_of {
+            Some(b) if b <= base.number => {}
+            Some(b) => {
+                return Err(format!(
+                    "{source}: the delta completes base CRL {b}, newer than the base CRL {} held",
+                    base.number
+                ))
+            }
+            None => return Err(format!("{source}: not a delta CRL")),
+        }
+        if let Some((at, reason)) = delta.revoked.get(&serial) {
+            if *reason == 8 {
+                // removeFromCRL: a hold lifted since the base.
+                return Ok(Verdict::Good { source: "crl" });
+            }
+            return Ok(Verdict::Revoked {
+                at: *at,
+                reason: certs::devpki::crl::reason_name(*reason).into(),
+                source: "delta-crl",
+            });
+        }
+    }
+    Ok(match base.revoked.get(&serial) {
+        Some((at, reason)) => Verdict::Revoked {
+            at: *at,
+            reason: certs::devpki::crl::reason_name(*reason).into(),
+            source: "crl",
+        },
+        None => Verdict::Good { source: "crl" },
+    })
+}
+
+/// Refetch CRLs that reach nextUpdate soon (within a tenth of their validity, at least a
+/// minute), so logins do not wait for the download. A failed refresh keeps the old CRL.
+pub async fn refresh(checker: &Checker, now: i64) {
+    let due: Vec<(String, Vec<u8>)> = checker
+        .crls
+        .parsed
+        .lock()
+        .expect("crl cache")
+        .iter()
+        .filter(|(_, p)| p.next_update - now < ((p.next_update - p.this_update) / 10).max(60))
+        .map(|(s, p)| (s.clone(), p.issuer.clone()))
+        .collect();
+    for (source, _) in due {
+        let bytes = match checker.fetch.get(&source).await {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::warn!("CRL refresh: {e}");
+                continue;
+            }
+        };
+        // The issuer is the one the CRL verified with before; find it among the trusted.
+        let issuer = checker
+            .settings
+            .trusted
+            .iter()
+            .chain(&checker.settings.untrusted)
+            .chain(checker.settings.issuers.iter().map(|r| &r.ca))
+            .find(|c| parse(&bytes, c, now, checker.settings.skew).is_ok())
+            .cloned();
+        if let Some(issuer) = issuer {
+            if let Ok(p) = parse(&bytes, &issuer, now, checker.settings.skew) {
+                checker
+                    .crls
+                    .parsed
+                    .lock()
+                    .expect("crl cache")
+                    .insert(source, Arc::new(p));
+            }
+        }
+    }
+}

@@ -1,0 +1,522 @@
+//! Step 7 against real parts: an `openssl ocsp` responder over the dev PKI's `index.txt`, and
+//! the dev PKI's CRL and delta CRL served over HTTP. Freshness is tested with an injected
+//! clock (the checker takes `now`), never by sleeping.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use certs::devpki::{self, crl::Publish, Manifest, Options};
+use common::{challenge, client, echo_backend, login, set_cookie, ORIGIN};
+use gateway::config::Config;
+use gateway::revocation::{Checker, Verdict};
+use gateway::server::{self, Running};
+use openssl::x509::X509;
+use serde_json::Value;
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A dev PKI whose certificates name this test's responder and CRL server.
+struct Pki {
+    _tmp: tempfile::TempDir,
+    dir: PathBuf,
+    m: Manifest,
+    ocsp_port: u16,
+    crl_port: u16,
+}
+
+fn revocation_pki() -> Pki {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("pki");
+    let (ocsp_port, crl_port) = (free_port(), free_port());
+    let mut o = Options::new(&dir);
+    o.ocsp_url = format!("http://127.0.0.1:{ocsp_port}/");
+    o.crl_url = format!("http://127.0.0.1:{crl_port}/ica.crl");
+    let m = devpki::init(&o).unwrap();
+    Pki {
+        _tmp: tmp,
+        dir,
+        m,
+        ocsp_port,
+        crl_port,
+    }
+}
+
+impl Pki {
+    /// The shape `common::login` expects.
+    fn common(&self) -> common::Pki {
+        common::Pki {
+            _tmp: tempfile::tempdir().unwrap(),
+            dir: self.dir.clone(),
+            m: self.m.clone(),
+        }
+    }
+}
+
+/// `openssl ocsp` answering from index.txt; its stdout (with `-text`) counts the requests.
+struct Responder {
+    child: Child,
+    log: PathBuf,
+}
+
+impl Responder {
+    fn start(dir: &Path, port: u16, signer: (&str, &str), extra: &[&str]) -> Responder {
+        let log = dir.join(format!("ocsp-{port}.log"));
+        let out = std::fs::File::create(&log).unwrap();
+        let mut child = Command::new("openssl")
+            .current_dir(dir)
+            .args([
+                "ocsp",
+                "-index",
+                "index.txt",
+                "-CA",
+                "ica.pem",
+                "-rsigner",
+                signer.0,
+                "-rkey",
+                signer.1,
+            ])
+            .args(["-port", &port.to_string(), "-text"])
+            .args(extra)
+            .stdout(out)
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Ready once it says it is waiting. (Not probed with a bare connection: `openssl ocsp`
+        // then hangs on that connection and answers nobody.)
+        let mut err = BufReader::new(child.stderr.take().unwrap());
+        let mut seen = String::new();
+        while !seen.contains("waiting for OCSP client connections") {
+            let mut line = String::new();
+            if err.read_line(&mut line).unwrap() == 0 {
+                panic!("openssl ocsp stopped: {seen}");
+            }
+            seen.push_str(&line);
+        }
+        std::thread::spawn(move || std::io::copy(&mut err, &mut std::io::sink()));
+        Responder { child, log }
+    }
+
+    fn requests(&self) -> usize {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .matches("OCSP Request Data:")
+            .count()
+    }
+}
+
+impl Drop for Responder {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The PKI's `crl.der` and `delta.der` over HTTP, counting requests.
+async fn crl_server(dir: PathBuf, port: u16) -> Arc<AtomicUsize> {
+    let count = Arc::new(AtomicUsize::new(0));
+    let c = count.clone();
+    let app = axum::Router::new().fallback(move |uri: axum::http::Uri| {
+        let (dir, c) = (dir.clone(), c.clone());
+        async move {
+            c.fetch_add(1, Ordering::SeqCst);
+            let file = match uri.path() {
+                "/ica.crl" => "crl.der",
+                "/ica-delta.crl" => "delta.der",
+                _ => return Err(axum::http::StatusCode::NOT_FOUND),
+            };
+            std::fs::read(dir.join(file)).map_err(|_| axum::http::StatusCode::NOT_FOUND)
+        }
+    });
+    let l = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .unwrap();
+    tokio::spawn(async move { axum::serve(l, app).await.unwrap() });
+    count
+}
+
+async fn gateway(p: &Pki, revocation: &str) -> (tempfile::TempDir, Running) {
+    let backend = echo_backend().await;
+    let db = tempfile::tempdir().unwrap();
+    let toml = format!(
+        "listen = \"127.0.0.1:0\"\npublic_origin = \"{ORIGIN}\"\nbackend = \"http://{backend}\"\ndatabase = \"sqlite://{}\"\n[trust]\nanchors = [\"{}\"]\nintermediates = [\"{}\"]\n[admin]\nlisten = \"127.0.0.1:0\"\n[limits]\ncertificate_per_minute = 0\n[revocation]\n{revocation}\n",
+        db.path().join("brama.db").display(),
+        p.dir.join("root.pem").display(),
+        p.dir.join("ica.pem").display(),
+    );
+    let file = db.path().join("gateway.toml");
+    std::fs::write(&file, toml).unwrap();
+    let config = Config::load(Some(&file)).unwrap();
+    (db, server::start(config, None).await.unwrap())
+}
+
+/// Sign in as `name`; the status and the JSON answer.
+async fn sign_in(g: &Running, p: &Pki, name: &str) -> (u16, Value) {
+    let base = format!("http://127.0.0.1:{}", g.port);
+    let http = client();
+    let c = challenge(&http, &base, "/").await;
+    let r = login(&http, &base, &p.common(), name, &c).await;
+    let status = r.status().as_u16();
+    if status == 200 {
+        assert!(set_cookie(&r, "__Host-brama-session").is_some());
+    }
+    (status, r.json().await.unwrap())
+}
+
+fn cert(p: &Pki, name: &str) -> X509 {
+    X509::from_pem(&std::fs::read(p.dir.join(format!("{name}.pem"))).unwrap()).unwrap()
+}
+
+/// The details of the recent audit records with `outcome`, joined.
+async fn audit(g: &Running, outcome: &str) -> String {
+    let records = g.gateway.store.recent_audit(50).await.unwrap();
+    records
+        .into_iter()
+        .filter(|r| r.0 == outcome)
+        .map(|r| r.3.unwrap_or_default())
+        .collect::<Vec<_>>()
+        .join(" | ")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ocsp_from_the_aia_good_revoked_and_cached() {
+    let p = revocation_pki();
+    let responder = Responder::start(
+        &p.dir,
+        p.ocsp_port,
+        ("ocsp.pem", "ocsp.key"),
+        &["-nmin", "5"],
+    );
+    let (_db, g) = gateway(&p, "crl = false").await;
+
+    let (status, body) = sign_in(&g, &p, "citizen-p256").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(responder.requests(), 1);
+    // The good answer is cached until its nextUpdate: the second login asks nobody.
+    let (status, _) = sign_in(&g, &p, "citizen-p256").await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        responder.requests(),
+        1,
+        "the second login sent no OCSP request"
+    );
+
+    let (status, body) = sign_in(&g, &p, "revoked").await;
+    assert_eq!(status, 401, "{body}");
+    assert_eq!(body["error"]["code"], "certificate_revoked");
+    let detail = audit(&g, "certificate_revoked").await;
+    assert!(
+        detail.contains("keyCompromise") && detail.contains("since 20"),
+        "{detail}"
+    );
+
+    // Revoked while the gateway runs (brama-certs revoke): index.txt and the CRLs change together.
+    devpki::crl::revoke(
+        &p.dir,
+        &hex(&p, "citizen-p384"),
+        1,
+        Publish::Base,
+        time::OffsetDateTime::now_utc(),
+    )
+    .unwrap();
+    // `openssl ocsp` 3.0 reads index.txt once: the responder restarts on the new one.
+    drop(responder);
+    let responder = Responder::start(
+        &p.dir,
+        p.ocsp_port,
+        ("ocsp.pem", "ocsp.key"),
+        &["-nmin", "5"],
+    );
+    let (status, body) = sign_in(&g, &p, "citizen-p384").await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (401, Some("certificate_revoked"))
+    );
+    assert_eq!(responder.requests(), 1);
+    g.stop().await;
+}
+
+fn hex(p: &Pki, name: &str) -> Vec<u8> {
+    let s = &p.m.certificate(name).unwrap().serial;
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn responder_down_fail_closed_refuses_soft_fail_accepts_with_a_record() {
+    let p = revocation_pki();
+    // Nobody answers on the OCSP port, and CRLs are not used.
+    let (_db, g) = gateway(&p, "crl = false").await;
+    let (status, body) = sign_in(&g, &p, "citizen-p256").await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["error"]["code"], "revocation_unavailable");
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("could not be checked"));
+    g.stop().await;
+
+    let (_db, g) = gateway(&p, "mode = \"soft-fail\"\ncrl = false").await;
+    let (status, body) = sign_in(&g, &p, "citizen-p256").await;
+    assert_eq!(status, 200, "{body}");
+    let why = audit(&g, "revocation_soft_fail").await;
+    assert!(why.contains("OCSP"), "{why}");
+    let metrics = client()
+        .get(format!(
+            "http://127.0.0.1:{}/metrics",
+            g.admin_port.unwrap()
+        ))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("brama_revocation_soft_fail_total 1"),
+        "{metrics}"
+    );
+    g.stop().await;
+
+    // With CRLs on, a responder that is down falls back to the CRL.
+    let _crls = crl_server(p.dir.clone(), p.crl_port).await;
+    let (_db, g) = gateway(&p, "").await;
+    assert_eq!(sign_in(&g, &p, "citizen-p256").await.0, 200);
+    let (status, body) = sign_in(&g, &p, "revoked").await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (401, Some("certificate_revoked"))
+    );
+    g.stop().await;
+}
+
+fn checker(p: &Pki, revocation: &str) -> Checker {
+    let db = tempfile::tempdir().unwrap();
+    let toml = format!(
+        "public_origin = \"{ORIGIN}\"\nbackend = \"http://127.0.0.1:9\"\n[trust]\nanchors = [\"{}\"]\nintermediates = [\"{}\"]\n[revocation]\n{revocation}\n",
+        p.dir.join("root.pem").display(),
+        p.dir.join("ica.pem").display(),
+    );
+    let file = db.path().join("gateway.toml");
+    std::fs::write(&file, toml).unwrap();
+    let config = Config::load(Some(&file)).unwrap();
+    Checker::new(config.revocation_settings(None).unwrap()).unwrap()
+}
+
+fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unrelated_signers_and_stale_answers_are_refused() {
+    let p = revocation_pki();
+    let (leaf, ica) = (cert(&p, "citizen-p256"), cert(&p, "ica"));
+
+    // An answer signed by a key nobody trusts.
+    let out = Command::new("openssl")
+        .current_dir(&p.dir)
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            "rogue.key",
+            "-out",
+            "rogue.pem",
+            "-subj",
+            "/CN=Rogue OCSP",
+            "-days",
+            "1",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    {
+        let _rogue = Responder::start(
+            &p.dir,
+            p.ocsp_port,
+            ("rogue.pem", "rogue.key"),
+            &["-nmin", "5"],
+        );
+        let c = checker(&p, "crl = false");
+        match c.check(&leaf, &ica, now()).await {
+            Verdict::Unavailable(why) => {
+                assert!(why.contains("signature does not verify"), "{why}")
+            }
+            v => panic!("{v:?}"),
+        }
+        // And through the gateway: refused.
+        let (_db, g) = gateway(&p, "crl = false").await;
+        let (status, body) = sign_in(&g, &p, "citizen-p256").await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (503, Some("revocation_unavailable"))
+        );
+        g.stop().await;
+    }
+
+    // A proper responder with nextUpdate in 5 minutes: good now, stale ten minutes from now.
+    {
+        let _r = Responder::start(
+            &p.dir,
+            p.ocsp_port,
+            ("ocsp.pem", "ocsp.key"),
+            &["-nmin", "5"],
+        );
+        let c = checker(&p, "crl = false");
+        assert_eq!(
+            c.check(&leaf, &ica, now()).await,
+            Verdict::Good { source: "ocsp" }
+        );
+        match checker(&p, "crl = false")
+            .check(&leaf, &ica, now() + 600)
+            .await
+        {
+            Verdict::Unavailable(why) => assert!(
+                why.contains("nextUpdate") && why.contains("has passed"),
+                "{why}"
+            ),
+            v => panic!("{v:?}"),
+        }
+        // An answer from 10 minutes "ago" is also too far in the future for a clock 10
+        // minutes behind.
+        match checker(&p, "crl = false")
+            .check(&leaf, &ica, now() - 600)
+            .await
+        {
+            Verdict::Unavailable(why) => assert!(why.contains("in the future"), "{why}"),
+            v => panic!("{v:?}"),
+        }
+    }
+    // Without nextUpdate (no -nmin): good for max_age_without_next_update (300 s) only.
+    {
+        let _r = Responder::start(&p.dir, p.ocsp_port, ("ocsp.pem", "ocsp.key"), &[]);
+        let c = checker(&p, "crl = false");
+        assert_eq!(
+            c.check(&leaf, &ica, now()).await,
+            Verdict::Good { source: "ocsp" }
+        );
+        match checker(&p, "crl = false")
+            .check(&leaf, &ica, now() + 400)
+            .await
+        {
+            Verdict::Unavailable(why) => assert!(why.contains("no nextUpdate"), "{why}"),
+            v => panic!("{v:?}"),
+        }
+        // The cached good answer expires with it too: at +400 s the cache is not used.
+        assert!(matches!(
+            c.check(&leaf, &ica, now() + 400).await,
+            Verdict::Unavailable(_)
+        ));
+        assert_eq!(
+            checker(&p, "crl = false\nmax_age_without_next_update = 600")
+                .check(&leaf, &ica, now() + 400)
+                .await,
+            Verdict::Good { source: "ocsp" }
+        );
+    }
+    // Concurrent checks of one certificate share one request.
+    {
+        let r = Responder::start(
+            &p.dir,
+            p.ocsp_port,
+            ("ocsp.pem", "ocsp.key"),
+            &["-nmin", "5"],
+        );
+        let c = Arc::new(checker(&p, "crl = false"));
+        let at = now();
+        let tasks: Vec<_> = (0..10)
+            .map(|_| {
+                let (c, leaf, ica) = (c.clone(), leaf.clone(), ica.clone());
+                tokio::spawn(async move { c.check(&leaf, &ica, at).await })
+            })
+            .collect();
+        for t in tasks {
+            assert_eq!(t.await.unwrap(), Verdict::Good { source: "ocsp" });
+        }
+        assert_eq!(r.requests(), 1, "ten concurrent checks, one OCSP request");
+        assert_eq!(c.ocsp_requests.load(Ordering::Relaxed), 1);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crl_only_issuer_with_a_delta_crl() {
+    let p = revocation_pki();
+    // citizen-p384 is revoked after the base CRL: only the delta (FreshestCRL) lists it.
+    devpki::crl::revoke(
+        &p.dir,
+        &hex(&p, "citizen-p384"),
+        4,
+        Publish::Delta,
+        time::OffsetDateTime::now_utc(),
+    )
+    .unwrap();
+    let base = std::fs::read(p.dir.join("crl.der")).unwrap();
+    let serial = hex(&p, "citizen-p384");
+    assert!(
+        !base.windows(serial.len()).any(|w| w == serial.as_slice()),
+        "not in the base CRL"
+    );
+    let fetched = crl_server(p.dir.clone(), p.crl_port).await;
+    // This issuer has no OCSP: CRLs from the certificates' distribution points only.
+    let rule = format!(
+        "[[revocation.issuer]]\nca = \"{}\"\nocsp_url = \"\"\n",
+        p.dir.join("ica.pem").display()
+    );
+    let (_db, g) = gateway(&p, &rule).await;
+
+    let (status, body) = sign_in(&g, &p, "citizen-p256").await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = sign_in(&g, &p, "revoked").await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (401, Some("certificate_revoked")),
+        "{body}"
+    );
+    let (status, body) = sign_in(&g, &p, "citizen-p384").await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (401, Some("certificate_revoked")),
+        "{body}"
+    );
+    let detail = audit(&g, "certificate_revoked").await;
+    assert!(
+        detail.contains("superseded") && detail.contains("delta-crl"),
+        "{detail}"
+    );
+    // Parsed once: three logins, one download of each CRL.
+    assert_eq!(fetched.load(Ordering::SeqCst), 2);
+    assert_eq!(g.gateway.revocation.as_ref().unwrap().crls.stats().0, 2);
+
+    // A CRL that has passed its nextUpdate (clock injected 31 days ahead) is not used.
+    let c = checker(&p, &rule);
+    let (leaf, ica) = (cert(&p, "citizen-p256"), cert(&p, "ica"));
+    assert_eq!(
+        c.check(&leaf, &ica, now()).await,
+        Verdict::Good { source: "crl" }
+    );
+    match checker(&p, &rule)
+        .check(&leaf, &ica, now() + 31 * 86400)
+        .await
+    {
+        Verdict::Unavailable(why) => assert!(why.contains("stale CRL"), "{why}"),
+        v => panic!("{v:?}"),
+    }
+    g.stop().await;
+}
