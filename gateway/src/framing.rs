@@ -99,25 +99,14 @@ impl Watcher {
                         State::Fixed(left - n)
                     }
                 }
-                State::ChunkSize(mut line) => match bytes.iter().position(|&b| b == b'\n') {
-                    Some(i) => {
-                        line.extend_from_slice(&bytes[..i]);
-                        bytes = &bytes[i + 1..];
-                        match chunk_size(&line) {
-                            Some(0) => State::Trailers(Vec::new()),
-                            Some(n) => State::ChunkData(n),
-                            None => State::Stopped,
-                        }
-                    }
-                    None => {
-                        line.extend_from_slice(bytes);
-                        bytes = &[];
-                        if line.len() > MAX_LINE {
-                            State::Stopped
-                        } else {
-                            State::ChunkSize(line)
-                        }
-                    }
+                State::ChunkSize(line) => match take_line(line, &mut bytes) {
+                    Line::Done(line) => match chunk_size(&line) {
+                        Some(0) => State::Trailers(Vec::new()),
+                        Some(n) => State::ChunkData(n),
+                        None => State::Stopped,
+                    },
+                    Line::More(line) => State::ChunkSize(line),
+                    Line::TooLong => State::Stopped,
                 },
                 State::ChunkData(left) => {
                     let n = left.min(bytes.len() as u64);
@@ -136,25 +125,11 @@ impl Watcher {
                         State::ChunkEnd(left - 1)
                     }
                 }
-                State::Trailers(mut line) => match bytes.iter().position(|&b| b == b'\n') {
-                    Some(i) => {
-                        line.extend_from_slice(&bytes[..i]);
-                        bytes = &bytes[i + 1..];
-                        if line.is_empty() || line == b"\r" {
-                            State::Head(Vec::new())
-                        } else {
-                            State::Trailers(Vec::new())
-                        }
-                    }
-                    None => {
-                        line.extend_from_slice(bytes);
-                        bytes = &[];
-                        if line.len() > MAX_LINE {
-                            State::Stopped
-                        } else {
-                            State::Trailers(line)
-                        }
-                    }
+                State::Trailers(line) => match take_line(line, &mut bytes) {
+                    Line::Done(line) if line.is_empty() || line == b"\r" => State::Head(Vec::new()),
+                    Line::Done(_) => State::Trailers(Vec::new()),
+                    Line::More(line) => State::Trailers(line),
+                    Line::TooLong => State::Stopped,
                 },
             };
         }
@@ -213,6 +188,33 @@ fn find_head_end(before: &[u8], more: &[u8]) -> Option<usize> {
         }
     }
     None
+}
+
+enum Line {
+    /// The line without its `\n`.
+    Done(Vec<u8>),
+    More(Vec<u8>),
+    TooLong,
+}
+
+/// Add `bytes` to a line being collected, up to and including its `\n`.
+fn take_line(mut line: Vec<u8>, bytes: &mut &[u8]) -> Line {
+    match bytes.iter().position(|&b| b == b'\n') {
+        Some(i) => {
+            line.extend_from_slice(&bytes[..i]);
+            *bytes = &bytes[i + 1..];
+            Line::Done(line)
+        }
+        None => {
+            line.extend_from_slice(bytes);
+            *bytes = &[];
+            if line.len() > MAX_LINE {
+                Line::TooLong
+            } else {
+                Line::More(line)
+            }
+        }
+    }
 }
 
 /// The size of a chunk from its line (`1a;ext=1\r`).

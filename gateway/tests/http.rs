@@ -215,12 +215,7 @@ async fn every_login_refusal_over_http_has_its_status_and_code() {
     use certs::statement::{LoginStatement, CONTENT_TYPE};
     let p = pki();
     let backend = echo_backend().await;
-    let (_db, g) = start_with(
-        &p,
-        &format!("http://{backend}"),
-        "[limits]\nlogin_per_minute = 0\nchallenge_per_minute = 0\ncertificate_per_minute = 0\n",
-    )
-    .await;
+    let (_db, g) = start_with(&p, &format!("http://{backend}"), common::NO_LIMITS).await;
     let base = format!("http://127.0.0.1:{}", g.port);
     let http = client();
     let fresh = |c: &str| {

@@ -383,15 +383,7 @@ async fn websocket_upgrade_passes_through_with_the_identity() {
     let backend = upgrade_backend().await;
     let (_db, g) = start_with(&p, &format!("http://{backend}"), "").await;
     let (session, _) = sign_in(&g, &p, "citizen-p256", "/").await;
-    let me: Value = client()
-        .get(format!("http://127.0.0.1:{}/auth/me", g.port))
-        .header("cookie", &session)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let me: Value = common::me(&g, &session).await;
     let mut s = tokio::net::TcpStream::connect(("127.0.0.1", g.port))
         .await
         .unwrap();
@@ -441,27 +433,14 @@ async fn websocket_upgrade_passes_through_with_the_identity() {
 async fn fifty_concurrent_first_logins_over_http_open_one_account() {
     let p = Arc::new(pki());
     let backend = echo_backend().await;
-    let (_db, g) = start_with(
-        &p,
-        &format!("http://{backend}"),
-        "[limits]\nlogin_per_minute = 0\nchallenge_per_minute = 0\ncertificate_per_minute = 0\n",
-    )
-    .await;
+    let (_db, g) = start_with(&p, &format!("http://{backend}"), common::NO_LIMITS).await;
     let g = Arc::new(g);
     let tasks: Vec<_> = (0..50)
         .map(|_| {
             let (g, p) = (g.clone(), p.clone());
             tokio::spawn(async move {
                 let (session, _) = sign_in(&g, &p, "citizen-p384", "/").await;
-                let me: Value = client()
-                    .get(format!("http://127.0.0.1:{}/auth/me", g.port))
-                    .header("cookie", &session)
-                    .send()
-                    .await
-                    .unwrap()
-                    .json()
-                    .await
-                    .unwrap();
+                let me: Value = common::me(&g, &session).await;
                 (session, me["account_id"].as_str().unwrap().to_string())
             })
         })

@@ -327,3 +327,20 @@ pub fn tls_files(dir: &std::path::Path, cn: &str) -> (PathBuf, PathBuf) {
     std::fs::write(&keyfile, key.private_key_to_pem_pkcs8().unwrap()).unwrap();
     (cert, keyfile)
 }
+
+/// Limits that never stop a test's own burst of logins.
+pub const NO_LIMITS: &str =
+    "[limits]\nlogin_per_minute = 0\nchallenge_per_minute = 0\ncertificate_per_minute = 0\n";
+
+/// `GET /auth/me` with the session cookie `session` (`name=value`).
+pub async fn me(g: &Running, session: &str) -> Value {
+    client()
+        .get(format!("http://127.0.0.1:{}/auth/me", g.port))
+        .header("cookie", session)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
