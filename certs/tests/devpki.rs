@@ -592,3 +592,76 @@ fn pkcs12_certificates_are_listed_without_the_password() {
     assert!(certs.contains(&std::fs::read(dir.join(&e.certificate_der)).unwrap()));
     assert!(load::pkcs12_public_certificates(b"\x30\x03\x02\x01\x03").is_err());
 }
+
+/// `brama-certs revoke` keeps index.txt, the base CRL and the delta CRL consistent, as
+/// `openssl verify` (with delta CRLs) reads them; the gateway's tests run `openssl ocsp` on it.
+#[test]
+fn revoke_updates_index_and_crls_together() {
+    let (tmp, m) = pki();
+    let dir = tmp.path().join("pki");
+    let bin = env!("CARGO_BIN_EXE_brama-certs");
+    let revoke = |args: &[&str]| {
+        let out = Command::new(bin)
+            .args(["revoke", "--dir", dir.to_str().unwrap()])
+            .args(args)
+            .output()
+            .unwrap();
+        (out.status.code(), text(&out))
+    };
+    let with_deltas = |cert: &str| {
+        openssl(
+            &dir,
+            &[
+                "verify",
+                "-crl_check",
+                "-extended_crl",
+                "-use_deltas",
+                "-CRLfile",
+                "crl.pem",
+                "-CRLfile",
+                "delta.pem",
+                "-CAfile",
+                "chain.pem",
+                cert,
+            ],
+        )
+    };
+    assert!(with_deltas("citizen-p384.pem").status.success());
+    // Into the delta only: the base CRL does not list it, the delta does, OCSP says revoked.
+    let (code, out) = revoke(&["citizen-p384", "--delta", "--reason", "superseded"]);
+    assert_eq!(code, Some(0), "{out}");
+    let v = with_deltas("citizen-p384.pem");
+    assert!(text(&v).contains("certificate revoked"), "{}", text(&v));
+    assert!(
+        verify(&dir, "citizen-p384.pem", &[]).status.success(),
+        "the base CRL alone does not list it"
+    );
+    let index = std::fs::read_to_string(dir.join("index.txt")).unwrap();
+    let serial = &m.certificate("citizen-p384").unwrap().serial;
+    assert!(
+        index
+            .lines()
+            .any(|l| l.starts_with('R') && l.contains(serial.as_str()) && l.contains("superseded")),
+        "{index}"
+    );
+    // Into a new base CRL: now the base lists both revocations.
+    let (code, out) = revoke(&["citizen-rsa2048"]);
+    assert_eq!(code, Some(0), "{out}");
+    for cert in ["citizen-p384.pem", "citizen-rsa2048.pem"] {
+        assert!(
+            text(&verify(&dir, cert, &[])).contains("certificate revoked"),
+            "{cert}"
+        );
+    }
+    assert!(with_deltas("citizen-p256.pem").status.success());
+    // Refusals: twice, unknown names and reasons.
+    let (code, out) = revoke(&["citizen-rsa2048"]);
+    assert_eq!(code, Some(1));
+    assert!(out.contains("already revoked"), "{out}");
+    let (code, out) = revoke(&["nobody"]);
+    assert_eq!(code, Some(1));
+    assert!(out.contains("no certificate named nobody"), "{out}");
+    let (code, out) = revoke(&["citizen-p256", "--reason", "boredom"]);
+    assert_eq!(code, Some(1));
+    assert!(out.contains("unknown reason boredom"), "{out}");
+}

@@ -361,6 +361,16 @@ async fn unrelated_signers_and_stale_answers_are_refused() {
             }
             v => panic!("{v:?}"),
         }
+        // The same signer pinned for this issuer (`issuer.responder`) is trusted.
+        let pinned = format!(
+            "crl = false\n[[revocation.issuer]]\nca = \"{}\"\nresponder = \"{}\"\n",
+            p.dir.join("ica.pem").display(),
+            p.dir.join("rogue.pem").display()
+        );
+        assert_eq!(
+            checker(&p, &pinned).check(&leaf, &ica, now()).await,
+            Verdict::Good { source: "ocsp" }
+        );
         // And through the gateway: refused.
         let (_db, g) = gateway(&p, "crl = false").await;
         let (status, body) = sign_in(&g, &p, "citizen-p256").await;
@@ -384,6 +394,11 @@ async fn unrelated_signers_and_stale_answers_are_refused() {
             c.check(&leaf, &ica, now()).await,
             Verdict::Good { source: "ocsp" }
         );
+        // A serial the responder does not know is never good. (`openssl ocsp` 3.0 signs such
+        // an answer in a way OCSP_basic_verify refuses, so this lands as unavailable; the
+        // UNKNOWN branch maps to revoked in `Checker::ocsp`.)
+        let v = c.check(&cert(&p, "untrusted"), &ica, now()).await;
+        assert!(!matches!(v, Verdict::Good { .. }), "{v:?}");
         match checker(&p, "crl = false")
             .check(&leaf, &ica, now() + 600)
             .await
