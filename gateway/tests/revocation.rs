@@ -463,7 +463,9 @@ async fn unrelated_signers_and_stale_answers_are_refused() {
             })
             .collect();
         for t in tasks {
-            assert_eq!(t.await.unwrap(), Verdict::Good { source: "ocsp" });
+            // Good, from the shared request or (if it finished first) from the cache.
+            let v = t.await.unwrap();
+            assert!(matches!(v, Verdict::Good { .. }), "{v:?}");
         }
         assert_eq!(r.requests(), 1, "ten concurrent checks, one OCSP request");
         assert_eq!(c.ocsp_requests.load(Ordering::Relaxed), 1);
