@@ -141,6 +141,21 @@ impl App {
         }
     }
 
+    /// The approval window went away without a decision (its page says so as it unloads):
+    /// the waiting page is told at its next poll. Not a denial: no cooldown.
+    pub fn abandon(&self, id: &str, csrf_token: &str) -> Result<(), ApiError> {
+        let token_ok = self
+            .requests
+            .with_pending(id, |r| crate::requests::same(&r.csrf_token, csrf_token))?;
+        if !token_ok {
+            return Err(ApiError::CsrfRefused);
+        }
+        if self.requests.take_action(id).is_some() {
+            self.requests.finish(id, State::Closed);
+        }
+        Ok(())
+    }
+
     fn perform(
         &self,
         origin: &str,

@@ -21,6 +21,8 @@ pub enum ApiError {
     OriginDenied { retry_after: u64 },
     #[error("cross-site form post refused")]
     CsrfRefused,
+    #[error("the approval window was closed before a decision")]
+    WindowClosed,
     #[error("no such container")]
     UnknownContainer,
     #[error("no such certificate in the container")]
@@ -66,6 +68,7 @@ impl ApiError {
             ApiError::OriginRequired => "origin_required",
             ApiError::OriginDenied { .. } => "origin_denied",
             ApiError::CsrfRefused => "csrf_refused",
+            ApiError::WindowClosed => "approval_window_closed",
             ApiError::UnknownContainer => "unknown_container",
             ApiError::UnknownCertificate => "unknown_certificate",
             ApiError::NotForSigning => "not_for_signing",
@@ -106,7 +109,7 @@ impl ApiError {
             }
             ApiError::LockedOut { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::ContainerBusy | ApiError::RequestSuperseded => StatusCode::CONFLICT,
-            ApiError::RequestExpired => StatusCode::GONE,
+            ApiError::RequestExpired | ApiError::WindowClosed => StatusCode::GONE,
             ApiError::ContentTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::ContainerUnreadable(_) | ApiError::SigningFailed(_) => {
                 StatusCode::UNPROCESSABLE_ENTITY

@@ -54,6 +54,8 @@ pub enum State {
     Done(serde_json::Value),
     Denied,
     Superseded,
+    /// The person closed the approval window without deciding.
+    Closed,
 }
 
 pub struct Request {
@@ -131,6 +133,10 @@ impl Requests {
             State::Superseded => {
                 map.remove(id);
                 Err(ApiError::RequestSuperseded)
+            }
+            State::Closed => {
+                map.remove(id);
+                Err(ApiError::WindowClosed)
             }
             State::Denied | State::Done(_) => match map.remove(id).map(|r| r.state) {
                 Some(State::Done(result)) => Ok(Some(result)),

@@ -31,6 +31,7 @@ pub fn router(app: Arc<App>, listener: Arc<Listener>) -> Router {
             "/ui/approve/{id}",
             get(ui::approve_page).post(ui::approve_post),
         )
+        .route("/ui/approve/{id}/closed", post(ui::approve_closed))
         .route("/ui/origins/revoke", post(ui::revoke_origin))
         .route("/ui/approve.js", get(ui::script))
         .route("/ui/style.css", get(ui::style))

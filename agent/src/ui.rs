@@ -307,6 +307,19 @@ pub async fn revoke_origin(State(app): State<Arc<App>>, body: Bytes) -> Response
     }
 }
 
+/// `navigator.sendBeacon` from an approval page that is going away undecided.
+pub async fn approve_closed(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let form = parse_form(&body);
+    match app.abandon(&id, &form.csrf_token) {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
 pub async fn script() -> Response {
     (
         [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],

@@ -734,6 +734,57 @@ async fn denial_suppresses_new_requests_for_a_while() {
 }
 
 #[tokio::test]
+async fn a_closed_approval_window_ends_the_request_without_a_denial() {
+    let a = Agent::start(|_| {}).await;
+    let p: Value = a
+        .get("/v1/containers", Some(PAGE))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let url = p["approve_url"].as_str().unwrap();
+    let page = a.http.get(url).send().await.unwrap().text().await.unwrap();
+    let token = common::csrf_token(&page).unwrap();
+    let closed = format!("{url}/closed");
+    let beacon = |token: String, origin: &'static str| {
+        a.http
+            .post(&closed)
+            .header("origin", origin)
+            .header("sec-fetch-site", "same-origin")
+            .form(&[("csrf_token", token)])
+            .send()
+    };
+    // Only the page itself can say so: another site, or a wrong token, is refused.
+    let r = beacon(token.clone(), "https://evil.example").await.unwrap();
+    assert_eq!(
+        error_code(r).await,
+        (StatusCode::FORBIDDEN, "csrf_refused".into())
+    );
+    let own = Box::leak(a.own_origin().into_boxed_str());
+    let r = beacon("wrong".into(), own).await.unwrap();
+    assert_eq!(
+        error_code(r).await,
+        (StatusCode::FORBIDDEN, "csrf_refused".into())
+    );
+    assert_eq!(
+        a.poll(p["request"].as_str().unwrap(), PAGE).await.status(),
+        StatusCode::ACCEPTED
+    );
+    let r = beacon(token, own).await.unwrap();
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    let r = a.poll(p["request"].as_str().unwrap(), PAGE).await;
+    assert_eq!(
+        error_code(r).await,
+        (StatusCode::GONE, "approval_window_closed".into())
+    );
+    // Not a denial: the site may ask again at once.
+    assert_eq!(
+        a.get("/v1/containers", Some(PAGE)).await.status(),
+        StatusCode::ACCEPTED
+    );
+}
+
+#[tokio::test]
 async fn one_pending_request_per_origin_and_expiry() {
     let a = Agent::start(|c| c.request_ttl = 1).await;
     let (container, _) = a.container_of("citizen-p256").await;

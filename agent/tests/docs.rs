@@ -32,6 +32,7 @@ fn all_errors() -> Vec<ApiError> {
         ApiError::KeyMismatch,
         ApiError::ContainerUnreadable(String::new()),
         ApiError::SigningFailed(String::new()),
+        ApiError::WindowClosed,
     ]
 }
 

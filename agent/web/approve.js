@@ -7,3 +7,15 @@ for (const group of document.querySelectorAll(".buttons[data-delay]")) {
 if (document.querySelector("[data-close]")) {
   setTimeout(() => window.close(), 1500);
 }
+// The page that asked cannot see this window close (Cross-Origin-Opener-Policy severs it), so
+// the window says so itself when it goes away without a decision.
+const form = document.querySelector("form[action^='/ui/approve/']");
+if (form) {
+  let deciding = false;
+  form.addEventListener("submit", () => (deciding = true));
+  addEventListener("pagehide", () => {
+    if (deciding) return;
+    const token = form.querySelector("input[name=csrf_token]").value;
+    navigator.sendBeacon(`${form.getAttribute("action")}/closed`, new URLSearchParams({ csrf_token: token }));
+  });
+}

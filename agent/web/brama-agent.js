@@ -151,12 +151,13 @@ export class BramaAgent {
     if (!win) win = this._openWindow();
     win.location.href = pending.approve_url;
     const deadline = Date.now() + this.timeoutMs;
-    let closedPolls = 0;
     while (Date.now() < deadline) {
       await this._sleep(this.pollMs);
       const { status, body } = await this._request(`/v1/requests/${encodeURIComponent(pending.request)}`);
       if (status === 200) return body.result;
-      if (win.closed && ++closedPolls > 2) throw this.error("approval_window_closed");
+      // Not `win.closed`: the agent's page sets Cross-Origin-Opener-Policy, which makes the
+      // window look closed from here at once. The page tells the agent when it really closes,
+      // and the poll then fails with approval_window_closed.
     }
     throw this.error("timeout");
   }

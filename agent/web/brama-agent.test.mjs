@@ -112,14 +112,20 @@ test("agent errors become localised errors with their details", async () => {
   await assert.rejects(en.authenticate("c", {}), (e) => e.message === "Wrong key password." && e.triesLeft === 2);
 });
 
-test("closing the approval window stops waiting", async () => {
+test("a window that looks closed (COOP) is not a cancel; the agent's word is", async () => {
   const { agent, windows } = fake({
     "/v1/sign": [reply(202, { state: "pending", request: "q", approve_url: "u" })],
-    "/v1/requests/q": [reply(202, { state: "pending" })],
+    "/v1/requests/q": [
+      reply(202, { state: "pending" }),
+      reply(202, { state: "pending" }),
+      reply(202, { state: "pending" }),
+      reply(202, { state: "pending" }),
+      reply(410, { error: { code: "approval_window_closed" } }),
+    ],
   });
   const p = agent.sign({ container: "c", content: new TextEncoder().encode("doc"), name: "a.txt" });
   windows[0].closed = true;
-  await assert.rejects(p, (e) => e.code === "approval_window_closed");
+  await assert.rejects(p, (e) => e.code === "approval_window_closed" && e.message === MESSAGES.approval_window_closed[0]);
 });
 
 test("sign sends base64 content or a hash", async () => {

@@ -95,10 +95,29 @@ function render(containers) {
   if (!list.children.length) show($("status"), "На носіях не знайдено сертифікатів для підпису.", "No signing certificates were found.");
 }
 
+// The first time, the agent asks the person to approve this site in its own window: that
+// window may only open inside a click, so the page asks for one.
+function connect() {
+  $("error").hidden = true;
+  agent
+    .containers()
+    .then((containers) => {
+      $("connect").hidden = true;
+      show($("status"), "Оберіть сертифікат для входу.", "Choose a certificate to sign in.");
+      render(containers);
+    })
+    .catch(fail);
+}
+
 async function start() {
   try {
     await newChallenge();
-    await agent.info();
+    const info = await agent.info();
+    if (info.origin_approved === false) {
+      show($("status"), "Агент підпису знайдено. Дозвольте цьому сайту користуватися ним.", "The signing agent is running. Allow this site to use it.");
+      $("connect").hidden = false;
+      return;
+    }
     show($("status"), "Оберіть сертифікат для входу.", "Choose a certificate to sign in.");
     render(await agent.containers());
   } catch (e) {
@@ -117,6 +136,7 @@ async function start() {
   }
 }
 
+$("connect").addEventListener("click", connect);
 $("lang").addEventListener("click", () => {
   lang = lang === "en" ? "uk" : "en";
   agent.lang = lang;

@@ -62,15 +62,14 @@ async fn cabinet(State(profiles): State<Profiles>, h: HeaderMap) -> Response {
             escape(&city),
             escape(&phone)
         )),
-        None => {
-            let new = forwarded(&h, "new-account").as_deref() == Some("true");
-            body.push_str(&format!(
-                "<form id=\"complete-profile\" method=\"post\" action=\"/cabinet/profile\"><h2>{}</h2>\
-                 <label>Місто / City <input name=\"city\" required></label>\
-                 <label>Телефон / Phone <input name=\"phone\" required></label><button>Зберегти / Save</button></form>",
-                if new { "Заповніть профіль (новий обліковий запис)" } else { "Заповніть профіль" }
-            ));
-        }
+        // The gateway says "new account" on the first request after registration only: that
+        // is when the cabinet asks for what the certificate does not hold.
+        None if forwarded(&h, "new-account").as_deref() == Some("true") => body.push_str(
+            "<form id=\"complete-profile\" method=\"post\" action=\"/cabinet/profile\"><h2>Заповніть профіль (новий обліковий запис)</h2>\
+             <label>Місто / City <input name=\"city\" required></label>\
+             <label>Телефон / Phone <input name=\"phone\" required></label><button>Зберегти / Save</button></form>",
+        ),
+        None => {}
     }
     body.push_str("<p><a href=\"/auth/role?next=/cabinet\">Змінити роль / Switch role</a></p>\
                    <form method=\"post\" action=\"/auth/logout\"><button id=\"logout\">Вийти / Sign out</button></form>");
@@ -112,9 +111,15 @@ pub async fn start_backend(addr: &str) -> std::io::Result<SocketAddr> {
 
 /// Where the demo runs.
 pub struct Ports {
+    /// The host of the cabinet's public origin (`localhost`, or `127.0.0.1` for the browser
+    /// tests, which tell Chromium to treat that address as public).
+    pub gateway_host: &'static str,
     pub gateway: u16,
     pub backend: u16,
     pub agent: u16,
+    /// Run the agent in this process; otherwise one is expected at `agent` (the browser tests
+    /// start and stop it themselves).
+    pub start_agent: bool,
     /// The gateway's admin listener (`/healthz`, `/readyz`, `/metrics`).
     pub admin: u16,
 }
@@ -124,7 +129,7 @@ pub struct Demo {
     pub gateway_url: String,
     pub agent_url: String,
     pub password: String,
-    pub agent: agent::server::Running,
+    pub agent: Option<agent::server::Running>,
     pub gateway: gateway::server::Running,
 }
 
@@ -142,22 +147,31 @@ pub async fn start(dir: &Path, ports: &Ports) -> Result<Demo, String> {
         .certificate("citizen-p256")
         .map(|e| e.password.clone())
         .unwrap_or_default();
-    let agent = agent::server::start(agent::config::Config {
-        port: ports.agent,
-        https_port: if ports.agent == 0 { 0 } else { ports.agent + 1 },
-        data_dir: dir.join("agent"),
-        containers: vec![pki.clone()],
-        removable_media: false,
-        dev_mode: true,
-        ..agent::config::Config::default()
-    })
-    .await
-    .map_err(|e| format!("agent: {e}"))?;
-    let agent_url = format!("http://127.0.0.1:{}", agent.port);
+    let agent = if ports.start_agent {
+        Some(
+            agent::server::start(agent::config::Config {
+                port: ports.agent,
+                https_port: if ports.agent == 0 { 0 } else { ports.agent + 1 },
+                data_dir: dir.join("agent"),
+                containers: vec![pki.clone()],
+                removable_media: false,
+                dev_mode: true,
+                ..agent::config::Config::default()
+            })
+            .await
+            .map_err(|e| format!("agent: {e}"))?,
+        )
+    } else {
+        None
+    };
+    let agent_url = format!(
+        "http://127.0.0.1:{}",
+        agent.as_ref().map_or(ports.agent, |a| a.port)
+    );
     let backend = start_backend(&format!("127.0.0.1:{}", ports.backend))
         .await
         .map_err(|e| format!("backend: {e}"))?;
-    let gateway_url = format!("http://localhost:{}", ports.gateway);
+    let gateway_url = format!("http://{}:{}", ports.gateway_host, ports.gateway);
     // Revocation from the dev PKI's own CRL and delta CRL files, published fresh.
     certs::devpki::crl::republish(&pki, time::OffsetDateTime::now_utc())
         .map_err(|e| format!("CRLs: {e}"))?;

@@ -14,9 +14,11 @@ fn free_port() -> u16 {
 async fn a_citizen_signs_in_through_agent_and_gateway_and_is_greeted() {
     let dir = tempfile::tempdir().unwrap();
     let ports = Ports {
+        gateway_host: "localhost",
         gateway: free_port(),
         backend: 0,
         agent: 0,
+        start_agent: true,
         admin: 0,
     };
     let d = demo::start(dir.path(), &ports).await.unwrap();
@@ -46,5 +48,5 @@ async fn a_citizen_signs_in_through_agent_and_gateway_and_is_greeted() {
     let wrong = demo::sign_in(&d, "citizen-p384", "not-the-password").await;
     assert!(wrong.is_err_and(|e| e.contains("approval refused")));
     d.gateway.stop().await;
-    d.agent.stop().await;
+    d.agent.unwrap().stop().await;
 }

@@ -1,13 +1,63 @@
 //! The demo: the dev PKI (made once), the signing agent, the gateway with SQLite and a demo
 //! cabinet, all on this machine. `--check` signs in once through all of them and exits.
+//! `--browser-env DIR` starts gateway and cabinet (not the agent) for the browser tests on free
+//! ports, prints them as one JSON line and runs until its standard input closes.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use brama_tests::demo::{self, Ports};
 
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or(0)
+}
+
+async fn browser_env(dir: PathBuf) -> ExitCode {
+    let ports = Ports {
+        gateway_host: "127.0.0.1",
+        gateway: free_port(),
+        backend: 0,
+        agent: free_port(),
+        start_agent: false,
+        admin: 0,
+    };
+    let d = match demo::start(&dir, &ports).await {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("brama-demo: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    println!(
+        "{}",
+        serde_json::json!({
+            "gateway": d.gateway_url, "gateway_port": d.gateway.port, "agent": d.agent_url,
+            "agent_port": ports.agent, "pki": d.pki, "password": d.password,
+        })
+    );
+    // Until the test closes our standard input.
+    let _ =
+        tokio::task::spawn_blocking(|| std::io::copy(&mut std::io::stdin(), &mut std::io::sink()))
+            .await;
+    d.gateway.stop().await;
+    ExitCode::SUCCESS
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--browser-env") {
+        return match args.get(i + 1) {
+            Some(dir) => browser_env(PathBuf::from(dir)).await,
+            None => {
+                eprintln!("brama-demo: --browser-env DIR");
+                ExitCode::from(2)
+            }
+        };
+    }
     let check = std::env::args().any(|a| a == "--check");
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .parent()
@@ -17,6 +67,8 @@ async fn main() -> ExitCode {
         gateway: 8080,
         backend: 8081,
         agent: agent::config::DEFAULT_PORT,
+        start_agent: true,
+        gateway_host: "localhost",
         admin: 9090,
     };
     let d = match demo::start(&root, &ports).await {
@@ -61,6 +113,8 @@ async fn main() -> ExitCode {
     println!("\nCtrl-C stops everything.");
     let _ = tokio::signal::ctrl_c().await;
     d.gateway.stop().await;
-    d.agent.stop().await;
+    if let Some(agent) = d.agent {
+        agent.stop().await;
+    }
     ExitCode::SUCCESS
 }

@@ -1,0 +1,172 @@
+// The whole sign-in flow in Debian's Chromium, driven by Playwright: the gateway's login page
+// on one origin (told to Chromium as a public address), the signing agent on loopback, so CORS
+// and Local Network Access are exercised for real, and popups are blocked as in a real browser.
+// Each scenario ends with a screenshot in target/browser-screenshots/.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, execFileSync } from "node:child_process";
+import { mkdtempSync, mkdirSync, writeFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, dirname, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { createInterface } from "node:readline";
+import { chromium } from "playwright-core";
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+const bin = (name) => join(root, "target/debug", name);
+const shots = join(root, "target/browser-screenshots");
+const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
+
+let tmp, env, demo, agentProcess, browser, context;
+
+function startAgent() {
+  const config = join(tmp, "agent.toml");
+  writeFileSync(
+    config,
+    `port = ${env.agent_port}\nhttps = false\ndata_dir = "${join(tmp, "agent-data")}"\ncontainers = ["${env.pki}"]\n` +
+      `removable_media = false\ndev_mode = true\napproval_delay_ms = 300\n`,
+  );
+  agentProcess = spawn(bin("brama-agent"), ["--config", config, "serve"], { stdio: ["ignore", "pipe", "inherit"] });
+  return new Promise((ok, fail) => {
+    agentProcess.stdout.once("data", ok);
+    agentProcess.once("exit", (code) => fail(new Error(`brama-agent exited with ${code}`)));
+  });
+}
+
+async function shot(page, name) {
+  await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
+}
+
+async function newPage(permission = "granted") {
+  context = await browser.newContext({ locale: "uk-UA", viewport: { width: 900, height: 700 } });
+  const page = await context.newPage();
+  if (permission === "prompt") return page; // headless Chromium denies the prompt itself
+  const cdp = await context.newCDPSession(page);
+  const { targetInfo } = await cdp.send("Target.getTargetInfo");
+  // Local Network Access: the public page may reach the loopback agent only with permission
+  // (the name changed across Chromium versions; unknown names are refused by CDP).
+  let set = 0;
+  for (const name of ["local-network-access", "loopback-network", "local-network"]) {
+    try {
+      await cdp.send("Browser.setPermission", {
+        permission: { name },
+        setting: permission,
+        origin: env.gateway,
+        browserContextId: targetInfo.browserContextId,
+      });
+      set++;
+    } catch (_) {
+      // This Chromium does not know this permission name.
+    }
+  }
+  assert.ok(set > 0, "Chromium accepted no Local Network Access permission name");
+  return page;
+}
+
+/** Click `trigger` on `page`, approve in the agent's popup (typing `password` if asked). */
+async function approveInPopup(page, trigger, password, { expectError } = {}) {
+  const [popup] = await Promise.all([context.waitForEvent("page"), trigger()]);
+  await popup.waitForURL(/\/ui\/approve\//);
+  if (password !== undefined) await popup.fill("input[name=password]", password);
+  await popup.locator("button[value=approve]:not([disabled])").waitFor();
+  if (expectError) return popup;
+  await popup.click("button[value=approve]");
+  return popup;
+}
+
+before(async () => {
+  mkdirSync(shots, { recursive: true });
+  tmp = mkdtempSync(join(tmpdir(), "brama-browser-"));
+  demo = spawn(bin("brama-demo"), ["--browser-env", join(tmp, "env")], { stdio: ["pipe", "pipe", "inherit"] });
+  const line = await new Promise((ok, fail) => {
+    createInterface({ input: demo.stdout }).once("line", ok);
+    demo.once("exit", (code) => fail(new Error(`brama-demo exited with ${code}`)));
+  });
+  env = JSON.parse(line);
+  const port = new URL(env.gateway).port;
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    // Real popup blocking: the approval window must open inside a click.
+    ignoreDefaultArgs: ["--disable-popup-blocking"],
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+      "--no-first-run",
+      `--ip-address-space-overrides=127.0.0.1:${port}=public`,
+    ],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  agentProcess?.kill();
+  demo?.stdin.end();
+  demo?.kill();
+  if (tmp) rmSync(tmp, { recursive: true, force: true });
+});
+
+test("1. no agent: the login page says so and how to start it", async () => {
+  const page = await newPage();
+  await page.goto(`${env.gateway}/cabinet`);
+  assert.match(page.url(), /\/auth\/login\?next=%2Fcabinet/);
+  await page.locator("#guidance").waitFor({ state: "visible" });
+  assert.equal(await page.textContent("#status"), "Агент підпису недоступний.");
+  assert.match(await page.textContent("#guidance"), /brama-agent serve/);
+  await shot(page, "1-agent-not-running");
+  await context.close();
+});
+
+test("2. with the agent: approve the site, choose a certificate, approve with the password, greeted in the cabinet", async () => {
+  await startAgent();
+  const page = await newPage();
+  await page.goto(`${env.gateway}/cabinet`);
+  await page.locator("#connect").waitFor({ state: "visible" });
+  await approveInPopup(page, () => page.click("#connect"));
+  const mine = page.getByRole("button", { name: /Шевченко Тарас Григорович/ });
+  await mine.waitFor();
+  await shot(page, "2a-certificates");
+  const popup = await approveInPopup(page, () => mine.click(), env.password, { expectError: true });
+  await shot(popup, "2b-approval-popup");
+  // A person takes a few seconds: the page keeps waiting although the popup, isolated by
+  // Cross-Origin-Opener-Policy, looks closed to it.
+  await popup.waitForTimeout(2500);
+  assert.equal(await page.locator("#error").isVisible(), false);
+  await popup.click("button[value=approve]");
+  await page.waitForURL(`${env.gateway}/cabinet`);
+  assert.equal(await page.textContent("h1"), "Вітаємо, Тарас Шевченко!");
+  assert.ok(await page.locator("#complete-profile").isVisible(), "a new account is asked to complete its profile");
+  await shot(page, "2c-cabinet-first-login");
+  await context.close();
+});
+
+test("3. a wrong password gets a clear message; the retry signs in", async () => {
+  const page = await newPage();
+  await page.goto(`${env.gateway}/auth/login?next=/cabinet`);
+  // The site was approved in scenario 2, but this is a new browser context: approve again.
+  const connect = page.locator("#connect");
+  const mine = page.getByRole("button", { name: /Шевченко Тарас Григорович/ });
+  await Promise.race([connect.waitFor({ state: "visible" }), mine.waitFor()]);
+  if (await connect.isVisible()) await approveInPopup(page, () => connect.click());
+  await mine.waitFor();
+  const popup = await approveInPopup(page, () => mine.click(), "not-the-password", { expectError: true });
+  await popup.click("button[value=approve]");
+  const error = popup.locator(".error");
+  await error.waitFor();
+  assert.match(await error.textContent(), /пароль/i);
+  assert.equal(await error.getAttribute("data-code"), "wrong_password");
+  await shot(popup, "3a-wrong-password");
+  // The agent slows guessing down (a second after the first wrong password): a person retries.
+  await popup.waitForTimeout(1500);
+  await popup.fill("input[name=password]", env.password);
+  await popup.locator("button[value=approve]:not([disabled])").waitFor();
+  await popup.click("button[value=approve]");
+  await page.waitForURL(`${env.gateway}/cabinet`);
+  assert.equal(await page.textContent("h1"), "Вітаємо, Тарас Шевченко!");
+  assert.equal(await page.locator("#complete-profile").count(), 0, "the profile prompt is for the first login only");
+  await shot(page, "3b-signed-in-after-retry");
+  await context.close();
+});
