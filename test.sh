@@ -6,3 +6,11 @@ bash scripts/setup.sh
 cargo test --workspace "$@"
 # The browser client of the agent, with node's own test runner.
 node --test agent/web/
+# The whole flow in Debian's Chromium, driven by playwright-core (npm); screenshots go to
+# target/browser-screenshots/.
+cargo build -q -p brama-tests -p agent --bins
+(
+  cd tests/browser
+  [ -d node_modules/playwright-core ] || npm ci --no-audit --no-fund --silent
+  node --test --test-concurrency=1 .
+)

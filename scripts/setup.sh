@@ -6,6 +6,7 @@ set -euo pipefail
 packages=(
   pkg-config libssl-dev openssl   # the openssl crate, and the openssl command as a test peer
   curl                            # a second HTTP client in the agent's tests
+  chromium                        # the browser of tests/browser (driven by playwright-core)
 )
 
 missing=()

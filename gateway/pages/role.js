@@ -1,5 +1,7 @@
 // Role choice after login: citizen, or representative of an organisation.
-const next = new URLSearchParams(location.search).get("next") || "/";
+// Only a local path: the role page must not become an open redirect.
+const asked = new URLSearchParams(location.search).get("next") || "/";
+const next = /^\/(?![\/\\])/.test(asked) ? asked : "/";
 const list = document.getElementById("roles");
 
 async function choose(role, organisation) {

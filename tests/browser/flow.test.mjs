@@ -170,3 +170,88 @@ test("3. a wrong password gets a clear message; the retry signs in", async () =>
   await shot(page, "3b-signed-in-after-retry");
   await context.close();
 });
+
+/** A fresh browser at the login page with the certificate list shown. */
+async function loginPage(next = "/cabinet") {
+  const page = await newPage();
+  await page.goto(`${env.gateway}/auth/login?next=${encodeURIComponent(next)}`);
+  const connect = page.locator("#connect");
+  const list = page.locator("#certificates button").first();
+  await Promise.race([connect.waitFor({ state: "visible" }), list.waitFor()]);
+  if (await connect.isVisible()) await approveInPopup(page, () => connect.click());
+  await list.waitFor();
+  return page;
+}
+
+/** Choose the certificate of `holder` and approve with the password. */
+async function signInAs(page, holder) {
+  const button = page.getByRole("button", { name: new RegExp(holder) });
+  await button.waitFor();
+  await approveInPopup(page, () => button.click(), env.password);
+}
+
+test("4. expired, revoked and untrusted certificates: the human message, in Ukrainian and in English", async () => {
+  const page = await loginPage();
+  const cases = [
+    ["expired", "Петренко Петро Петрович", "certificate_expired", "Строк дії сертифіката минув", "The certificate has expired"],
+    ["revoked", "Бондар Андрій Васильович", "certificate_revoked", "Сертифікат відкликано", "The certificate has been revoked"],
+    ["untrusted", "Олійник Наталія Сергіївна", "untrusted_issuer", "якому портал не довіряє", "does not trust"],
+  ];
+  const error = page.locator("#error");
+  for (const [name, holder, code, uk, en] of cases) {
+    await signInAs(page, holder);
+    await page.locator(`#error[data-code=${code}]`).waitFor();
+    assert.match(await error.textContent(), new RegExp(uk));
+    await shot(page, `4-${name}-uk`);
+    await page.click("#lang");
+    assert.match(await error.textContent(), new RegExp(en));
+    assert.equal(await page.textContent("#lang"), "Українська");
+    await shot(page, `4-${name}-en`);
+    await page.click("#lang");
+    assert.match(await error.textContent(), new RegExp(uk));
+  }
+  assert.match(page.url(), /\/auth\/login/, "still on the login page");
+  await context.close();
+});
+
+test("5. an organisation's representative chooses the role, sees the organisation, and switches", async () => {
+  const page = await loginPage();
+  await signInAs(page, "Франко Іван Якович");
+  await page.waitForURL(/\/auth\/role\?next=/);
+  const representative = page.getByRole("button", { name: /Представник ТОВ «Брама Тест»/ });
+  await representative.waitFor();
+  await shot(page, "5a-role-choice");
+  await representative.click();
+  await page.waitForURL(`${env.gateway}/cabinet`);
+  assert.equal(await page.textContent("#role"), "Роль: представник ТОВ «Брама Тест» / Role: representative");
+  await shot(page, "5b-cabinet-as-representative");
+  await page.getByRole("link", { name: /Змінити роль/ }).click();
+  await page.getByRole("button", { name: /Громадянин/ }).click();
+  await page.waitForURL(`${env.gateway}/cabinet`);
+  assert.match(await page.textContent("#role"), /Роль: громадянин/);
+  await shot(page, "5c-cabinet-as-citizen");
+  await context.close();
+});
+
+test("6. sign out: the cabinet asks for a sign-in again", async () => {
+  const page = await loginPage();
+  await signInAs(page, "Шевченко Тарас Григорович");
+  await page.waitForURL(`${env.gateway}/cabinet`);
+  await page.click("#logout");
+  await page.waitForURL(/\/auth\/login$/);
+  await page.goto(`${env.gateway}/cabinet`);
+  assert.match(page.url(), /\/auth\/login\?next=%2Fcabinet/);
+  await page.locator("#certificates button").first().waitFor();
+  await shot(page, "6-signed-out");
+  await context.close();
+});
+
+test("7. Local Network Access left to the prompt (denied headless): the page says how to allow it", async () => {
+  const page = await newPage("prompt");
+  await page.goto(`${env.gateway}/auth/login`);
+  await page.locator("#guidance").waitFor({ state: "visible" });
+  assert.equal(await page.locator("#error").getAttribute("data-code"), "permission_denied");
+  assert.match(await page.textContent("#guidance"), /доступ до локальної мережі/);
+  await shot(page, "7-local-network-access-denied");
+  await context.close();
+});
