@@ -73,9 +73,12 @@ impl Responder {
     fn start(dir: &Path, port: u16, signer: (&str, &str), extra: &[&str]) -> Responder {
         let log = dir.join(format!("ocsp-{port}.log"));
         let out = std::fs::File::create(&log).unwrap();
-        let mut child = Command::new("openssl")
+        // Line-buffered, so each request shows in the log as it is answered.
+        let mut child = Command::new("stdbuf")
             .current_dir(dir)
             .args([
+                "-oL",
+                "openssl",
                 "ocsp",
                 "-index",
                 "index.txt",
@@ -107,11 +110,24 @@ impl Responder {
         Responder { child, log }
     }
 
+    /// Requests the responder logged, once the count has been still for 300 ms.
     fn requests(&self) -> usize {
-        std::fs::read_to_string(&self.log)
-            .unwrap_or_default()
-            .matches("OCSP Request Data:")
-            .count()
+        let count = || {
+            std::fs::read_to_string(&self.log)
+                .unwrap_or_default()
+                .matches("OCSP Request Data:")
+                .count()
+        };
+        let mut last = count();
+        for _ in 0..10 {
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            let now = count();
+            if now == last {
+                break;
+            }
+            last = now;
+        }
+        last
     }
 }
 
