@@ -7,6 +7,7 @@ packages=(
   pkg-config libssl-dev openssl   # the openssl crate, and the openssl command as a test peer
   curl                            # a second HTTP client in the agent's tests
   chromium                        # the browser of tests/browser (driven by playwright-core)
+  softhsm2 opensc                 # the hardware token of the agent's PKCS#11 tests, pkcs11-tool
 )
 
 missing=()

@@ -26,13 +26,19 @@ pub async fn info(
     Extension(origin): Extension<PageOrigin>,
 ) -> Json<serde_json::Value> {
     let approved = matches!(&origin, PageOrigin::Allowed(o) if app.origins.is_approved(o));
-    Json(json!({
+    let mut info = json!({
         "name": "brama-agent",
         "version": env!("CARGO_PKG_VERSION"),
         "api_version": API_VERSION,
-        "capabilities": ["containers", "authenticate", "sign", "sign-hash", "pkcs12", "pem"],
+        "capabilities": ["containers", "authenticate", "sign", "sign-hash", "pkcs12", "pem", "pkcs11"],
         "origin_approved": approved,
-    }))
+    });
+    // Which token modules load is the user's business (and a fingerprint): only approved
+    // pages and local tools without an Origin see it.
+    if approved || matches!(origin, PageOrigin::Absent) {
+        info["diagnostics"] = json!({ "pkcs11_modules": app.tokens.status() });
+    }
+    Json(info)
 }
 
 fn pending(host: &OwnHost, scheme: &str, id: &str) -> Response {

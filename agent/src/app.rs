@@ -14,6 +14,7 @@ use crate::origins::Origins;
 use crate::requests::{Action, DocumentBody, Requests, State};
 use crate::signer::{self, DocumentContent, Guesses, Unlocked};
 use crate::store::{self, Container};
+use crate::tokens::Tokens;
 use crate::ApiError;
 
 /// (page origin, container id).
@@ -29,6 +30,8 @@ pub struct App {
     remembered: Mutex<HashMap<OriginContainer, (Arc<Unlocked>, Instant)>>,
     /// Containers with a signature in progress.
     busy: Mutex<HashSet<String>>,
+    /// PKCS#11 modules and their tokens.
+    pub tokens: Arc<Tokens>,
 }
 
 fn b64(bytes: &[u8]) -> String {
@@ -51,16 +54,34 @@ impl App {
             guesses: Guesses::new(config.lockout_after, Duration::from_secs(config.lockout)),
             remembered: Mutex::new(HashMap::new()),
             busy: Mutex::new(HashSet::new()),
+            tokens: Arc::new(Tokens::new(
+                config
+                    .pkcs11_helper
+                    .clone()
+                    .or_else(|| std::env::current_exe().ok())
+                    .unwrap_or_else(|| PathBuf::from("brama-agent")),
+                config.pkcs11_modules(),
+            )),
             config,
         }
     }
 
+    /// Files in the container folders, then the certificates on tokens.
     pub fn containers(&self) -> Vec<Container> {
-        store::scan(&self.roots)
+        let mut all = store::scan(&self.roots);
+        all.extend(store::token_containers(self.tokens.keys()));
+        all
     }
 
     pub fn container(&self, id: &str) -> Result<Container, ApiError> {
-        store::find(&self.roots, id).ok_or(ApiError::UnknownContainer)
+        if id.starts_with("t-") {
+            store::token_containers(self.tokens.keys())
+                .into_iter()
+                .find(|c| c.id == id)
+                .ok_or(ApiError::UnknownContainer)
+        } else {
+            store::find(&self.roots, id).ok_or(ApiError::UnknownContainer)
+        }
     }
 
     fn remembered(&self, origin: &str, container: &str) -> Option<Arc<Unlocked>> {
@@ -86,7 +107,7 @@ impl App {
                 };
                 json!({
                     "id": c.id, "label": c.label, "medium": c.medium, "kind": c.kind,
-                    "state": state, "certificates": c.views(),
+                    "state": state, "locked": state != "ready", "certificates": c.views(),
                 })
             })
             .collect();
@@ -156,6 +177,20 @@ impl App {
         Ok(())
     }
 
+    /// A wrong password or PIN counts towards the agent's back-off and lock. A token keeps its
+    /// own count, so its answer (final try or not) is what the user sees, unless the agent
+    /// locks first.
+    fn counted(&self, container: &Container, e: ApiError) -> ApiError {
+        if !matches!(e, ApiError::WrongPassword { .. }) {
+            return e;
+        }
+        match self.guesses.failed(&container.id) {
+            locked @ ApiError::LockedOut { .. } => locked,
+            ours if container.token.is_none() => ours,
+            _ => e,
+        }
+    }
+
     fn perform(
         &self,
         origin: &str,
@@ -183,16 +218,9 @@ impl App {
 
         // A typed password is always checked, even when a key is remembered.
         let unlocked = if !password.is_empty() {
-            match signer::unlock(&container, &certificate, &password) {
-                Ok(u) => {
-                    self.guesses.succeeded(&container.id);
-                    Arc::new(u)
-                }
-                Err(ApiError::WrongPassword { .. }) => {
-                    return Err(self.guesses.failed(&container.id))
-                }
-                Err(e) => return Err(e),
-            }
+            signer::unlock(&container, &certificate, &password, &self.tokens)
+                .map(Arc::new)
+                .map_err(|e| self.counted(&container, e))?
         } else {
             match self.remembered(origin, &container.id) {
                 Some(u) if u.certificate == certificate => u,
@@ -203,19 +231,22 @@ impl App {
 
         let signature = match action {
             Action::Authenticate { challenge, .. } => {
-                signer::sign_login(&unlocked, origin, challenge)?
+                signer::sign_login(&unlocked, origin, challenge)
             }
             Action::Sign { document, .. } => match &document.body {
                 DocumentBody::Attached(data) => {
-                    signer::sign_document(&unlocked, DocumentContent::Attached(data))?
+                    signer::sign_document(&unlocked, DocumentContent::Attached(data))
                 }
                 DocumentBody::Digest(d, v) => {
-                    signer::sign_document(&unlocked, DocumentContent::Digest(*d, v))?
+                    signer::sign_document(&unlocked, DocumentContent::Digest(*d, v))
                 }
             },
             Action::Containers => unreachable!("handled above"),
-        };
-        if remember {
+        }
+        .map_err(|e| self.counted(&container, e))?;
+        self.guesses.succeeded(&container.id);
+        // A token's PIN is never kept: each signature logs in and out again.
+        if remember && container.token.is_none() {
             let until = Instant::now() + Duration::from_secs(self.config.remember);
             self.remembered.lock().expect("remember lock").insert(
                 (origin.to_string(), container.id.clone()),

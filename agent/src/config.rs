@@ -46,6 +46,14 @@ pub struct Config {
     pub approval_delay_ms: u64,
     /// Log filter (`info`, `debug`, `agent=trace`, …). Request lines carry no secrets at any level.
     pub log: String,
+    /// PKCS#11 modules (shared libraries) of hardware tokens to load, besides the well-known
+    /// ones probed when `pkcs11_probe` is on.
+    pub pkcs11_modules: Vec<PathBuf>,
+    /// Also load the well-known token modules that are installed (`tokens::WELL_KNOWN_MODULES`).
+    pub pkcs11_probe: bool,
+    /// The program run as the PKCS#11 helper (`PROGRAM pkcs11-helper MODULE`); default: this
+    /// agent's own executable.
+    pub pkcs11_helper: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -66,6 +74,9 @@ impl Default for Config {
             lockout: 300,
             approval_delay_ms: 800,
             log: "info".into(),
+            pkcs11_modules: Vec::new(),
+            pkcs11_probe: true,
+            pkcs11_helper: None,
         }
     }
 }
@@ -94,6 +105,20 @@ impl Config {
 
     pub fn request_ttl(&self) -> Duration {
         Duration::from_secs(self.request_ttl)
+    }
+
+    /// The PKCS#11 modules to load: the configured ones, then the well-known ones present.
+    pub fn pkcs11_modules(&self) -> Vec<PathBuf> {
+        let mut modules = self.pkcs11_modules.clone();
+        if self.pkcs11_probe {
+            modules.extend(
+                crate::tokens::WELL_KNOWN_MODULES
+                    .iter()
+                    .map(PathBuf::from)
+                    .filter(|p| p.exists()),
+            );
+        }
+        modules
     }
 
     /// Folders searched for containers, each with the medium it stands for.

@@ -37,6 +37,8 @@ pub enum ApiError {
     LockedOut { retry_after: u64 },
     #[error("the token's PIN is blocked")]
     PinBlocked,
+    #[error("the token cannot be used now: {0}")]
+    TokenUnavailable(String),
     #[error("another signature with this container is in progress")]
     ContainerBusy,
     #[error("no such request")]
@@ -76,6 +78,7 @@ impl ApiError {
             ApiError::WrongPassword { .. } => "wrong_password",
             ApiError::LockedOut { .. } => "locked_out",
             ApiError::PinBlocked => "pin_blocked",
+            ApiError::TokenUnavailable(_) => "token_unavailable",
             ApiError::ContainerBusy => "container_busy",
             ApiError::UnknownRequest => "unknown_request",
             ApiError::RequestExpired => "request_expired",
@@ -114,6 +117,7 @@ impl ApiError {
             ApiError::ContainerUnreadable(_) | ApiError::SigningFailed(_) => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
+            ApiError::TokenUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 

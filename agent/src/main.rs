@@ -14,7 +14,7 @@ use zeroize::Zeroizing;
     version,
     about = "Brama signing agent: qualified electronic signatures for web sign-in, on loopback only",
     long_about = "Brama signing agent.\n\nRuns on the citizen's computer, listens on 127.0.0.1 and ::1 only, finds key containers \
-(PKCS#12 .p12/.pfx, encrypted PEM keys; PKCS#11 tokens are planned) and signs origin-bound login statements and CAdES \
+(PKCS#12 .p12/.pfx, encrypted PEM keys, hardware tokens through PKCS#11) and signs origin-bound login statements and CAdES \
 documents for web origins the user approved. The key password is typed only on the agent's own page.\n\n\
 Configuration: --config FILE (TOML) and BRAMA_AGENT_* environment variables (docs/agent-api.md)."
 )]
@@ -65,6 +65,10 @@ enum Command {
         #[arg(long)]
         print: bool,
     },
+    /// Internal: the helper process the agent runs for one PKCS#11 module, speaking JSON
+    /// lines on its standard input and output.
+    #[command(hide = true)]
+    Pkcs11Helper { module: PathBuf },
 }
 
 #[derive(Subcommand)]
@@ -76,6 +80,9 @@ enum OriginsAction {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::Pkcs11Helper { module } = &cli.command {
+        return agent::tokens::helper::run(module);
+    }
     let mut config = match Config::load(cli.config.as_deref()) {
         Ok(c) => c,
         Err(e) => {
@@ -144,6 +151,11 @@ fn run(command: Command, config: &mut Config) -> Result<(), String> {
             config.containers.extend(containers);
             let app = agent::app::App::new(config.clone());
             let list = app.containers();
+            for m in app.tokens.status() {
+                if let Some(e) = &m.error {
+                    eprintln!("token module {}: {e}", m.module);
+                }
+            }
             if json {
                 let value: Vec<_> = list.iter().map(|c| serde_json::json!({
                     "id": c.id, "label": c.label, "medium": c.medium, "kind": c.kind, "path": c.path,
@@ -211,6 +223,7 @@ fn run(command: Command, config: &mut Config) -> Result<(), String> {
         }
         Command::Import { file } => import(config, &file),
         Command::Trust { print } => trust(config, print),
+        Command::Pkcs11Helper { .. } => unreachable!("run before the configuration is read"),
     }
 }
 

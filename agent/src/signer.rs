@@ -5,31 +5,101 @@
 //! ("remembered") key never masks a wrong password: a typed password is always checked.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use certs::cms::{self, Content, Digest, SignRequest};
+use certs::cms::{self, Content, Digest, KeyKind, RawSigner, SignRequest};
 use certs::load;
 use certs::statement::{self, LoginStatement};
 use openssl::pkey::{PKey, Private};
 use zeroize::Zeroizing;
 
 use crate::store::{Container, Kind};
+use crate::tokens::protocol::TokenError;
+use crate::tokens::{TokenSigner, Tokens};
 use crate::ApiError;
+
+/// A key ready to sign: in memory, or on a token with the PIN to log in with.
+pub enum Key {
+    Software(PKey<Private>),
+    Token(TokenSigner),
+}
 
 /// An unlocked private key with the certificate it signs with.
 pub struct Unlocked {
-    pub key: PKey<Private>,
+    pub key: Key,
     pub certificate: Vec<u8>,
     pub chain: Vec<Vec<u8>>,
 }
 
-/// Open `container` with `password` and pick the key for `certificate`.
+impl Unlocked {
+    fn signer(&self) -> &dyn RawSigner {
+        match &self.key {
+            Key::Software(k) => k,
+            Key::Token(t) => t,
+        }
+    }
+
+    /// The API error for a failed signature: a token's own failure when there is one.
+    fn failure(&self, e: certs::Error) -> ApiError {
+        if let Key::Token(t) = &self.key {
+            if let Some(failure) = t.failure.lock().unwrap_or_else(|p| p.into_inner()).take() {
+                return token_error(failure);
+            }
+        }
+        ApiError::SigningFailed(e.to_string())
+    }
+}
+
+/// What the user is told about a token failure.
+pub fn token_error(e: TokenError) -> ApiError {
+    match e {
+        // PKCS#11 tells no count, only that this is the last try.
+        TokenError::WrongPin { pin } => ApiError::WrongPassword {
+            tries_left: pin.final_try.then_some(1),
+        },
+        TokenError::PinBlocked => ApiError::PinBlocked,
+        TokenError::TokenAbsent { .. } => ApiError::UnknownContainer,
+        TokenError::KeyAbsent { .. } => ApiError::ContainerUnreadable(
+            "the token has no private key for this certificate".into(),
+        ),
+        TokenError::ModuleFailed { message } | TokenError::Failed { message } => {
+            ApiError::TokenUnavailable(message)
+        }
+    }
+}
+
+/// Open `container` with `password` and pick the key for `certificate`. A token is not
+/// touched here: its PIN is checked by the token when it signs.
 pub fn unlock(
     container: &Container,
     certificate: &[u8],
     password: &Zeroizing<String>,
+    tokens: &Arc<Tokens>,
 ) -> Result<Unlocked, ApiError> {
+    let cert = openssl::x509::X509::from_der(certificate)
+        .map_err(|e| ApiError::ContainerUnreadable(e.to_string()))?;
+    let public = cert
+        .public_key()
+        .map_err(|e| ApiError::ContainerUnreadable(e.to_string()))?;
+    if let Some(token) = &container.token {
+        let kind = if public.id() == openssl::pkey::Id::RSA {
+            KeyKind::Rsa
+        } else {
+            KeyKind::Ec
+        };
+        return Ok(Unlocked {
+            key: Key::Token(TokenSigner {
+                tokens: tokens.clone(),
+                key: token.clone(),
+                kind,
+                pin: password.clone(),
+                failure: Mutex::new(None),
+            }),
+            certificate: certificate.to_vec(),
+            chain: container.chain.clone(),
+        });
+    }
     let bytes = Zeroizing::new(
         std::fs::read(&container.path).map_err(|e| ApiError::ContainerUnreadable(e.to_string()))?,
     );
@@ -50,17 +120,17 @@ pub fn unlock(
             Ok(key) => (key, container.chain.clone()),
             Err(_) => return Err(ApiError::WrongPassword { tries_left: None }),
         },
+        Kind::Token => {
+            return Err(ApiError::ContainerUnreadable(
+                "a token container without its token".into(),
+            ))
+        }
     };
-    let cert = openssl::x509::X509::from_der(certificate)
-        .map_err(|e| ApiError::ContainerUnreadable(e.to_string()))?;
-    let public = cert
-        .public_key()
-        .map_err(|e| ApiError::ContainerUnreadable(e.to_string()))?;
     if !key.public_eq(&public) {
         return Err(ApiError::KeyMismatch);
     }
     Ok(Unlocked {
-        key,
+        key: Key::Software(key),
         certificate: certificate.to_vec(),
         chain,
     })
@@ -79,7 +149,7 @@ pub fn sign_login(u: &Unlocked, origin: &str, challenge: &str) -> Result<Vec<u8>
         signing_time: now,
         signing_certificate: None,
     };
-    cms::sign(&req, &u.key).map_err(|e| ApiError::SigningFailed(e.to_string()))
+    cms::sign(&req, u.signer()).map_err(|e| u.failure(e))
 }
 
 /// What a document signature covers.
@@ -104,7 +174,7 @@ pub fn sign_document(u: &Unlocked, content: DocumentContent<'_>) -> Result<Vec<u
         signing_time: time::OffsetDateTime::now_utc(),
         signing_certificate: None,
     };
-    cms::sign(&req, &u.key).map_err(|e| ApiError::SigningFailed(e.to_string()))
+    cms::sign(&req, u.signer()).map_err(|e| u.failure(e))
 }
 
 /// Wrong-password accounting per container: 1 s, 2 s, 4 s … between tries, then a lock.
@@ -165,5 +235,46 @@ impl Guesses {
 
     pub fn succeeded(&self, container: &str) {
         self.state.lock().expect("guesses lock").remove(container);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tokens::protocol::PinFlags;
+
+    /// SoftHSM2 never blocks a PIN, so the mapping a real token needs is shown here.
+    #[test]
+    fn token_failures_become_the_errors_a_person_can_act_on() {
+        let final_try = PinFlags {
+            count_low: true,
+            final_try: true,
+            locked: false,
+        };
+        assert_eq!(
+            token_error(TokenError::WrongPin { pin: final_try }),
+            ApiError::WrongPassword {
+                tries_left: Some(1)
+            }
+        );
+        assert_eq!(
+            token_error(TokenError::WrongPin {
+                pin: PinFlags::default()
+            }),
+            ApiError::WrongPassword { tries_left: None }
+        );
+        assert_eq!(token_error(TokenError::PinBlocked), ApiError::PinBlocked);
+        assert_eq!(ApiError::PinBlocked.code(), "pin_blocked");
+        assert_eq!(
+            token_error(TokenError::TokenAbsent { serial: "1".into() }),
+            ApiError::UnknownContainer
+        );
+        assert_eq!(
+            token_error(TokenError::Failed {
+                message: "the module's helper stopped".into()
+            })
+            .code(),
+            "token_unavailable"
+        );
     }
 }

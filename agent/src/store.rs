@@ -1,5 +1,6 @@
 //! Key containers found in folders: PKCS#12 (`.p12`, `.pfx`) and encrypted PKCS#8 PEM keys
-//! with their certificate beside them (`name.key.pem` + `name.pem`/`.cer`/`.crt`).
+//! with their certificate beside them (`name.key.pem` + `name.pem`/`.cer`/`.crt`); and the
+//! certificates on hardware tokens ([`token_containers`]).
 //!
 //! Listing never needs a password: certificates come from unencrypted PKCS#12 bags or from a
 //! certificate file beside the container. The folders are read on every listing, so a USB
@@ -8,6 +9,8 @@
 use std::path::{Path, PathBuf};
 
 use certs::{load, CertificateSummary, Purpose};
+
+use crate::tokens::{TokenKey, TokenRef};
 use serde::Serialize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -15,6 +18,8 @@ use serde::Serialize;
 pub enum Kind {
     Pkcs12,
     Pem,
+    /// A hardware token through PKCS#11: `path` is the module.
+    Token,
 }
 
 /// A key container on disk.
@@ -32,6 +37,8 @@ pub struct Container {
     pub certificates: Vec<Vec<u8>>,
     /// CA certificates that came with the container (DER).
     pub chain: Vec<Vec<u8>>,
+    /// Where the key is when the container is a token.
+    pub token: Option<TokenRef>,
 }
 
 /// What the API shows of one certificate.
@@ -161,7 +168,47 @@ fn read_container(path: &Path, medium: &str) -> Option<Container> {
         certificate_path,
         certificates,
         chain,
+        token: None,
     })
+}
+
+/// One container per signing certificate on a token; the token's CA certificates are its
+/// chain. Ids start with `t-` so a certificate both on a token and in a file is two choices.
+pub fn token_containers(keys: Vec<TokenKey>) -> Vec<Container> {
+    let (cas, leaves): (Vec<TokenKey>, Vec<TokenKey>) =
+        keys.into_iter().partition(|k| is_ca(&k.der));
+    leaves
+        .into_iter()
+        .map(|k| {
+            let t = &k.token;
+            let chain = cas
+                .iter()
+                .filter(|c| c.module == k.module && c.token.serial == t.serial)
+                .map(|c| c.der.clone())
+                .collect();
+            let label = if k.label.is_empty() {
+                t.label.clone()
+            } else {
+                k.label.clone()
+            };
+            Container {
+                id: format!("t-{}", &sha256_hex(&k.der)[..20]),
+                label,
+                medium: format!("token: {} {} {}", t.manufacturer, t.model, t.serial),
+                kind: Kind::Token,
+                path: k.module.clone(),
+                certificate_path: None,
+                certificates: vec![k.der],
+                chain,
+                token: Some(TokenRef {
+                    module: k.module,
+                    serial: t.serial.clone(),
+                    key_id: k.key_id,
+                    pin: t.pin,
+                }),
+            }
+        })
+        .collect()
 }
 
 /// Every container in `roots` (folder, medium), one per id, in a stable order.

@@ -57,6 +57,14 @@ fn error_box(e: &ApiError) -> String {
             format!("Wrong password. Tries left: {n}."),
         ),
         ApiError::WrongPassword { .. } => ("Неправильний пароль.".into(), "Wrong password.".into()),
+        ApiError::PinBlocked => (
+            "PIN-код токена заблоковано. Розблокуйте його PUK-кодом або зверніться до свого надавача послуг.".into(),
+            "The token's PIN is blocked. Unblock it with the PUK or contact your provider.".into(),
+        ),
+        ApiError::TokenUnavailable(_) => (
+            "Токен недоступний: перевірте, чи його під'єднано, і спробуйте ще раз.".into(),
+            "The token is unavailable: check that it is plugged in and try again.".into(),
+        ),
         ApiError::LockedOut { retry_after } => (
             format!("Забагато неправильних паролів. Спробуйте через {retry_after} с."),
             format!("Too many wrong passwords. Try again in {retry_after} s."),
@@ -128,6 +136,7 @@ fn approval_body(app: &App, id: &str, error: Option<&ApiError>) -> Result<String
         };
         body.push_str(&format!("<p class=\"what\">{what}</p>"));
         let mut needs_password = false;
+        let mut token = None;
         if let Some((container, certificate)) = container {
             match app.container(&container).and_then(|c| {
                 let cert = c.signing_certificate(certificate.as_deref())?;
@@ -138,6 +147,16 @@ fn approval_body(app: &App, id: &str, error: Option<&ApiError>) -> Result<String
                         body.push_str(&certificate_block(&v));
                     }
                     body.push_str(&format!("<p class=\"medium\">{} {}</p>", t("Носій:", "Medium:"), escape(&format!("{} ({})", c.label, c.medium))));
+                    if let Some(tk) = &c.token {
+                        if tk.pin.locked {
+                            body.push_str(&error_box(&ApiError::PinBlocked));
+                        } else if tk.pin.final_try {
+                            body.push_str(&format!("<p class=\"error\" role=\"alert\" data-code=\"final_try\">{}</p>", t(
+                                "Залишилася остання спроба: ще один неправильний PIN-код заблокує токен.",
+                                "One try left: one more wrong PIN blocks the token.")));
+                        }
+                    }
+                    token = c.token.clone();
                     needs_password = true;
                 }
                 Err(e) => body.push_str(&error_box(&e)),
@@ -147,7 +166,13 @@ fn approval_body(app: &App, id: &str, error: Option<&ApiError>) -> Result<String
             body.push_str(&error_box(e));
         }
         body.push_str(&format!("<form method=\"post\" action=\"/ui/approve/{id}\"><input type=\"hidden\" name=\"csrf_token\" value=\"{}\">", escape(&r.csrf_token)));
-        if needs_password {
+        if needs_password && token.is_some() {
+            // A token logs out after each signature: there is nothing to remember.
+            body.push_str(&format!(
+                "<label>{}<input type=\"password\" name=\"password\" autocomplete=\"off\" autofocus></label>",
+                t("PIN-код токена", "Token PIN"),
+            ));
+        } else if needs_password {
             body.push_str(&format!(
                 "<label>{}<input type=\"password\" name=\"password\" autocomplete=\"off\" autofocus></label>\
                  <label class=\"remember\"><input type=\"checkbox\" name=\"remember\" value=\"1\"> {}</label>",

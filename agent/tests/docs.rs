@@ -33,6 +33,7 @@ fn all_errors() -> Vec<ApiError> {
         ApiError::ContainerUnreadable(String::new()),
         ApiError::SigningFailed(String::new()),
         ApiError::WindowClosed,
+        ApiError::TokenUnavailable(String::new()),
     ]
 }
 

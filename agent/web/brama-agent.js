@@ -37,6 +37,7 @@ export const MESSAGES = {
   wrong_password: ["Неправильний пароль до ключа.", "Wrong key password."],
   locked_out: ["Забагато неправильних паролів. Ключ тимчасово заблоковано.", "Too many wrong passwords. The key is locked for a while."],
   pin_blocked: ["PIN-код токена заблоковано. Зверніться до свого надавача послуг.", "The token's PIN is blocked. Contact your provider."],
+  token_unavailable: ["Токен недоступний: його модуль не відповідає. Перевірте, чи токен під'єднано, і спробуйте ще раз.", "The token is unavailable: its module does not answer. Check that the token is plugged in and try again."],
   container_busy: ["Ключ зараз використовується для іншого підпису.", "The key is busy with another signature."],
   unknown_request: ["Запит не знайдено. Почніть знову.", "The request was not found. Please start again."],
   request_expired: ["Час на підтвердження вичерпано. Почніть знову.", "The approval time ran out. Please start again."],
