@@ -8,6 +8,7 @@ packages=(
   curl                            # a second HTTP client in the agent's tests
   chromium                        # the browser of tests/browser (driven by playwright-core)
   softhsm2 opensc                 # the hardware token of the agent's PKCS#11 tests, pkcs11-tool
+  wrk nginx-light                 # the benchmark's load generator and its reference proxy (bench/)
 )
 
 missing=()

@@ -147,6 +147,7 @@ fn run(command: Command) -> Result<(), Error> {
                 ocsp_url,
                 crl_url,
                 password,
+                bulk: 0,
             };
             let manifest = devpki::init(&opts)?;
             println!("Development PKI written to {}", out.display());

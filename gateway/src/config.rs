@@ -57,6 +57,9 @@ pub struct Config {
     /// Seconds requests in flight get to finish on SIGTERM before their connections close.
     #[serde(default = "default_shutdown_grace")]
     pub shutdown_grace: u64,
+    /// Runtime worker threads; `0` (default) is one per CPU core.
+    #[serde(default)]
+    pub workers: usize,
 }
 
 fn default_shutdown_grace() -> u64 {

@@ -133,8 +133,7 @@ async fn run(
     let mut revocation_soft_fail = None;
     if let (Some(checker), [leaf, issuer, ..]) = (ctx.revocation, &verified.checked.chain[..]) {
         let x509 = |der: &[u8]| {
-            openssl::x509::X509::from_der(der)
-                .map_err(|e| fail(LoginError::Internal(e.to_string())))
+            crate::verify::x509(der).map_err(|e| fail(LoginError::Internal(e.to_string())))
         };
         match checker.check(&x509(leaf)?, &x509(issuer)?, at).await {
             Verdict::Good { .. } => {}

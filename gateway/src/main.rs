@@ -90,8 +90,13 @@ enum AccountsAction {
     },
 }
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Runtime::new().expect("tokio runtime")
+/// `workers` runtime threads, or one per core when 0.
+fn runtime(workers: usize) -> tokio::runtime::Runtime {
+    let mut b = tokio::runtime::Builder::new_multi_thread();
+    if workers > 0 {
+        b.worker_threads(workers);
+    }
+    b.enable_all().build().expect("tokio runtime")
 }
 
 fn load(config: Option<&std::path::Path>) -> Result<Config, ExitCode> {
@@ -123,7 +128,7 @@ fn main() -> ExitCode {
                 .as_deref()
                 .and_then(std::path::Path::parent)
                 .map(std::path::Path::to_path_buf);
-            runtime().block_on(async move {
+            runtime(config.workers).block_on(async move {
                 match gateway::server::start(config.clone(), dir.as_deref()).await {
                     Ok(running) => {
                         use std::io::Write;
@@ -171,7 +176,7 @@ fn main() -> ExitCode {
                 Ok(c) => c,
                 Err(code) => return code,
             };
-            match runtime().block_on(accounts(&config, action)) {
+            match runtime(1).block_on(accounts(&config, action)) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("brama-gateway: {e}");

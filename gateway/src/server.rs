@@ -444,7 +444,8 @@ fn cookie_hash(id: &str) -> String {
 }
 
 /// The session's account, or why there is none: from memory while fresh, else the store.
-async fn session_account(
+/// Public for the micro-benchmark (`cargo bench -p gateway`): it runs on every request.
+pub async fn session_account(
     g: &Gateway,
     headers: &HeaderMap,
 ) -> Result<Option<(Session, Account)>, String> {

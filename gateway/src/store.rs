@@ -212,7 +212,12 @@ impl Store {
                 Box::pin(async move {
                     if sqlite {
                         // WAL: readers never wait for the writer; busy_timeout: writers queue.
+                        // synchronous=NORMAL: with WAL a commit no longer waits for its own
+                        // fsync (the WAL is synced at checkpoints) — a crash of the process
+                        // loses nothing, a power cut may lose the last moments' sessions and
+                        // consumed challenges (which expire within challenge.ttl anyway).
                         conn.execute("PRAGMA journal_mode=WAL").await?;
+                        conn.execute("PRAGMA synchronous=NORMAL").await?;
                         conn.execute("PRAGMA busy_timeout=10000").await?;
                         conn.execute("PRAGMA foreign_keys=ON").await?;
                     }

@@ -390,3 +390,39 @@ fn qualified_any_accepts_the_non_qualified_and_policies_filter() {
     );
     assert_eq!(r.unwrap_err().code(), "challenge_expired");
 }
+
+#[test]
+fn a_ca_validated_once_is_trusted_again_only_under_the_same_anchors() {
+    let p = pki();
+    let citizen = login(&p, "citizen-p256");
+    // The first login validates the issuing CA up to the root; the second goes through the
+    // remembered CA (one signature to check) and gets the same verdict and chain.
+    let first = verify(&p, &citizen).unwrap();
+    let second = verify(&p, &citizen).unwrap();
+    assert_eq!(first.checked.chain, second.checked.chain);
+    assert_eq!(second.checked.chain.len(), 3, "leaf, CA, anchor");
+    // Under other anchors the same CA is not trusted because it was once.
+    let other_root = openssl::x509::X509::from_pem(
+        &std::fs::read(p.dir.join(&p.m.trust.untrusted_root)).unwrap(),
+    )
+    .unwrap();
+    let other = TrustPolicy {
+        anchors: vec![other_root],
+        ..policy(&p)
+    };
+    let r = verify::verify_login(
+        &citizen,
+        &other,
+        time::OffsetDateTime::now_utc(),
+        |_| Ok(()),
+    );
+    assert_eq!(code(r), "untrusted_issuer");
+    // A defect of the leaf behind a remembered CA keeps its code.
+    for (name, expected) in [
+        ("expired", "certificate_expired"),
+        ("sha1", "weak_algorithm"),
+        ("rsa1024", "weak_key"),
+    ] {
+        assert_eq!(code(verify(&p, &login(&p, name))), expected, "{name}");
+    }
+}

@@ -1,4 +1,4 @@
-//! Helpers shared by the agent's tests (and the latency example): a running agent over the
+//! Helpers shared by the agent's tests: a running agent over the
 //! dev PKI, and answering its approval page exactly as a browser on the agent's own origin
 //! does.
 #![allow(dead_code)]

@@ -41,6 +41,8 @@ pub struct Options {
     pub crl_url: String,
     /// One password for every key; `None` gives each key its own random password.
     pub password: Option<String>,
+    /// Extra valid P-256 citizens (`bulk-0001` …) beyond the fixed cases.
+    pub bulk: usize,
 }
 
 impl Options {
@@ -51,6 +53,7 @@ impl Options {
             ocsp_url: DEFAULT_OCSP_URL.into(),
             crl_url: DEFAULT_CRL_URL.into(),
             password: None,
+            bulk: 0,
         }
     }
 }

@@ -21,12 +21,12 @@ const CA_ORG: &str = "Brama (розробка)";
 
 /// A natural person named in a certificate.
 struct Person {
-    surname: &'static str,
+    surname: String,
     /// GN: "Ім'я По батькові".
-    given: &'static str,
+    given: String,
     /// The first nine digits of the РНОКПП; the check digit is computed.
-    tin9: &'static str,
-    locality: &'static str,
+    tin9: String,
+    locality: String,
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -45,7 +45,7 @@ enum Validity {
 
 /// One end-entity certificate of the dev PKI.
 struct Leaf {
-    name: &'static str,
+    name: String,
     description: &'static str,
     expected: &'static str,
     key: KeyType,
@@ -61,9 +61,9 @@ struct Leaf {
 }
 
 impl Leaf {
-    const fn citizen(name: &'static str, key: KeyType, person: Person) -> Leaf {
+    fn citizen(name: &str, key: KeyType, person: Person) -> Leaf {
         Leaf {
-            name,
+            name: name.into(),
             description: "",
             expected: "valid",
             key,
@@ -77,25 +77,41 @@ impl Leaf {
             sha1: false,
         }
     }
-    const fn about(mut self, description: &'static str, expected: &'static str) -> Leaf {
+    fn about(mut self, description: &'static str, expected: &'static str) -> Leaf {
         self.description = description;
         self.expected = expected;
         self
     }
 }
 
-const fn person(
-    surname: &'static str,
-    given: &'static str,
-    tin9: &'static str,
-    locality: &'static str,
-) -> Person {
+fn person(surname: &str, given: &str, tin9: &str, locality: &str) -> Person {
     Person {
-        surname,
-        given,
-        tin9,
-        locality,
+        surname: surname.into(),
+        given: given.into(),
+        tin9: tin9.into(),
+        locality: locality.into(),
     }
+}
+
+/// `count` more valid P-256 citizens, `bulk-0001` …, each a distinct person (benchmarks sign
+/// in with many certificates).
+fn bulk(count: usize) -> Vec<Leaf> {
+    (1..=count)
+        .map(|i| {
+            let name = format!("bulk-{i:04}");
+            Leaf::citizen(
+                &name,
+                KeyType::P256,
+                person(
+                    "Тестовий",
+                    &format!("Користувач {i}"),
+                    &format!("5{i:08}"),
+                    "Київ",
+                ),
+            )
+            .about("A valid P-256 citizen for benchmarks", "valid")
+        })
+        .collect()
 }
 
 fn leaves() -> Vec<Leaf> {
@@ -249,7 +265,7 @@ fn leaf_params(
     let tin;
     match &leaf.person {
         Some(person) => {
-            tin = rnokpp_with_check_digit(person.tin9);
+            tin = rnokpp_with_check_digit(&person.tin9);
             if leaf.representative {
                 dn.push(DnType::OrganizationName, ORG_NAME);
                 dn.push(custom(oids::TITLE), "Директор");
@@ -258,14 +274,14 @@ fn leaf_params(
                 DnType::CommonName,
                 format!("{} {}", person.surname, person.given),
             );
-            dn.push(custom(oids::SURNAME), person.surname);
-            dn.push(custom(oids::GIVEN_NAME), person.given);
+            dn.push(custom(oids::SURNAME), person.surname.as_str());
+            dn.push(custom(oids::GIVEN_NAME), person.given.as_str());
             dn.push(
                 custom(oids::SERIAL_NUMBER),
                 printable(&format!("TINUA-{tin}")),
             );
             dn.push(DnType::CountryName, printable("UA"));
-            dn.push(DnType::LocalityName, person.locality);
+            dn.push(DnType::LocalityName, person.locality.as_str());
             sda.push((oids::UA_DRFO, Text::Printable(&tin)));
             if leaf.representative {
                 dn.push(
@@ -510,7 +526,7 @@ pub(super) fn generate(opts: &Options, dir: &Path) -> Result<Manifest, Error> {
     // --- End entities ---
     let mut certificates = Vec::new();
     let mut index = String::new();
-    for leaf in leaves() {
+    for leaf in leaves().into_iter().chain(bulk(opts.bulk)) {
         let key = DevKey::generate(leaf.key)?;
         let params = leaf_params(&leaf, &key, opts, t)?;
         let (issuer, issuer_name, chain): (&Issuer<'_, &DevKey>, &str, Vec<&[u8]>) =
@@ -531,9 +547,9 @@ pub(super) fn generate(opts: &Options, dir: &Path) -> Result<Manifest, Error> {
         if leaf.sha1 {
             der = resign(&der, &ica_key, MessageDigest::sha1(), &ECDSA_WITH_SHA1)?;
         }
-        let pw = password(leaf.name)?;
+        let pw = password(&leaf.name)?;
         let (pem, der_file, key_file, p12) =
-            write_key_files(dir, leaf.name, &der, &key, &pw, &chain)?;
+            write_key_files(dir, &leaf.name, &der, &key, &pw, &chain)?;
         let summary = crate::CertificateSummary::from_der(&der)?;
         let serial = params.serial_number.as_ref().expect("serial set");
         if !leaf.untrusted {
@@ -557,7 +573,7 @@ pub(super) fn generate(opts: &Options, dir: &Path) -> Result<Manifest, Error> {
             }
         }
         certificates.push(Entry {
-            name: leaf.name.into(),
+            name: leaf.name,
             description: leaf.description.into(),
             expected: leaf.expected.into(),
             key_type: leaf.key.label().into(),

@@ -136,23 +136,61 @@ pub fn check_certificate(
     Ok(Checked { summary, chain })
 }
 
-fn build_chain(
-    leaf: &[u8],
-    extra: &[&[u8]],
+/// Intermediate CAs already chained to the anchors, so a login verifies one signature for its
+/// certificate (the leaf's, by its CA) instead of the whole path every time — with a P-384
+/// root that path costs more than the rest of the login. Keyed by the CA's and the anchors'
+/// fingerprints; used only while the time checked lies within every certificate's validity
+/// on the cached path.
+struct ValidatedCa {
+    /// DER, the CA first, the anchor last.
+    path: Vec<Vec<u8>>,
+    not_before: i64,
+    not_after: i64,
+}
+
+type Fingerprint = Vec<u8>;
+
+static VALIDATED: std::sync::LazyLock<
+    std::sync::Mutex<std::collections::HashMap<(Fingerprint, Fingerprint), ValidatedCa>>,
+> = std::sync::LazyLock::new(Default::default);
+
+/// The cache never grows past this many CAs (a few hundred qualified CAs exist).
+const VALIDATED_MAX: usize = 4096;
+
+fn fingerprint(c: &X509) -> Option<Fingerprint> {
+    c.digest(openssl::hash::MessageDigest::sha256())
+        .ok()
+        .map(|d| d.to_vec())
+}
+
+fn anchors_fingerprint(policy: &TrustPolicy) -> Fingerprint {
+    let mut all = Vec::new();
+    for a in &policy.anchors {
+        all.extend(fingerprint(a).unwrap_or_default());
+    }
+    openssl::sha::sha256(&all).to_vec()
+}
+
+/// The verification store: `trusted` certificates, security level 2, the time `at`, the
+/// policy's CRLs; `partial` lets a chain end at a trusted intermediate.
+fn store_of(
+    trusted: &[X509],
     policy: &TrustPolicy,
     at: OffsetDateTime,
-) -> Result<Vec<Vec<u8>>, LoginError> {
+    partial: bool,
+) -> Result<openssl::x509::store::X509Store, LoginError> {
     let internal = |e: openssl::error::ErrorStack| LoginError::InvalidChain(e.to_string());
-    let leaf_x509 = X509::from_der(leaf)
-        .map_err(|e| LoginError::MalformedSignature(format!("certificate: {e}")))?;
     let mut store = X509StoreBuilder::new().map_err(internal)?;
-    for a in &policy.anchors {
+    for a in trusted {
         store.add_cert(a.clone()).map_err(internal)?;
     }
     let mut param = X509VerifyParam::new().map_err(internal)?;
     param.set_auth_level(2); // RSA ≥ 2048, no SHA-1, EC ≥ 224 bits
     param.set_time(at.unix_timestamp() as _);
     let mut flags = X509VerifyFlags::IGNORE_CRITICAL;
+    if partial {
+        flags |= X509VerifyFlags::PARTIAL_CHAIN;
+    }
     if !policy.crls.is_empty() {
         flags |= X509VerifyFlags::CRL_CHECK;
         for crl in &policy.crls {
@@ -167,29 +205,122 @@ fn build_chain(
     }
     param.set_flags(flags).map_err(internal)?;
     store.set_param(&param).map_err(internal)?;
-    let store = store.build();
-    let mut untrusted = Stack::new().map_err(internal)?;
-    for c in &policy.intermediates {
-        untrusted.push(c.clone()).map_err(internal)?;
-    }
-    for der in extra {
-        if let Ok(c) = X509::from_der(der) {
-            untrusted.push(c).map_err(internal)?;
-        }
+    Ok(store.build())
+}
+
+/// OpenSSL's verdict: ok, the error, its depth, the chain it built (DER, leaf first).
+type Verdict = (bool, openssl::x509::X509VerifyResult, u32, Vec<Vec<u8>>);
+
+fn verify_with(
+    store: &openssl::x509::store::X509StoreRef,
+    leaf: &X509,
+    untrusted: &[&X509],
+) -> Result<Verdict, LoginError> {
+    let internal = |e: openssl::error::ErrorStack| LoginError::InvalidChain(e.to_string());
+    let mut stack = Stack::new().map_err(internal)?;
+    for c in untrusted {
+        stack.push((*c).clone()).map_err(internal)?;
     }
     let mut ctx = X509StoreContext::new().map_err(internal)?;
-    let outcome = ctx
-        .init(&store, &leaf_x509, &untrusted, |c| {
-            let ok = c.verify_cert()?;
-            let chain = c
-                .chain()
-                .map(|s| s.iter().filter_map(|x| x.to_der().ok()).collect::<Vec<_>>())
-                .unwrap_or_default();
-            Ok((ok, c.error(), c.error_depth(), chain))
+    ctx.init(store, leaf, &stack, |c| {
+        let ok = c.verify_cert()?;
+        let chain = c
+            .chain()
+            .map(|s| s.iter().filter_map(|x| x.to_der().ok()).collect::<Vec<_>>())
+            .unwrap_or_default();
+        Ok((ok, c.error(), c.error_depth(), chain))
+    })
+    .map_err(internal)
+}
+
+/// The chain through an already validated CA, when the leaf's issuer is one and the leaf
+/// verifies under it. `None`: take the full path (which also gives the exact error).
+fn cached_chain(
+    leaf: &X509,
+    candidates: &[&X509],
+    policy: &TrustPolicy,
+    anchors: &Fingerprint,
+    at: OffsetDateTime,
+) -> Option<Vec<Vec<u8>>> {
+    let t = at.unix_timestamp();
+    for ca in candidates
+        .iter()
+        .filter(|ca| ca.issued(leaf) == openssl::x509::X509VerifyResult::OK)
+    {
+        let key = (fingerprint(ca)?, anchors.clone());
+        let path = {
+            let cache = VALIDATED.lock().unwrap_or_else(|e| e.into_inner());
+            match cache.get(&key) {
+                Some(v) if v.not_before <= t && t < v.not_after => v.path.clone(),
+                _ => continue,
+            }
+        };
+        let store = store_of(&[(*ca).clone()], policy, at, true).ok()?;
+        let (ok, ..) = verify_with(&store, leaf, &[]).ok()?;
+        if !ok {
+            return None;
+        }
+        let der = leaf.to_der().ok()?;
+        return Some(std::iter::once(der).chain(path).collect());
+    }
+    None
+}
+
+/// Remember the CAs of a chain that fully verified (every certificate but the leaf and the
+/// anchor) with the time window in which their path stays valid.
+fn remember_validated(chain: &[Vec<u8>], anchors: &Fingerprint) {
+    if chain.len() < 3 {
+        return;
+    }
+    let window = |path: &[Vec<u8>]| {
+        path.iter().try_fold((i64::MIN, i64::MAX), |(nb, na), der| {
+            let c = certs::parse(der).ok()?;
+            let v = c.validity();
+            Some((
+                nb.max(v.not_before.timestamp()),
+                na.min(v.not_after.timestamp()),
+            ))
         })
-        .map_err(internal)?;
-    let (ok, error, depth, chain) = outcome;
+    };
+    let mut cache = VALIDATED.lock().unwrap_or_else(|e| e.into_inner());
+    if cache.len() >= VALIDATED_MAX {
+        cache.clear();
+    }
+    for i in 1..chain.len() - 1 {
+        let path = &chain[i..];
+        let (Some((not_before, not_after)), Ok(x)) = (window(path), super::x509(&chain[i])) else {
+            continue;
+        };
+        let Some(fp) = fingerprint(&x) else { continue };
+        cache.insert(
+            (fp, anchors.clone()),
+            ValidatedCa {
+                path: path.to_vec(),
+                not_before,
+                not_after,
+            },
+        );
+    }
+}
+
+fn build_chain(
+    leaf: &[u8],
+    extra: &[&[u8]],
+    policy: &TrustPolicy,
+    at: OffsetDateTime,
+) -> Result<Vec<Vec<u8>>, LoginError> {
+    let leaf_x509 = super::x509(leaf)
+        .map_err(|e| LoginError::MalformedSignature(format!("certificate: {e}")))?;
+    let extra: Vec<X509> = extra.iter().filter_map(|d| super::x509(d).ok()).collect();
+    let untrusted: Vec<&X509> = policy.intermediates.iter().chain(extra.iter()).collect();
+    let anchors = anchors_fingerprint(policy);
+    if let Some(chain) = cached_chain(&leaf_x509, &untrusted, policy, &anchors, at) {
+        return Ok(chain);
+    }
+    let store = store_of(&policy.anchors, policy, at, false)?;
+    let (ok, error, depth, chain) = verify_with(&store, &leaf_x509, &untrusted)?;
     if ok {
+        remember_validated(&chain, &anchors);
         return Ok(chain);
     }
     let text = error.error_string().to_string();
