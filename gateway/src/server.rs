@@ -43,7 +43,7 @@ pub struct Gateway {
     client: Client<HttpsConnector<HttpConnector>, Body>,
     /// Sessions served from memory for `session.cache_ttl` seconds: the hot path stays off
     /// the database. Keyed by the SHA-256 of the cookie value.
-    sessions: std::sync::Mutex<std::collections::HashMap<String, (Session, Account, i64)>>,
+    sessions: std::sync::Mutex<std::collections::HashMap<[u8; 32], (Session, Account, i64)>>,
     challenges_by_address: Limiter<std::net::IpAddr>,
     logins_by_address: Limiter<std::net::IpAddr>,
     logins_by_certificate: Limiter<String>,
@@ -439,8 +439,9 @@ async fn logout_handler(State(g): State<Arc<Gateway>>, headers: HeaderMap) -> Re
     resp
 }
 
-fn cookie_hash(id: &str) -> String {
-    certs::hex(&openssl::sha::sha256(id.as_bytes()))
+/// The session cache's key for a cookie value: its SHA-256, kept as 32 bytes.
+fn cookie_hash(id: &str) -> [u8; 32] {
+    openssl::sha::sha256(id.as_bytes())
 }
 
 /// The session's account, or why there is none: from memory while fresh, else the store.
@@ -727,7 +728,7 @@ async fn forward(
     let assertion = identity.as_ref().map(|(session, account)| {
         let cookie = proxy::cookie(&parts.headers, SESSION_COOKIE).unwrap_or("");
         let subject = Subject {
-            session: cookie_hash(cookie),
+            session: certs::hex(&cookie_hash(cookie)),
             account: account.id.clone(),
             role: session.role.clone(),
             org_key: session.org_key.clone(),
