@@ -309,15 +309,7 @@ async fn the_approval_page_shows_what_is_signed() {
         )
         .await;
     let pending: Value = r.json().await.unwrap();
-    let html = a
-        .http
-        .get(pending["approve_url"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = a.page(pending["approve_url"].as_str().unwrap()).await;
     assert!(
         html.contains("Sign in to https://cabinet.example"),
         "{html}"

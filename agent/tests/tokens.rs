@@ -10,7 +10,7 @@ use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use common::{b64, openssl_verify, Agent, PAGE};
-use gateway::verify::chain::{self, KeyUsageRule, Qualified, TrustPolicy};
+use gateway::verify::chain::TrustPolicy;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
@@ -164,6 +164,17 @@ async fn agent(hsm: &SoftHsm, extra: Vec<PathBuf>) -> Agent {
     .await
 }
 
+/// A fresh token `brama-token` holding dev-PKI entry `name` under CKA_ID `id`, an agent that
+/// sees it, and its container as listed.
+async fn one_token(pause_ms: u64, name: &str, id: &str) -> (SoftHsm, Agent, Value) {
+    let hsm = SoftHsm::new(pause_ms);
+    hsm.init_token("brama-token");
+    let a = agent(&hsm, vec![]).await;
+    hsm.import(&a, "brama-token", name, id);
+    let c = token_container(&a, name).await;
+    (hsm, a, c)
+}
+
 fn tokens_of(list: &Value) -> Vec<Value> {
     list["containers"]
         .as_array()
@@ -186,16 +197,7 @@ async fn token_container(a: &Agent, label: &str) -> Value {
 fn policy(pki: &Path) -> TrustPolicy {
     let pem =
         |f: &str| openssl::x509::X509::from_pem(&std::fs::read(pki.join(f)).unwrap()).unwrap();
-    TrustPolicy {
-        anchors: vec![pem("root.pem")],
-        intermediates: vec![pem("ica.pem")],
-        crls: vec![],
-        qualified: Qualified::Required,
-        key_usage: KeyUsageRule::Either,
-        allowed_eku: chain::default_allowed_eku(),
-        policies_allow: vec![],
-        policies_deny: vec![],
-    }
+    TrustPolicy::new(vec![pem("root.pem")], vec![pem("ica.pem")])
 }
 
 async fn info(a: &Agent) -> Value {
@@ -291,43 +293,17 @@ async fn a_token_key_signs_a_login_the_gateway_accepts_and_a_document_openssl_ve
     assert_eq!(content, doc);
 
     // A token's PIN is never remembered: the next request needs it again.
-    let r = a
-        .post(
-            "/v1/authenticate",
-            PAGE,
-            json!({ "container": c["id"], "challenge": "again" }),
-        )
-        .await;
-    let pending: Value = r.json().await.unwrap();
-    let page = a
-        .http
-        .get(pending["approve_url"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let pending = a.pending_login(c["id"].as_str().unwrap(), "again").await;
+    let page = a.page(pending["approve_url"].as_str().unwrap()).await;
     assert!(page.contains("PIN-код токена"), "{page}");
     assert!(!page.contains("name=\"remember\""), "{page}");
 }
 
 #[tokio::test]
 async fn a_wrong_pin_is_refused_and_the_right_one_then_signs() {
-    let hsm = SoftHsm::new(0);
-    hsm.init_token("brama-token");
-    let a = agent(&hsm, vec![]).await;
-    hsm.import(&a, "brama-token", "citizen-p384", "0a");
-    let c = token_container(&a, "citizen-p384").await;
+    let (_hsm, a, c) = one_token(0, "citizen-p384", "0a").await;
 
-    let r = a
-        .post(
-            "/v1/authenticate",
-            PAGE,
-            json!({ "container": c["id"], "challenge": "pin-test" }),
-        )
-        .await;
-    let pending: Value = r.json().await.unwrap();
+    let pending = a.pending_login(c["id"].as_str().unwrap(), "pin-test").await;
     let url = pending["approve_url"].as_str().unwrap();
     let (status, html) = a.answer(url, "approve", "000000", false).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
@@ -406,24 +382,14 @@ async fn a_module_that_is_not_pkcs11_is_a_diagnostic_and_the_rest_keeps_working(
     );
 
     let info = info(&a).await;
-    let bad = module_status(&info, &not_a_library);
-    assert_eq!(bad["state"], "failed", "{info}");
-    assert!(
-        bad["error"]
-            .as_str()
-            .unwrap()
-            .contains("not a loadable library"),
-        "{info}"
-    );
-    let libc = module_status(&info, &libc);
-    assert_eq!(libc["state"], "failed", "{info}");
-    assert!(
-        libc["error"]
-            .as_str()
-            .unwrap()
-            .contains("not a PKCS#11 library"),
-        "{info}"
-    );
+    for (module, says) in [
+        (&not_a_library, "not a loadable library"),
+        (&libc, "not a PKCS#11 library"),
+    ] {
+        let m = module_status(&info, module);
+        assert_eq!(m["state"], "failed", "{info}");
+        assert!(m["error"].as_str().unwrap().contains(says), "{info}");
+    }
     let good = module_status(&info, &softhsm_module());
     assert_eq!(good["state"], "ready", "{info}");
     assert!(
@@ -440,20 +406,9 @@ async fn a_module_that_is_not_pkcs11_is_a_diagnostic_and_the_rest_keeps_working(
 #[tokio::test]
 async fn a_helper_killed_mid_signature_is_reported_and_replaced() {
     // The helper waits 2 s before each signature: time to stop it in the middle.
-    let hsm = SoftHsm::new(2000);
-    hsm.init_token("brama-token");
-    let a = agent(&hsm, vec![]).await;
-    hsm.import(&a, "brama-token", "citizen-p256", "01");
-    let c = token_container(&a, "citizen-p256").await;
+    let (hsm, a, c) = one_token(2000, "citizen-p256", "01").await;
 
-    let r = a
-        .post(
-            "/v1/authenticate",
-            PAGE,
-            json!({ "container": c["id"], "challenge": "killed" }),
-        )
-        .await;
-    let pending: Value = r.json().await.unwrap();
+    let pending = a.pending_login(c["id"].as_str().unwrap(), "killed").await;
     let url = pending["approve_url"].as_str().unwrap().to_string();
     let (http, own) = (a.http.clone(), format!("http://127.0.0.1:{}", a.port));
     let approval =
@@ -480,15 +435,7 @@ async fn a_helper_killed_mid_signature_is_reported_and_replaced() {
         "ready",
         "{info}"
     );
-    let r = a
-        .post(
-            "/v1/authenticate",
-            PAGE,
-            json!({ "container": c["id"], "challenge": "after" }),
-        )
-        .await;
-    assert_eq!(r.status(), StatusCode::ACCEPTED);
-    let pending: Value = r.json().await.unwrap();
+    let pending = a.pending_login(c["id"].as_str().unwrap(), "after").await;
     let (status, html) = a
         .answer(
             pending["approve_url"].as_str().unwrap(),

@@ -305,16 +305,7 @@ fn check_cert(
             let c = Config::load(Some(f)).map_err(|e| e.to_string())?;
             c.trust_policy(f.parent()).map_err(|e| e.to_string())?
         }
-        None => chain::TrustPolicy {
-            anchors: vec![],
-            intermediates: vec![],
-            crls: vec![],
-            qualified: chain::Qualified::Required,
-            key_usage: chain::KeyUsageRule::Either,
-            allowed_eku: chain::default_allowed_eku(),
-            policies_allow: vec![],
-            policies_deny: vec![],
-        },
+        None => chain::TrustPolicy::new(vec![], vec![]),
     };
     if !anchors.is_empty() {
         policy.anchors = anchors

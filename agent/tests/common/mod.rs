@@ -186,6 +186,32 @@ impl Agent {
         .await
     }
 
+    /// `POST /v1/authenticate` from the page for `container`: the pending request's JSON
+    /// (`request`, `approve_url`).
+    pub async fn pending_login(&self, container: &str, challenge: &str) -> Value {
+        let r = self
+            .post(
+                "/v1/authenticate",
+                PAGE,
+                serde_json::json!({ "container": container, "challenge": challenge }),
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::ACCEPTED);
+        r.json().await.unwrap()
+    }
+
+    /// The HTML of an agent page (the approval page at `url`).
+    pub async fn page(&self, url: &str) -> String {
+        self.http
+            .get(url)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
     pub async fn poll(&self, id: &str, origin: &str) -> Response {
         self.get(&format!("/v1/requests/{id}"), Some(origin)).await
     }

@@ -53,6 +53,23 @@ pub struct TrustPolicy {
     pub policies_deny: Vec<String>,
 }
 
+impl TrustPolicy {
+    /// `anchors` and `intermediates` with the defaults of `[trust]`: qualified required,
+    /// digitalSignature or nonRepudiation, the default EKUs, no policy filter, no CRLs.
+    pub fn new(anchors: Vec<X509>, intermediates: Vec<X509>) -> TrustPolicy {
+        TrustPolicy {
+            anchors,
+            intermediates,
+            crls: vec![],
+            qualified: Qualified::Required,
+            key_usage: KeyUsageRule::Either,
+            allowed_eku: default_allowed_eku(),
+            policies_allow: vec![],
+            policies_deny: vec![],
+        }
+    }
+}
+
 // libcrypto, linked through openssl-sys.
 extern "C" {
     fn X509_STORE_add_crl(

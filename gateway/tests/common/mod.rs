@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use certs::cms::{self, Content, Digest, SignRequest};
 use certs::devpki::{self, Manifest, Options};
 use certs::statement::LoginStatement;
-use gateway::verify::chain::{self, KeyUsageRule, Qualified, TrustPolicy};
+use gateway::verify::chain::TrustPolicy;
 use openssl::x509::X509;
 
 pub const ORIGIN: &str = "https://cabinet.example";
@@ -34,16 +34,7 @@ pub fn pki() -> Pki {
 
 pub fn policy(p: &Pki) -> TrustPolicy {
     let pem = |f: &str| X509::from_pem(&std::fs::read(p.dir.join(f)).unwrap()).unwrap();
-    TrustPolicy {
-        anchors: vec![pem("root.pem")],
-        intermediates: vec![pem("ica.pem")],
-        crls: vec![],
-        qualified: Qualified::Required,
-        key_usage: KeyUsageRule::Either,
-        allowed_eku: chain::default_allowed_eku(),
-        policies_allow: vec![],
-        policies_deny: vec![],
-    }
+    TrustPolicy::new(vec![pem("root.pem")], vec![pem("ica.pem")])
 }
 
 pub fn statement(challenge: &str) -> Vec<u8> {
