@@ -267,30 +267,39 @@ impl Store {
         reg: &Registration,
         now: i64,
     ) -> Result<(Account, Outcome), StoreError> {
-        let inserted = sqlx::query(
-            "INSERT INTO accounts (id, key_kind, key_country, key_value, surname, given_name, patronymic, full_name, version, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9, $9)
-             ON CONFLICT (key_kind, key_country, key_value) DO NOTHING",
-        )
-        .bind(random_hex(16))
-        .bind(&reg.key.kind)
-        .bind(&reg.key.country)
-        .bind(&reg.key.value)
-        .bind(&reg.names.surname)
-        .bind(&reg.names.given_name)
-        .bind(&reg.names.patronymic)
-        .bind(&reg.names.full_name)
-        .bind(now)
-        .execute(&self.pool)
-        .await?
-        .rows_affected()
-            == 1;
-        let row = sqlx::query("SELECT id, surname, given_name, patronymic, full_name FROM accounts WHERE key_kind = $1 AND key_country = $2 AND key_value = $3")
-            .bind(&reg.key.kind)
-            .bind(&reg.key.country)
-            .bind(&reg.key.value)
-            .fetch_one(&self.pool)
-            .await?;
+        // A returning citizen (the common case) is read without writing the account row: only
+        // a first login inserts, and then the unique key decides between concurrent ones.
+        const SELECT: &str = "SELECT id, surname, given_name, patronymic, full_name FROM accounts WHERE key_kind = $1 AND key_country = $2 AND key_value = $3";
+        let select = || {
+            sqlx::query(SELECT)
+                .bind(&reg.key.kind)
+                .bind(&reg.key.country)
+                .bind(&reg.key.value)
+        };
+        let (row, inserted) = match select().fetch_optional(&self.pool).await? {
+            Some(row) => (row, false),
+            None => {
+                let inserted = sqlx::query(
+                    "INSERT INTO accounts (id, key_kind, key_country, key_value, surname, given_name, patronymic, full_name, version, created_at, updated_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9, $9)
+                     ON CONFLICT (key_kind, key_country, key_value) DO NOTHING",
+                )
+                .bind(random_hex(16))
+                .bind(&reg.key.kind)
+                .bind(&reg.key.country)
+                .bind(&reg.key.value)
+                .bind(&reg.names.surname)
+                .bind(&reg.names.given_name)
+                .bind(&reg.names.patronymic)
+                .bind(&reg.names.full_name)
+                .bind(now)
+                .execute(&self.pool)
+                .await?
+                .rows_affected()
+                    == 1;
+                (select().fetch_one(&self.pool).await?, inserted)
+            }
+        };
         let id: String = row.try_get("id")?;
         let stored = names_of(&row)?;
         let outcome = if inserted {
@@ -322,12 +331,27 @@ impl Store {
         .bind(now)
         .execute(&self.pool)
         .await?;
-        self.add_role(&id, "citizen", "", None).await?;
-        if let Some((org_key, org_name)) = &reg.organisation {
-            self.add_role(&id, "representative", org_key, org_name.as_deref())
-                .await?;
-        }
+        // Roles are written only when missing or when the organisation's name changed.
         let account = self.account(&id).await?.ok_or(StoreError::NoSuchAccount)?;
+        let mut wanted = vec![("citizen", "", None)];
+        if let Some((org_key, org_name)) = &reg.organisation {
+            wanted.push(("representative", org_key.as_str(), org_name.as_deref()));
+        }
+        let mut added = false;
+        for (role, org_key, org_name) in wanted {
+            let held = account.roles.iter().any(|r| {
+                r.role == role && r.org_key == org_key && r.org_name.as_deref() == org_name
+            });
+            if !held {
+                self.add_role(&id, role, org_key, org_name).await?;
+                added = true;
+            }
+        }
+        let account = if added {
+            self.account(&id).await?.ok_or(StoreError::NoSuchAccount)?
+        } else {
+            account
+        };
         Ok((account, outcome))
     }
 
