@@ -5,7 +5,7 @@ cd "$(dirname "$0")"
 bash scripts/setup.sh
 cargo test --workspace "$@"
 # The browser client of the agent, with node's own test runner.
-node --test agent/web/
+node --test gateway/pages/
 # The whole flow in Debian's Chromium, driven by playwright-core (npm); screenshots go to
 # target/browser-screenshots/.
 cargo build -q -p brama-tests -p agent --bins

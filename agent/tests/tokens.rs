@@ -248,17 +248,13 @@ async fn a_token_key_signs_a_login_the_gateway_accepts_and_a_document_openssl_ve
         )
         .await;
     let der = b64(done["result"]["signature"].as_str().unwrap());
-    let verified = gateway::verify::verify_login(
-        &der,
-        &policy(&a.pki),
-        time::OffsetDateTime::now_utc(),
-        |s| {
+    let verified = gateway::verify::Verifier::new(policy(&a.pki))
+        .verify_login(&der, time::OffsetDateTime::now_utc(), |s| {
             assert_eq!(s.origin, PAGE);
             assert_eq!(s.challenge, "token-challenge-1");
             Ok(())
-        },
-    )
-    .expect("the gateway accepts a token's login signature");
+        })
+        .expect("the gateway accepts a token's login signature");
     assert_eq!(
         verified.certificate,
         std::fs::read(

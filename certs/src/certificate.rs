@@ -31,8 +31,17 @@ pub struct CertificateSummary {
 }
 
 impl CertificateSummary {
+    /// Decode `der` and summarise it.
     pub fn from_der(der: &[u8]) -> Result<CertificateSummary, Error> {
-        let cert = crate::parse(der)?;
+        CertificateSummary::of(der, &crate::parse(der)?)
+    }
+
+    /// Summarise a certificate already decoded from `der` (the gateway decodes a login's
+    /// certificate once and reads everything from that).
+    pub fn of(
+        der: &[u8],
+        cert: &x509_parser::certificate::X509Certificate<'_>,
+    ) -> Result<CertificateSummary, Error> {
         let issuer = Dn::read(cert.issuer())?;
         let time = |t: x509_parser::time::ASN1Time| {
             t.to_datetime()
@@ -40,7 +49,7 @@ impl CertificateSummary {
                 .unwrap_or_else(|_| t.to_string())
         };
         Ok(CertificateSummary {
-            identity: Identity::from_x509(&cert)?,
+            identity: Identity::from_x509(cert)?,
             subject: Dn::read(cert.subject())?.to_text(),
             issuer_name: issuer.get(oids::CN).map(str::to_string),
             issuer: issuer.to_text(),
@@ -51,10 +60,10 @@ impl CertificateSummary {
                 .collect(),
             not_before: time(cert.validity().not_before),
             not_after: time(cert.validity().not_after),
-            key_algorithm: key_algorithm(&cert),
-            key_usage: key_usage_names(&cert),
-            purpose: Purpose::read(&cert)?,
-            qualified: QualifiedStatus::read(&cert)?,
+            key_algorithm: key_algorithm(cert),
+            key_usage: key_usage_names(cert),
+            purpose: Purpose::read(cert)?,
+            qualified: QualifiedStatus::read(cert)?,
             sha256: hex(&openssl::sha::sha256(der)),
         })
     }

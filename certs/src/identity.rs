@@ -39,6 +39,24 @@ pub enum IdKind {
 }
 
 impl IdKind {
+    /// Every kind.
+    pub const ALL: [IdKind; 8] = [
+        IdKind::TaxNumber,
+        IdKind::RecordNumber,
+        IdKind::Passport,
+        IdKind::IdCard,
+        IdKind::PersonalNumber,
+        IdKind::Snils,
+        IdKind::Registration,
+        IdKind::Vat,
+    ];
+
+    /// The kind named by [`IdKind::as_str`].
+    pub fn parse(name: &str) -> Option<IdKind> {
+        IdKind::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+
+    /// The stable name used in account keys, headers and JSON.
     pub fn as_str(self) -> &'static str {
         match self {
             IdKind::TaxNumber => "tax_number",

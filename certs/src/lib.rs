@@ -16,6 +16,7 @@ pub mod load;
 pub mod names;
 pub mod oids;
 pub mod qualified;
+pub mod revocation;
 pub mod statement;
 
 pub use certificate::CertificateSummary;

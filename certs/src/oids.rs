@@ -46,6 +46,11 @@ pub const EXT_CERTIFICATE_POLICIES: &str = "2.5.29.32";
 pub const EXT_AUTHORITY_KEY_IDENTIFIER: &str = "2.5.29.35";
 pub const EXT_EXTENDED_KEY_USAGE: &str = "2.5.29.37";
 pub const EXT_FRESHEST_CRL: &str = "2.5.29.46";
+pub const EXT_PRIVATE_KEY_USAGE_PERIOD: &str = "2.5.29.16";
+pub const EXT_ISSUER_ALT_NAME: &str = "2.5.29.18";
+pub const EXT_NAME_CONSTRAINTS: &str = "2.5.29.30";
+pub const EXT_POLICY_CONSTRAINTS: &str = "2.5.29.36";
+pub const EXT_INHIBIT_ANY_POLICY: &str = "2.5.29.54";
 pub const EXT_CRL_NUMBER: &str = "2.5.29.20";
 pub const EXT_CRL_REASON: &str = "2.5.29.21";
 pub const EXT_DELTA_CRL_INDICATOR: &str = "2.5.29.27";
@@ -81,8 +86,14 @@ pub const UA_QUALIFIED_POLICY: &str = "1.2.804.2.1.1.1.2.2";
 pub const ETSI_QCP_N_QSCD: &str = "0.4.0.194112.1.2";
 
 // --- Extended key usages ---
+pub const KP_SERVER_AUTH: &str = "1.3.6.1.5.5.7.3.1";
+pub const KP_CLIENT_AUTH: &str = "1.3.6.1.5.5.7.3.2";
+pub const KP_CODE_SIGNING: &str = "1.3.6.1.5.5.7.3.3";
 pub const KP_EMAIL_PROTECTION: &str = "1.3.6.1.5.5.7.3.4";
+pub const KP_TIME_STAMPING: &str = "1.3.6.1.5.5.7.3.8";
 pub const KP_OCSP_SIGNING: &str = "1.3.6.1.5.5.7.3.9";
+/// anyExtendedKeyUsage.
+pub const KP_ANY: &str = "2.5.29.37.0";
 /// Ukrainian "electronic signature" key purpose, seen on every Ukrainian signing certificate.
 pub const UA_KP_SIGNING: &str = "1.2.804.2.1.1.1.3.9";
 
@@ -91,8 +102,19 @@ pub const CURVE_P256: &str = "1.2.840.10045.3.1.7";
 pub const CURVE_P384: &str = "1.3.132.0.34";
 pub const CURVE_P521: &str = "1.3.132.0.35";
 
-// --- Algorithms Brama names in messages ---
+// --- Signature algorithms ---
+pub const ECDSA_SHA256: &str = "1.2.840.10045.4.3.2";
+pub const ECDSA_SHA384: &str = "1.2.840.10045.4.3.3";
+pub const ECDSA_SHA512: &str = "1.2.840.10045.4.3.4";
+/// rsaEncryption: CMS allows it as the signature algorithm of PKCS#1 v1.5 with any digest.
+pub const RSA_ENCRYPTION: &str = "1.2.840.113549.1.1.1";
+pub const RSA_SHA256: &str = "1.2.840.113549.1.1.11";
+pub const RSA_SHA384: &str = "1.2.840.113549.1.1.12";
+pub const RSA_SHA512: &str = "1.2.840.113549.1.1.13";
+/// DSTU 4145-2002, little-endian signature encoding.
 pub const DSTU_4145_LE: &str = "1.2.804.2.1.1.1.1.3.1.1";
+/// DSTU 4145-2002 key and signature family (both encodings start with it).
+pub const DSTU_4145: &str = "1.2.804.2.1.1.1.1.3.1";
 
 /// Brama's login-statement content type (design.md §3): a UUID OID that never changes.
 pub const LOGIN_STATEMENT: &str = "2.25.70421926404876894851856143287602682061";

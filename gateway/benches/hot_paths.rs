@@ -95,10 +95,12 @@ fn openssl_p256_verify_reference(b: divan::Bencher) {
 #[divan::bench]
 fn login_verifier_p256(b: divan::Bencher) {
     let s = &*SETUP;
-    let policy = common::policy(&s.pki);
+    let verifier = gateway::verify::Verifier::new(common::policy(&s.pki));
     let at = time::OffsetDateTime::now_utc();
     b.bench(|| {
-        gateway::verify::verify_login(&s.login, &policy, at, |_| Ok(())).expect("valid login")
+        verifier
+            .verify_login(&s.login, at, |_| Ok(()))
+            .expect("valid login")
     });
 }
 
@@ -107,7 +109,7 @@ fn session_check_from_memory(b: divan::Bencher) {
     let s = &*SETUP;
     let g = &s.cached.0.gateway;
     b.bench(|| {
-        s.rt.block_on(gateway::server::session_account(g, &s.headers_cached))
+        s.rt.block_on(g.session(&s.headers_cached))
             .expect("store")
             .expect("a live session")
     });
@@ -118,7 +120,7 @@ fn session_check_from_the_database(b: divan::Bencher) {
     let s = &*SETUP;
     let g = &s.uncached.0.gateway;
     b.bench(|| {
-        s.rt.block_on(gateway::server::session_account(g, &s.headers_uncached))
+        s.rt.block_on(g.session(&s.headers_uncached))
             .expect("store")
             .expect("a live session")
     });

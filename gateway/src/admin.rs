@@ -10,88 +10,22 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use metrics_exporter_prometheus::{
-    Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
-};
 use serde_json::json;
 
-use crate::server::Gateway;
+use crate::metrics::Metrics;
+use crate::store::Store;
 
-/// The gateway's Prometheus metrics. Each gateway has its own recorder (not the process-wide
-/// one), so several gateways in one process — the tests — count separately.
-pub struct Metrics {
-    recorder: PrometheusRecorder,
-    handle: PrometheusHandle,
+/// What the admin routes read: handed over by the server at start, so this module knows
+/// nothing of the public side.
+#[derive(Clone)]
+pub struct AdminState {
+    pub metrics: Arc<Metrics>,
+    pub store: Store,
+    /// The backend URL `/readyz` connects to.
+    pub backend: String,
 }
 
-const DURATION: &str = "brama_request_duration_seconds";
-
-impl Default for Metrics {
-    fn default() -> Metrics {
-        let recorder = PrometheusBuilder::new()
-            .set_buckets_for_metric(
-                Matcher::Full(DURATION.into()),
-                &[
-                    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
-                ],
-            )
-            .expect("bucket list is not empty")
-            .build_recorder();
-        let handle = recorder.handle();
-        Metrics { recorder, handle }
-    }
-}
-
-impl Metrics {
-    /// One request: `route` is a fixed label (an `/auth` route or `forward`), never the path,
-    /// so the number of series stays bounded.
-    pub fn request(&self, route: &'static str, status: u16, seconds: f64) {
-        metrics::with_local_recorder(&self.recorder, || {
-            metrics::counter!("brama_requests_total", "route" => route, "status" => status.to_string())
-                .increment(1);
-            metrics::histogram!(DURATION, "route" => route).record(seconds);
-        });
-    }
-
-    /// One login attempt by outcome: `ok` or the error code the person got.
-    pub fn login(&self, outcome: &str) {
-        metrics::with_local_recorder(&self.recorder, || {
-            metrics::counter!("brama_logins_total", "outcome" => outcome.to_string()).increment(1);
-        });
-    }
-
-    /// A login let through by `soft-fail` without a revocation answer.
-    pub fn revocation_soft_fail(&self) {
-        metrics::with_local_recorder(&self.recorder, || {
-            metrics::counter!("brama_revocation_soft_fail_total").increment(1);
-        });
-    }
-
-    pub fn render(&self) -> String {
-        self.handle.render()
-    }
-
-    /// Histograms hold raw samples until rendered; without a scraper they must still be
-    /// folded regularly or memory grows with traffic.
-    pub fn upkeep(&self) {
-        self.handle.run_upkeep();
-    }
-}
-
-/// The fixed route label for a path.
-pub fn route_label(path: &str) -> &'static str {
-    match path {
-        "/auth/challenge" => "/auth/challenge",
-        "/auth/login" => "/auth/login",
-        "/auth/logout" => "/auth/logout",
-        "/auth/me" => "/auth/me",
-        "/auth/role" => "/auth/role",
-        p if p.starts_with("/auth/") => "/auth/other",
-        _ => "forward",
-    }
-}
-
-pub fn router(g: Arc<Gateway>) -> Router {
+pub fn router(state: AdminState) -> Router {
     Router::new()
         .route(
             "/healthz",
@@ -99,10 +33,10 @@ pub fn router(g: Arc<Gateway>) -> Router {
         )
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_handler))
-        .with_state(g)
+        .with_state(state)
 }
 
-async fn metrics_handler(State(g): State<Arc<Gateway>>) -> Response {
+async fn metrics_handler(State(g): State<AdminState>) -> Response {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         g.metrics.render(),
@@ -110,22 +44,27 @@ async fn metrics_handler(State(g): State<Arc<Gateway>>) -> Response {
         .into_response()
 }
 
+/// Why a dependency is not ready, as `/readyz` shows it.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct NotReady(String);
+
 /// Ready when the database answers and the backend accepts a connection.
-async fn readyz(State(g): State<Arc<Gateway>>) -> Response {
+async fn readyz(State(g): State<AdminState>) -> Response {
     let database = match tokio::time::timeout(Duration::from_secs(2), g.store.ping()).await {
         Ok(Ok(())) => Ok(()),
-        Ok(Err(e)) => Err(e.to_string()),
-        Err(_) => Err("no answer within 2 s".to_string()),
+        Ok(Err(e)) => Err(NotReady(e.to_string())),
+        Err(_) => Err(NotReady("no answer within 2 s".into())),
     };
-    let backend = backend_reachable(&g.config.backend).await;
+    let backend = backend_reachable(&g.backend).await;
     let status = if database.is_ok() && backend.is_ok() {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    let show = |r: &Result<(), String>| match r {
+    let show = |r: &Result<(), NotReady>| match r {
         Ok(()) => json!({ "ok": true }),
-        Err(e) => json!({ "ok": false, "error": e }),
+        Err(e) => json!({ "ok": false, "error": e.0 }),
     };
     (
         status,
@@ -135,9 +74,12 @@ async fn readyz(State(g): State<Arc<Gateway>>) -> Response {
 }
 
 /// A TCP connection to the backend's host and port within 2 s.
-async fn backend_reachable(url: &str) -> Result<(), String> {
-    let uri: axum::http::Uri = url.parse().map_err(|e| format!("{e}"))?;
-    let host = uri.host().ok_or("no host")?.trim_matches(['[', ']']);
+async fn backend_reachable(url: &str) -> Result<(), NotReady> {
+    let uri: axum::http::Uri = url.parse().map_err(|e| NotReady(format!("{e}")))?;
+    let host = uri
+        .host()
+        .ok_or_else(|| NotReady("no host".into()))?
+        .trim_matches(['[', ']']);
     let port = uri
         .port_u16()
         .unwrap_or(if uri.scheme_str() == Some("https") {
@@ -152,7 +94,7 @@ async fn backend_reachable(url: &str) -> Result<(), String> {
     .await
     {
         Ok(Ok(_)) => Ok(()),
-        Ok(Err(e)) => Err(format!("{host}:{port}: {e}")),
-        Err(_) => Err(format!("{host}:{port}: no answer within 2 s")),
+        Ok(Err(e)) => Err(NotReady(format!("{host}:{port}: {e}"))),
+        Err(_) => Err(NotReady(format!("{host}:{port}: no answer within 2 s"))),
     }
 }

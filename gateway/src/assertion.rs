@@ -3,9 +3,6 @@
 //! version) and reused until shortly before it expires: never one ECDSA signature per
 //! request. A role switch or a block changes the version or role, so an old one is not reused.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine;
 use openssl::bn::BigNumContext;
@@ -37,8 +34,8 @@ impl SigningKey {
         }
     }
 
-    pub fn from_pkcs8(kid: &str, der: &[u8]) -> Result<SigningKey, String> {
-        let key = PKey::private_key_from_pkcs8(der).map_err(|e| e.to_string())?;
+    pub fn from_pkcs8(kid: &str, der: &[u8]) -> Result<SigningKey, openssl::error::ErrorStack> {
+        let key = PKey::private_key_from_pkcs8(der)?;
         Ok(SigningKey {
             kid: kid.into(),
             key,
@@ -90,7 +87,7 @@ pub struct Subject {
     /// The session, by the hash of its id.
     pub session: String,
     pub account: String,
-    pub role: String,
+    pub role: crate::store::Role,
     pub org_key: String,
     pub version: i64,
 }
@@ -100,7 +97,12 @@ impl Subject {
     /// instead of a copy of every field (a hundred thousand sessions hold one each).
     fn key(&self) -> [u8; 32] {
         let mut h = openssl::sha::Sha256::new();
-        for field in [&self.session, &self.account, &self.role, &self.org_key] {
+        for field in [
+            self.session.as_str(),
+            self.account.as_str(),
+            self.role.as_str(),
+            self.org_key.as_str(),
+        ] {
             h.update(&(field.len() as u64).to_be_bytes());
             h.update(field.as_bytes());
         }
@@ -109,12 +111,15 @@ impl Subject {
     }
 }
 
+/// Assertions held at most (one per live session and role; older ones are evicted).
+const CACHE_MAX: usize = 200_000;
+
 /// Minted assertions, reused until 30 s (`RENEW_BEFORE`) before they expire.
 pub struct Assertions {
     key: SigningKey,
     issuer: String,
     audience: String,
-    cache: Mutex<HashMap<[u8; 32], (String, i64)>>,
+    cache: crate::cache::Bounded<[u8; 32], (std::sync::Arc<str>, i64)>,
 }
 
 impl Assertions {
@@ -123,7 +128,7 @@ impl Assertions {
             key,
             issuer: issuer.into(),
             audience: audience.into(),
-            cache: Mutex::new(HashMap::new()),
+            cache: crate::cache::Bounded::new(CACHE_MAX),
         }
     }
 
@@ -134,25 +139,21 @@ impl Assertions {
     /// The assertion for `subject` at `now`: the cached one, or a newly minted one.
     pub fn for_subject(&self, subject: &Subject, now: i64) -> String {
         let key = subject.key();
-        let mut cache = self.cache.lock().expect("assertion cache");
-        if let Some((token, exp)) = cache.get(&key) {
+        if let Some((token, exp)) = self.cache.get(&key) {
             if exp - now > RENEW_BEFORE {
-                return token.clone();
+                return token.to_string();
             }
-        }
-        if cache.len() > 100_000 {
-            cache.retain(|_, (_, exp)| *exp > now);
         }
         let exp = now + TTL;
         let mut claims = json!({
             "iss": self.issuer, "aud": self.audience, "sub": subject.account,
-            "role": subject.role, "ver": subject.version, "iat": now, "exp": exp,
+            "role": subject.role.as_str(), "ver": subject.version, "iat": now, "exp": exp,
         });
         if !subject.org_key.is_empty() {
             claims["org"] = subject.org_key.clone().into();
         }
         let token = self.key.sign(&claims);
-        cache.insert(key, (token.clone(), exp));
+        self.cache.insert(key, (token.as_str().into(), exp));
         token
     }
 }
@@ -190,7 +191,7 @@ mod tests {
         Subject {
             session: "s1".into(),
             account: "a1".into(),
-            role: role.into(),
+            role: crate::store::Role::parse(role).unwrap(),
             org_key: String::new(),
             version,
         }

@@ -392,19 +392,13 @@ impl Config {
         }
         if let Some(tls) = &self.tls {
             crate::tls::load_certified_key(&resolve(base, &tls.cert), &resolve(base, &tls.key))
-                .map_err(|e| {
-                    let (key, problem) = e.split_once(": ").unwrap_or(("tls", &e));
-                    bad(key, problem)
-                })?;
+                .map_err(|e| bad(e.key, e.problem))?;
             if tls.reload_interval == 0 {
                 return Err(bad("tls.reload_interval", "must be at least 1 second"));
             }
         }
         if let Some(ca) = &self.backend_ca {
-            crate::tls::client_config(Some(&resolve(base, ca))).map_err(|e| {
-                let (key, problem) = e.split_once(": ").unwrap_or(("backend_ca", &e));
-                bad(key, problem)
-            })?;
+            crate::tls::client_config(Some(&resolve(base, ca))).map_err(|e| bad(e.key, e.problem))?;
         }
         self.trust_policy(base).map(|_| ())
     }
@@ -416,7 +410,7 @@ impl Config {
             for (i, f) in files.iter().enumerate() {
                 let path = resolve(base, f);
                 let key = format!("{key}[{i}]");
-                out.extend(read_certificates(&path).map_err(|e| bad(&key, e))?);
+                out.extend(read_certificates(&path).map_err(|e| bad(&key, e.to_string()))?);
             }
             Ok(out)
         };
@@ -446,7 +440,7 @@ impl Config {
             let one = |key: &str, p: &Path| -> Result<X509, ConfigError> {
                 let key = format!("revocation.issuer[{i}].{key}");
                 read_certificates(&resolve(base, p))
-                    .map_err(|e| bad(&key, e))?
+                    .map_err(|e| bad(&key, e.to_string()))?
                     .into_iter()
                     .next()
                     .ok_or_else(|| bad(&key, "no certificate in the file"))
@@ -496,20 +490,41 @@ pub fn resolve(base: Option<&Path>, p: &Path) -> PathBuf {
     }
 }
 
+/// A trust file that cannot be read: which file, and why (the message names the file).
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct FileError {
+    pub path: PathBuf,
+    pub message: String,
+}
+
+fn file_error(path: &Path, problem: impl std::fmt::Display) -> FileError {
+    FileError {
+        path: path.to_path_buf(),
+        message: format!("{}: {problem}", path.display()),
+    }
+}
+
 /// Certificates from a PEM, DER or PKCS#7 file, as OpenSSL objects.
-pub fn read_certificates(path: &Path) -> Result<Vec<X509>, String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let ders = certs::load::certificates(&bytes, &path.display().to_string(), None)
-        .map_err(|e| e.to_string())?;
+pub fn read_certificates(path: &Path) -> Result<Vec<X509>, FileError> {
+    let bytes = std::fs::read(path).map_err(|e| file_error(path, e))?;
+    let ders =
+        certs::load::certificates(&bytes, &path.display().to_string(), None).map_err(|e| {
+            // certs names the file in its own message.
+            FileError {
+                path: path.to_path_buf(),
+                message: e.to_string(),
+            }
+        })?;
     ders.iter()
-        .map(|d| X509::from_der(d).map_err(|e| format!("{}: {e}", path.display())))
+        .map(|d| X509::from_der(d).map_err(|e| file_error(path, e)))
         .collect()
 }
 
 /// CRLs from a PEM or DER file.
-pub fn read_crl(path: &Path) -> Result<X509Crl, String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+pub fn read_crl(path: &Path) -> Result<X509Crl, FileError> {
+    let bytes = std::fs::read(path).map_err(|e| file_error(path, e))?;
     X509Crl::from_pem(&bytes)
         .or_else(|_| X509Crl::from_der(&bytes))
-        .map_err(|e| format!("{}: not a CRL: {e}", path.display()))
+        .map_err(|e| file_error(path, format!("not a CRL: {e}")))
 }

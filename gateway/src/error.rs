@@ -1,7 +1,13 @@
-//! Why a login was refused: one code per check of design.md §4, each with a human message.
+//! What a client is told when the gateway refuses: [`LoginError`] (one code per check of
+//! design.md §4) and [`GatewayError`] (everything else a route can refuse), each with a stable
+//! code, a human message and an HTTP status, answered as `{"error": {"code", "message"}}`.
 //!
-//! Codes are stable API (the login page maps them to Ukrainian and English). Each maps onto
-//! an ETSI EN 319 102-1 indication for the audit record.
+//! Codes are stable API (the login page maps them to Ukrainian and English). Each login code
+//! maps onto an ETSI EN 319 102-1 indication for the audit record.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LoginError {
@@ -73,6 +79,24 @@ pub enum LoginError {
 }
 
 impl LoginError {
+    /// The HTTP status of a refused login.
+    pub fn status(&self) -> StatusCode {
+        use LoginError::*;
+        match self {
+            TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            MalformedSignature(_)
+            | SignerCount(_)
+            | WrongContentType(_)
+            | ContentMissing
+            | BadStatement(_) => StatusCode::BAD_REQUEST,
+            AccountBlocked(_) => StatusCode::FORBIDDEN,
+            RevocationUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            _ => StatusCode::UNAUTHORIZED,
+        }
+    }
+
     pub fn code(&self) -> &'static str {
         use LoginError::*;
         match self {
@@ -148,4 +172,135 @@ impl LoginError {
             Internal(_) => ("INDETERMINATE", "GENERIC"),
         }
     }
+}
+
+impl IntoResponse for LoginError {
+    fn into_response(self) -> Response {
+        let mut resp = body(self.status(), self.code(), &self.to_string());
+        if let LoginError::RateLimited(wait) = self {
+            resp.headers_mut().insert(header::RETRY_AFTER, wait.into());
+        }
+        resp
+    }
+}
+
+/// Why a gateway route refused a request (other than a login's own checks, which are
+/// [`LoginError`]).
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayError {
+    /// An `/auth` POST from another origin (the CSRF guard).
+    #[error("the request does not come from the cabinet's own pages")]
+    ForbiddenOrigin,
+    /// Too many challenges or logins from one address.
+    #[error("too many sign-in attempts from this address; try again shortly")]
+    RateLimited { retry_after: u64 },
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("the signature is not base64")]
+    NotBase64,
+    #[error("sign in first")]
+    NotSignedIn,
+    #[error("this account does not hold that role")]
+    RoleNotAllowed,
+    /// A path that climbs above the root or hides a separator (never forwarded).
+    #[error("the path does not normalise")]
+    BadPath,
+    #[error("the path cannot be forwarded")]
+    UnforwardablePath,
+    /// The backend refused the connection or broke it; browsers get a page, not JSON.
+    #[error("the cabinet is not answering; try again shortly")]
+    BackendUnavailable { html: bool },
+    #[error("the cabinet took too long to answer")]
+    BackendTimeout,
+    /// Content-Length and Transfer-Encoding together (a smuggling attempt or a broken client).
+    #[error("the request has both Content-Length and Transfer-Encoding; send one")]
+    AmbiguousFraming,
+    #[error(transparent)]
+    Login(#[from] LoginError),
+    /// The database failed; the client is told only that the request did not complete.
+    #[error("the gateway could not complete the request; try again")]
+    Store(#[from] crate::store::StoreError),
+}
+
+impl GatewayError {
+    pub fn code(&self) -> &'static str {
+        use GatewayError::*;
+        match self {
+            ForbiddenOrigin => "forbidden_origin",
+            RateLimited { .. } => "rate_limited",
+            BadRequest(_) => "bad_request",
+            NotBase64 => "malformed_signature",
+            NotSignedIn => "not_signed_in",
+            RoleNotAllowed => "role_not_allowed",
+            BadPath | UnforwardablePath => "bad_path",
+            BackendUnavailable { .. } => "backend_unavailable",
+            BackendTimeout => "backend_timeout",
+            AmbiguousFraming => "ambiguous_framing",
+            Login(e) => e.code(),
+            Store(_) => "internal_error",
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        use GatewayError::*;
+        match self {
+            ForbiddenOrigin | RoleNotAllowed => StatusCode::FORBIDDEN,
+            RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            BadRequest(_) | NotBase64 | BadPath | UnforwardablePath | AmbiguousFraming => {
+                StatusCode::BAD_REQUEST
+            }
+            NotSignedIn => StatusCode::UNAUTHORIZED,
+            BackendUnavailable { .. } => StatusCode::BAD_GATEWAY,
+            BackendTimeout => StatusCode::GATEWAY_TIMEOUT,
+            Login(e) => e.status(),
+            Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+/// The page a browser gets when the cabinet does not answer.
+const BACKEND_DOWN_PAGE: &str = "<!doctype html><html lang=\"uk\"><head><meta charset=\"utf-8\"><title>502</title></head><body>\
+    <h1>Кабінет тимчасово недоступний</h1><p>Спробуйте за хвилину.</p>\
+    <p lang=\"en\">The cabinet is not answering. Try again in a minute.</p></body></html>";
+
+impl IntoResponse for GatewayError {
+    fn into_response(self) -> Response {
+        match self {
+            GatewayError::Login(e) => e.into_response(),
+            GatewayError::Store(ref e) => {
+                tracing::error!("database: {e}");
+                body(self.status(), self.code(), &self.to_string())
+            }
+            GatewayError::BackendUnavailable { html: true } => (
+                StatusCode::BAD_GATEWAY,
+                [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+                BACKEND_DOWN_PAGE,
+            )
+                .into_response(),
+            _ => {
+                let mut resp = body(self.status(), self.code(), &self.to_string());
+                match self {
+                    GatewayError::RateLimited { retry_after } => {
+                        resp.headers_mut()
+                            .insert(header::RETRY_AFTER, retry_after.into());
+                    }
+                    GatewayError::AmbiguousFraming => {
+                        resp.headers_mut()
+                            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+                    }
+                    _ => {}
+                }
+                resp
+            }
+        }
+    }
+}
+
+/// `{"error": {"code", "message"}}` with a status: the one shape of every refusal.
+fn body(status: StatusCode, code: &str, message: &str) -> Response {
+    (
+        status,
+        Json(serde_json::json!({ "error": { "code": code, "message": message } })),
+    )
+        .into_response()
 }

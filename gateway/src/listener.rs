@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::ConnectInfo;
-use axum::http::{header, HeaderValue, Request, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::Request;
+use axum::response::IntoResponse;
 use axum::Router;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -22,6 +22,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tower::ServiceExt;
 
+use crate::error::GatewayError;
 use crate::framing::{Verdicts, Watched};
 
 /// A client gets this long to send a request head (slow-header attacks).
@@ -90,7 +91,7 @@ where
         let router = router.clone();
         async move {
             if ambiguous {
-                return Ok::<_, Infallible>(ambiguous_framing());
+                return Ok::<_, Infallible>(GatewayError::AmbiguousFraming.into_response());
             }
             req.extensions_mut().insert(ConnectInfo(peer));
             router.oneshot(req.map(Body::new)).await
@@ -108,14 +109,3 @@ where
     }
 }
 
-/// `400` for a request framed by both Content-Length and Transfer-Encoding.
-fn ambiguous_framing() -> Response {
-    let mut resp = crate::server::error(
-        StatusCode::BAD_REQUEST,
-        "ambiguous_framing",
-        "the request has both Content-Length and Transfer-Encoding; send one",
-    );
-    resp.headers_mut()
-        .insert(header::CONNECTION, HeaderValue::from_static("close"));
-    resp.into_response()
-}

@@ -6,15 +6,17 @@ use time::OffsetDateTime;
 
 use crate::challenge::{Keys, Opened};
 use crate::revocation::{Mode, Verdict};
-use crate::store::{Account, AccountKey, AuditRecord, Names, Outcome, Registration, Store};
-use crate::verify::{self, chain::TrustPolicy};
+use crate::store::{
+    Account, AccountKey, AuditRecord, KeyKind, Names, Outcome, Registration, Role, Store,
+};
+use crate::verify::Verifier;
 use crate::LoginError;
 
 /// What a login needs from the gateway.
 pub struct Context<'a> {
     pub public_origin: &'a str,
     pub keys: &'a Keys,
-    pub policy: &'a TrustPolicy,
+    pub verifier: &'a Verifier,
     pub store: &'a Store,
     /// Absolute session lifetime, seconds.
     pub session_ttl: i64,
@@ -42,12 +44,12 @@ pub struct Success {
 pub fn account_key(identity: &certs::Identity, issuer: &str, serial: &str) -> AccountKey {
     match identity.account_key() {
         Some(id) => AccountKey {
-            kind: id.kind.as_str().into(),
+            kind: KeyKind::Id(id.kind),
             country: id.country.clone(),
             value: id.value.clone(),
         },
         None => AccountKey {
-            kind: "issuer_serial".into(),
+            kind: KeyKind::IssuerSerial,
             country: String::new(),
             value: format!("{issuer}#{serial}"),
         },
@@ -101,7 +103,7 @@ async fn run(
     let at = now.unix_timestamp();
     // Steps 1–5; step 2 (origin, challenge) runs before any costly work.
     let mut opened: Option<Opened> = None;
-    let verified = verify::verify_login(signature, ctx.policy, now, |statement| {
+    let verified = ctx.verifier.verify_login(signature, now, |statement| {
         if statement.origin != ctx.public_origin {
             return Err(LoginError::WrongOrigin(statement.origin.clone()));
         }
@@ -132,10 +134,7 @@ async fn run(
     // Step 7: revocation.
     let mut revocation_soft_fail = None;
     if let (Some(checker), [leaf, issuer, ..]) = (ctx.revocation, &verified.checked.chain[..]) {
-        let x509 = |der: &[u8]| {
-            crate::verify::x509(der).map_err(|e| fail(LoginError::Internal(e.to_string())))
-        };
-        match checker.check(&x509(leaf)?, &x509(issuer)?, at).await {
+        match checker.check(leaf, issuer, at).await {
             Verdict::Good { .. } => {}
             Verdict::Revoked {
                 at: when,
@@ -224,7 +223,7 @@ async fn run(
         .store
         .create_session(
             &account.id,
-            "citizen",
+            Role::Citizen,
             "",
             at,
             ctx.session_ttl,

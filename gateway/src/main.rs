@@ -311,17 +311,18 @@ fn check_cert(
         policy.anchors = anchors
             .iter()
             .map(|a| config::read_certificates(a))
-            .collect::<Result<Vec<_>, _>>()?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| e.to_string())?
             .concat();
     }
     if policy.anchors.is_empty() {
         return Err("no trust anchors: give --anchors FILE or --config FILE".into());
     }
     for i in intermediates {
-        policy.intermediates.extend(config::read_certificates(i)?);
+        policy.intermediates.extend(config::read_certificates(i).map_err(|e| e.to_string())?);
     }
     for c in crls {
-        policy.crls.push(config::read_crl(c)?);
+        policy.crls.push(config::read_crl(c).map_err(|e| e.to_string())?);
     }
     if any {
         policy.qualified = chain::Qualified::Any;
@@ -336,7 +337,10 @@ fn check_cert(
         .map_err(|e| e.to_string())?;
     let extra: Vec<&[u8]> = ders[1..].iter().map(Vec::as_slice).collect();
     let summary = certs::CertificateSummary::from_der(&ders[0]).map_err(|e| e.to_string())?;
-    let result = chain::check_certificate(&ders[0], &extra, &policy, at);
+    let verifier = gateway::verify::Verifier::new(policy);
+    let result = verifier
+        .certificate(&ders[0])
+        .and_then(|leaf| verifier.check_certificate(&leaf, &extra, at));
     if json {
         let verdict = match &result {
             Ok(_) => serde_json::json!({"verdict": "valid"}),

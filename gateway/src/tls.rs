@@ -36,30 +36,56 @@ fn modified(p: &Path) -> Option<SystemTime> {
     std::fs::metadata(p).and_then(|m| m.modified()).ok()
 }
 
+/// A TLS file that cannot be used: the configuration key it came from, and why.
+#[derive(Debug, thiserror::Error)]
+#[error("{key}: {problem}")]
+pub struct TlsError {
+    /// `tls.cert`, `tls.key`, `backend_ca` or `tls`.
+    pub key: &'static str,
+    pub problem: String,
+}
+
+fn tls_error(key: &'static str, problem: impl Into<String>) -> TlsError {
+    TlsError {
+        key,
+        problem: problem.into(),
+    }
+}
+
 /// A certificate chain and its private key from PEM files, checked to belong together.
-pub fn load_certified_key(cert: &Path, key: &Path) -> Result<CertifiedKey, String> {
+pub fn load_certified_key(cert: &Path, key: &Path) -> Result<CertifiedKey, TlsError> {
+    let bad_cert = |e: rustls_pki_types::pem::Error| {
+        tls_error("tls.cert", format!("{}: {e}", cert.display()))
+    };
     let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
-        .map_err(|e| format!("tls.cert: {}: {e}", cert.display()))?
+        .map_err(bad_cert)?
         .collect::<Result<_, _>>()
-        .map_err(|e| format!("tls.cert: {}: {e}", cert.display()))?;
+        .map_err(bad_cert)?;
     if chain.is_empty() {
-        return Err(format!(
-            "tls.cert: {}: no PEM certificate in the file",
-            cert.display()
+        return Err(tls_error(
+            "tls.cert",
+            format!("{}: no PEM certificate in the file", cert.display()),
         ));
     }
     let private = PrivateKeyDer::from_pem_file(key).map_err(|e| {
-        format!(
-            "tls.key: {}: {e} (an unencrypted PEM private key is expected)",
-            key.display()
+        tls_error(
+            "tls.key",
+            format!(
+                "{}: {e} (an unencrypted PEM private key is expected)",
+                key.display()
+            ),
         )
     })?;
-    CertifiedKey::from_der(chain, private, &provider())
-        .map_err(|e| format!("tls.key: {} does not fit tls.cert: {e}", key.display()))
+    CertifiedKey::from_der(chain, private, &provider()).map_err(|e| {
+        tls_error(
+            "tls.key",
+            format!("{} does not fit tls.cert: {e}", key.display()),
+        )
+    })
 }
 
 impl ReloadingCert {
-    pub fn load(cert: &Path, key: &Path) -> Result<Arc<ReloadingCert>, String> {
+    pub fn load(cert: &Path, key: &Path) -> Result<Arc<ReloadingCert>, TlsError> {
         let stamp = (modified(cert), modified(key));
         let current = load_certified_key(cert, key)?;
         Ok(Arc::new(ReloadingCert {
@@ -72,7 +98,7 @@ impl ReloadingCert {
 
     /// Read the files again; on failure the serving certificate stays and the error is
     /// returned for the log.
-    pub fn reload(&self) -> Result<(), String> {
+    pub fn reload(&self) -> Result<(), TlsError> {
         let stamp = (modified(&self.cert), modified(&self.key));
         let fresh = load_certified_key(&self.cert, &self.key)?;
         *self.current.write().expect("certificate lock") = Arc::new(fresh);
@@ -138,10 +164,10 @@ impl ResolvesServerCert for ReloadingCert {
 }
 
 /// The server side: TLS 1.2 and 1.3, HTTP/2 then HTTP/1.1 by ALPN.
-pub fn server_config(cert: Arc<ReloadingCert>) -> Result<Arc<rustls::ServerConfig>, String> {
+pub fn server_config(cert: Arc<ReloadingCert>) -> Result<Arc<rustls::ServerConfig>, TlsError> {
     let mut config = rustls::ServerConfig::builder_with_provider(provider())
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
-        .map_err(|e| e.to_string())?
+        .map_err(|e| tls_error("tls", e.to_string()))?
         .with_no_client_auth()
         .with_cert_resolver(cert);
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
@@ -150,23 +176,19 @@ pub fn server_config(cert: Arc<ReloadingCert>) -> Result<Arc<rustls::ServerConfi
 
 /// The client side, for an `https://` backend: the CA file's certificates when given, else
 /// the system's roots.
-pub fn client_config(ca_file: Option<&Path>) -> Result<rustls::ClientConfig, String> {
+pub fn client_config(ca_file: Option<&Path>) -> Result<rustls::ClientConfig, TlsError> {
     let mut roots = rustls::RootCertStore::empty();
     match ca_file {
         Some(file) => {
-            for c in CertificateDer::pem_file_iter(file)
-                .map_err(|e| format!("backend_ca: {}: {e}", file.display()))?
-            {
-                let c = c.map_err(|e| format!("backend_ca: {}: {e}", file.display()))?;
-                roots
-                    .add(c)
-                    .map_err(|e| format!("backend_ca: {}: {e}", file.display()))?;
+            let bad = |e: &dyn std::fmt::Display| {
+                tls_error("backend_ca", format!("{}: {e}", file.display()))
+            };
+            for c in CertificateDer::pem_file_iter(file).map_err(|e| bad(&e))? {
+                let c = c.map_err(|e| bad(&e))?;
+                roots.add(c).map_err(|e| bad(&e))?;
             }
             if roots.is_empty() {
-                return Err(format!(
-                    "backend_ca: {}: no PEM certificate in the file",
-                    file.display()
-                ));
+                return Err(bad(&"no PEM certificate in the file"));
             }
         }
         None => {
@@ -179,7 +201,7 @@ pub fn client_config(ca_file: Option<&Path>) -> Result<rustls::ClientConfig, Str
     }
     Ok(rustls::ClientConfig::builder_with_provider(provider())
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
-        .map_err(|e| e.to_string())?
+        .map_err(|e| tls_error("tls", e.to_string()))?
         .with_root_certificates(roots)
         .with_no_client_auth())
 }

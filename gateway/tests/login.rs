@@ -6,7 +6,7 @@ mod common;
 use common::{pki, policy, sign_statement, ORIGIN};
 use gateway::challenge::{self, Key, Keys};
 use gateway::login::{self, Context};
-use gateway::store::{Outcome, Store};
+use gateway::store::{KeyKind, Outcome, Role, Store};
 use time::{Duration, OffsetDateTime};
 
 fn keys() -> Keys {
@@ -36,20 +36,20 @@ struct Setup {
     _db: tempfile::TempDir,
     store: Store,
     keys: Keys,
-    policy: gateway::verify::chain::TrustPolicy,
+    verifier: gateway::verify::Verifier,
 }
 
 impl Setup {
     async fn new() -> Setup {
         let p = pki();
         let (_db, store) = store().await;
-        let policy = policy(&p);
+        let verifier = gateway::verify::Verifier::new(policy(&p));
         Setup {
             p,
             _db,
             store,
             keys: keys(),
-            policy,
+            verifier,
         }
     }
 
@@ -58,7 +58,7 @@ impl Setup {
             revocation: None,
             public_origin: ORIGIN,
             keys: &self.keys,
-            policy: &self.policy,
+            verifier: &self.verifier,
             store: &self.store,
             session_ttl: 3600,
             per_certificate: None,
@@ -79,7 +79,7 @@ async fn a_login_registers_once_opens_a_session_and_is_audited() {
     assert_eq!(ok.outcome, Outcome::Registered);
     assert_eq!(ok.next, "/cabinet/profile");
     assert!(!ok.choose_role);
-    assert_eq!(ok.account.key.kind, "tax_number");
+    assert_eq!(ok.account.key.kind.as_str(), "tax_number");
     assert_eq!(ok.account.names.surname.as_deref(), Some("Шевченко"));
     let session = store
         .session(&ok.session_id, now.unix_timestamp() + 10, 1800)
@@ -112,13 +112,13 @@ async fn a_login_registers_once_opens_a_session_and_is_audited() {
     assert_ne!(again.session_id, ok.session_id);
 
     let audit = store.recent_audit(10).await.unwrap();
-    let outcomes: Vec<&str> = audit.iter().map(|a| a.0.as_str()).collect();
+    let outcomes: Vec<&str> = audit.iter().map(|a| a.outcome.as_str()).collect();
     assert_eq!(outcomes.iter().filter(|o| **o == "ok").count(), 2);
     assert!(outcomes.contains(&"challenge_replayed"));
     assert!(
         audit
             .iter()
-            .all(|a| !a.3.as_deref().unwrap_or("").contains("Шевченко")),
+            .all(|a| !a.detail.as_deref().unwrap_or("").contains("Шевченко")),
         "no names in the audit detail"
     );
 }
@@ -217,7 +217,7 @@ async fn blocked_accounts_are_refused_and_lose_their_sessions() {
         .account
         .roles
         .iter()
-        .any(|r| r.role == "representative" && r.org_key == "registration:UA:12345678"));
+        .any(|r| r.role == Role::Representative && r.org_key == "registration:UA:12345678"));
 
     store
         .set_blocked(
@@ -265,7 +265,7 @@ async fn sessions_end_when_idle_or_old() {
     let (_db, store) = store().await;
     let reg = gateway::store::Registration {
         key: gateway::store::AccountKey {
-            kind: "tax_number".into(),
+            kind: KeyKind::Id(certs::IdKind::TaxNumber),
             country: "UA".into(),
             value: "1".into(),
         },
@@ -278,7 +278,7 @@ async fn sessions_end_when_idle_or_old() {
     };
     let (a, _) = store.find_or_register(&reg, 0).await.unwrap();
     let id = store
-        .create_session(&a.id, "citizen", "", 1000, 3600, false)
+        .create_session(&a.id, Role::Citizen, "", 1000, 3600, false)
         .await
         .unwrap();
     assert!(store.session(&id, 1500, 600).await.unwrap().is_some());
@@ -292,7 +292,7 @@ async fn sessions_end_when_idle_or_old() {
         "idle for 700 s"
     );
     let id = store
-        .create_session(&a.id, "citizen", "", 1000, 3600, false)
+        .create_session(&a.id, Role::Citizen, "", 1000, 3600, false)
         .await
         .unwrap();
     for t in (1100..4600).step_by(300) {
@@ -311,7 +311,7 @@ async fn sessions_end_when_idle_or_old() {
         None
     );
     let id = store
-        .create_session(&a.id, "citizen", "", 1000, 3600, false)
+        .create_session(&a.id, Role::Citizen, "", 1000, 3600, false)
         .await
         .unwrap();
     store.delete_session(&id).await.unwrap();

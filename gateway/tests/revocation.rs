@@ -198,8 +198,8 @@ async fn audit(g: &Running, outcome: &str) -> String {
     let records = g.gateway.store.recent_audit(50).await.unwrap();
     records
         .into_iter()
-        .filter(|r| r.0 == outcome)
-        .map(|r| r.3.unwrap_or_default())
+        .filter(|r| r.outcome == outcome)
+        .map(|r| r.detail.unwrap_or_default())
         .collect::<Vec<_>>()
         .join(" | ")
 }

@@ -4,13 +4,13 @@
 
 use std::sync::Arc;
 
-use gateway::store::{AccountKey, Names, Outcome, Registration, Store};
+use gateway::store::{AccountKey, KeyKind, Names, Outcome, Registration, Role, Store};
 use sqlx::Connection;
 
 fn registration(kind: &str, country: &str, value: &str, surname: &str) -> Registration {
     Registration {
         key: AccountKey {
-            kind: kind.into(),
+            kind: KeyKind::parse(kind).expect("a known kind"),
             country: country.into(),
             value: value.into(),
         },
@@ -106,7 +106,7 @@ async fn register_update_names_and_roles() {
         assert_eq!(a.names.surname.as_deref(), Some("Шевченко"));
         assert_eq!(a.version, 1);
         assert_eq!(a.roles.len(), 1);
-        assert_eq!(a.roles[0].role, "citizen");
+        assert_eq!(a.roles[0].role, Role::Citizen);
 
         let (again, outcome) = store.find_or_register(&reg, 200).await.unwrap();
         assert_eq!(

@@ -10,7 +10,7 @@ use certs::cms::{self, Content, Digest};
 use certs::statement::{self, LoginStatement};
 use common::{pki, policy, sign_with, statement, Pki, ORIGIN};
 use gateway::verify::chain::{KeyUsageRule, Qualified, TrustPolicy};
-use gateway::verify::{self, VerifiedLogin};
+use gateway::verify::{VerifiedLogin, Verifier};
 use gateway::LoginError;
 
 fn login(p: &Pki, name: &str) -> Vec<u8> {
@@ -25,13 +25,23 @@ fn login(p: &Pki, name: &str) -> Vec<u8> {
 }
 
 fn verify(p: &Pki, der: &[u8]) -> Result<VerifiedLogin, LoginError> {
-    verify::verify_login(der, &policy(p), time::OffsetDateTime::now_utc(), |s| {
+    verify_by(&Verifier::new(policy(p)), der)
+}
+
+/// Verify with `v` (and what it remembers from earlier logins).
+fn verify_by(v: &Verifier, der: &[u8]) -> Result<VerifiedLogin, LoginError> {
+    v.verify_login(der, time::OffsetDateTime::now_utc(), |s| {
         if s.origin == ORIGIN {
             Ok(())
         } else {
             Err(LoginError::WrongOrigin(s.origin.clone()))
         }
     })
+}
+
+/// Verify under `policy`, with no statement check.
+fn verify_under(policy: TrustPolicy, der: &[u8]) -> Result<VerifiedLogin, LoginError> {
+    Verifier::new(policy).verify_login(der, time::OffsetDateTime::now_utc(), |_| Ok(()))
 }
 
 fn code(r: Result<VerifiedLogin, LoginError>) -> String {
@@ -335,13 +345,15 @@ fn signer_certificate_must_be_the_one_signing_certificate_v2_names() {
 fn qualified_any_accepts_the_non_qualified_and_policies_filter() {
     let p = pki();
     let der = login(&p, "not-qualified");
-    let mut any = policy(&p);
-    any.qualified = Qualified::Any;
-    assert!(verify::verify_login(&der, &any, time::OffsetDateTime::now_utc(), |_| Ok(())).is_ok());
+    let any = || TrustPolicy {
+        qualified: Qualified::Any,
+        ..policy(&p)
+    };
+    assert!(verify_under(any(), &der).is_ok());
     // Seals stay refused even under "any": not a person.
     let seal = login(&p, "seal-p256");
     assert_eq!(
-        verify::verify_login(&seal, &any, time::OffsetDateTime::now_utc(), |_| Ok(()))
+        verify_under(any(), &seal)
             .unwrap_err()
             .code(),
         "not_a_person"
@@ -351,7 +363,7 @@ fn qualified_any_accepts_the_non_qualified_and_policies_filter() {
     let mut deny = policy(&p);
     deny.policies_deny = vec![certs::oids::UA_QUALIFIED_POLICY.into()];
     assert_eq!(
-        verify::verify_login(&citizen, &deny, time::OffsetDateTime::now_utc(), |_| Ok(()))
+        verify_under(deny, &citizen)
             .unwrap_err()
             .code(),
         "policy_not_allowed"
@@ -359,32 +371,21 @@ fn qualified_any_accepts_the_non_qualified_and_policies_filter() {
     let mut allow = policy(&p);
     allow.policies_allow = vec!["1.2.3.4".into()];
     assert_eq!(
-        verify::verify_login(
-            &citizen,
-            &allow,
-            time::OffsetDateTime::now_utc(),
-            |_| Ok(())
-        )
+        verify_under(allow, &citizen)
         .unwrap_err()
         .code(),
         "policy_not_allowed"
     );
     let mut nr_only = policy(&p);
     nr_only.key_usage = KeyUsageRule::NonRepudiation;
-    assert!(
-        verify::verify_login(&citizen, &nr_only, time::OffsetDateTime::now_utc(), |_| Ok(
-            ()
-        ))
-        .is_ok()
-    );
+    assert!(verify_under(nr_only, &citizen).is_ok());
     // Step 2 runs before the costly steps: a refusing statement check wins over a bad chain.
     let untrusted_root_only = TrustPolicy {
         anchors: vec![],
         ..policy(&p)
     };
-    let r = verify::verify_login(
+    let r = Verifier::new(untrusted_root_only).verify_login(
         &citizen,
-        &untrusted_root_only,
         time::OffsetDateTime::now_utc(),
         |_| Err(LoginError::ChallengeExpired),
     );
@@ -397,8 +398,9 @@ fn a_ca_validated_once_is_trusted_again_only_under_the_same_anchors() {
     let citizen = login(&p, "citizen-p256");
     // The first login validates the issuing CA up to the root; the second goes through the
     // remembered CA (one signature to check) and gets the same verdict and chain.
-    let first = verify(&p, &citizen).unwrap();
-    let second = verify(&p, &citizen).unwrap();
+    let mut verifier = Verifier::new(policy(&p));
+    let first = verify_by(&verifier, &citizen).unwrap();
+    let second = verify_by(&verifier, &citizen).unwrap();
     assert_eq!(first.checked.chain, second.checked.chain);
     assert_eq!(second.checked.chain.len(), 3, "leaf, CA, anchor");
     // Under other anchors the same CA is not trusted because it was once.
@@ -406,23 +408,15 @@ fn a_ca_validated_once_is_trusted_again_only_under_the_same_anchors() {
         &std::fs::read(p.dir.join(&p.m.trust.untrusted_root)).unwrap(),
     )
     .unwrap();
-    let other = TrustPolicy {
-        anchors: vec![other_root],
-        ..policy(&p)
-    };
-    let r = verify::verify_login(
-        &citizen,
-        &other,
-        time::OffsetDateTime::now_utc(),
-        |_| Ok(()),
-    );
-    assert_eq!(code(r), "untrusted_issuer");
+    let anchors = std::mem::replace(&mut verifier.policy.anchors, vec![other_root]);
+    assert_eq!(code(verify_by(&verifier, &citizen)), "untrusted_issuer");
+    verifier.policy.anchors = anchors;
     // A defect of the leaf behind a remembered CA keeps its code.
     for (name, expected) in [
         ("expired", "certificate_expired"),
         ("sha1", "weak_algorithm"),
         ("rsa1024", "weak_key"),
     ] {
-        assert_eq!(code(verify(&p, &login(&p, name))), expected, "{name}");
+        assert_eq!(code(verify_by(&verifier, &login(&p, name))), expected, "{name}");
     }
 }

@@ -192,7 +192,9 @@ pub async fn start(dir: &Path, ports: &Ports) -> Result<Demo, String> {
     let file = dir.join("gateway.toml");
     std::fs::write(&file, toml).map_err(|e| e.to_string())?;
     let config = gateway::config::Config::load(Some(&file)).map_err(|e| e.to_string())?;
-    let gateway = gateway::server::start(config, None).await?;
+    let gateway = gateway::server::start(config, None)
+        .await
+        .map_err(|e| e.to_string())?;
     Ok(Demo {
         pki,
         gateway_url,

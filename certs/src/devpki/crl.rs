@@ -23,29 +23,7 @@ pub struct Revoked {
     pub reason: u8,
 }
 
-/// CRLReason names as `openssl ca` writes them in index.txt.
-pub const REASONS: [(&str, u8); 9] = [
-    ("unspecified", 0),
-    ("keyCompromise", 1),
-    ("CACompromise", 2),
-    ("affiliationChanged", 3),
-    ("superseded", 4),
-    ("cessationOfOperation", 5),
-    ("certificateHold", 6),
-    ("removeFromCRL", 8),
-    ("privilegeWithdrawn", 9),
-];
-
-pub fn reason_code(name: &str) -> Option<u8> {
-    REASONS.iter().find(|(n, _)| *n == name).map(|(_, c)| *c)
-}
-
-pub fn reason_name(code: u8) -> &'static str {
-    REASONS
-        .iter()
-        .find(|(_, c)| *c == code)
-        .map_or("unspecified", |(n, _)| n)
-}
+pub use crate::revocation::{reason_code, reason_name, REASONS};
 
 fn oid(dotted: &str) -> ObjectIdentifier {
     ObjectIdentifier::from_slice(&oids::arcs(dotted))

@@ -9,7 +9,7 @@ use openssl::x509::{X509Crl, X509};
 use x509_parser::extensions::{CRLDistributionPoints, DistributionPointName, GeneralName};
 use x509_parser::prelude::FromDer;
 
-use super::{Checker, IssuerRule, Verdict};
+use super::{Checker, IssuerRule, Problem, Verdict};
 use certs::oids;
 
 /// A CRL as a login needs it.
@@ -50,37 +50,37 @@ fn asn1_unix(t: x509_parser::time::ASN1Time) -> i64 {
 }
 
 /// Check signature and issuer, then parse.
-pub fn parse(bytes: &[u8], issuer: &X509, now: i64, skew: i64) -> Result<Parsed, String> {
+pub fn parse(bytes: &[u8], issuer: &X509, now: i64, skew: i64) -> Result<Parsed, Problem> {
     let crl = X509Crl::from_der(bytes)
         .or_else(|_| X509Crl::from_pem(bytes))
-        .map_err(|e| format!("not a CRL: {e}"))?;
-    let key = issuer.public_key().map_err(|e| e.to_string())?;
+        .map_err(|e| Problem::Unusable(format!("not a CRL: {e}")))?;
+    let key = issuer.public_key().map_err(|e| Problem::Unusable(e.to_string()))?;
     if !crl.verify(&key).unwrap_or(false) {
-        return Err("the CRL's signature is not the issuing CA's".into());
+        return Err(Problem::Unusable("the CRL's signature is not the issuing CA's".into()));
     }
-    let der = crl.to_der().map_err(|e| e.to_string())?;
+    let der = crl.to_der().map_err(|e| Problem::Unusable(e.to_string()))?;
     let (_, parsed) = x509_parser::revocation_list::CertificateRevocationList::from_der(&der)
-        .map_err(|e| format!("CRL: {e}"))?;
-    let issuer_name = issuer.subject_name().to_der().map_err(|e| e.to_string())?;
+        .map_err(|e| Problem::Unusable(format!("CRL: {e}")))?;
+    let issuer_name = issuer.subject_name().to_der().map_err(|e| Problem::Unusable(e.to_string()))?;
     if parsed.issuer().as_raw() != issuer_name.as_slice() {
-        return Err("the CRL is not issued by the certificate's CA".into());
+        return Err(Problem::Unusable("the CRL is not issued by the certificate's CA".into()));
     }
     let this_update = asn1_unix(parsed.last_update());
     let next_update = parsed
         .next_update()
         .map(asn1_unix)
-        .ok_or("the CRL has no nextUpdate")?;
+        .ok_or_else(|| Problem::Unusable("the CRL has no nextUpdate".into()))?;
     if this_update > now + skew {
-        return Err(format!(
+        return Err(Problem::Unusable(format!(
             "the CRL's thisUpdate {} is in the future",
             super::rfc3339(this_update)
-        ));
+        )));
     }
     if next_update < now {
-        return Err(format!(
+        return Err(Problem::Unusable(format!(
             "stale CRL: nextUpdate {} has passed",
             super::rfc3339(next_update)
-        ));
+        )));
     }
     let number = parsed
         .crl_number()
@@ -155,7 +155,7 @@ async fn get(
     source: &str,
     issuer: &X509,
     now: i64,
-) -> Result<Arc<Parsed>, String> {
+) -> Result<Arc<Parsed>, Problem> {
     let cache = &checker.crls;
     let issuer_hash = issuer
         .digest(openssl::hash::MessageDigest::sha256())
@@ -182,7 +182,7 @@ async fn get(
     }
     let bytes = checker.fetch.get(source).await?;
     let parsed = Arc::new(
-        parse(&bytes, issuer, now, checker.settings.skew).map_err(|e| format!("{source}: {e}"))?,
+        parse(&bytes, issuer, now, checker.settings.skew).map_err(|e| Problem::Unusable(format!("{source}: {e}")))?,
     );
     cache
         .parsed
@@ -200,7 +200,7 @@ pub async fn check(
     issuer: &X509,
     rule: Option<&IssuerRule>,
     now: i64,
-) -> Result<Verdict, String> {
+) -> Result<Verdict, Problem> {
     let (bases, deltas) = match rule {
         Some(r) if !r.crls.is_empty() => (r.crls.clone(), r.delta_crls.clone()),
         _ => (
@@ -209,7 +209,7 @@ pub async fn check(
         ),
     };
     if bases.is_empty() {
-        return Err("the certificate names no CRL".into());
+        return Err(Problem::Unreachable("the certificate names no CRL".into()));
     }
     let mut problems = Vec::new();
     let mut base = None;
@@ -219,16 +219,18 @@ pub async fn check(
                 base = Some(p);
                 break;
             }
-            Ok(_) => problems.push(format!("{source}: a delta CRL where a base CRL belongs")),
+            Ok(_) => problems.push(Problem::Unusable(format!(
+                "{source}: a delta CRL where a base CRL belongs"
+            ))),
             Err(e) => problems.push(e),
         }
     }
-    let base = base.ok_or_else(|| problems.join("; "))?;
+    let base = base.ok_or(Problem::Several(problems))?;
     let serial = strip(
         &leaf
             .serial_number()
             .to_bn()
-            .map_err(|e| e.to_string())?
+            .map_err(|e| Problem::Unusable(e.to_string()))?
             .to_vec(),
     );
     // A delta the certificate names must be had: without it a recent revocation is missed.
@@ -237,12 +239,12 @@ pub async fn check(
         match delta.delta_of {
             Some(b) if b <= base.number => {}
             Some(b) => {
-                return Err(format!(
+                return Err(Problem::Unusable(format!(
                     "{source}: the delta completes base CRL {b}, newer than the base CRL {} held",
                     base.number
-                ))
+                )))
             }
-            None => return Err(format!("{source}: not a delta CRL")),
+            None => return Err(Problem::Unusable(format!("{source}: not a delta CRL"))),
         }
         if let Some((at, reason)) = delta.revoked.get(&serial) {
             if *reason == 8 {
@@ -251,7 +253,7 @@ pub async fn check(
             }
             return Ok(Verdict::Revoked {
                 at: *at,
-                reason: certs::devpki::crl::reason_name(*reason).into(),
+                reason: certs::revocation::reason_name(*reason).into(),
                 source: "delta-crl",
             });
         }
@@ -259,7 +261,7 @@ pub async fn check(
     Ok(match base.revoked.get(&serial) {
         Some((at, reason)) => Verdict::Revoked {
             at: *at,
-            reason: certs::devpki::crl::reason_name(*reason).into(),
+            reason: certs::revocation::reason_name(*reason).into(),
             source: "crl",
         },
         None => Verdict::Good { source: "crl" },

@@ -10,6 +10,8 @@ use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 
+use super::Problem;
+
 pub struct Fetcher {
     client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
     timeout: Duration,
@@ -17,7 +19,7 @@ pub struct Fetcher {
 }
 
 impl Fetcher {
-    pub fn new(timeout: Duration, max_bytes: usize) -> Result<Fetcher, String> {
+    pub fn new(timeout: Duration, max_bytes: usize) -> Result<Fetcher, crate::tls::TlsError> {
         let mut http = HttpConnector::new();
         http.set_connect_timeout(Some(timeout));
         http.enforce_http(false);
@@ -34,27 +36,27 @@ impl Fetcher {
     }
 
     /// GET a URL, or read a file when `source` is not an http(s) URL.
-    pub async fn get(&self, source: &str) -> Result<Vec<u8>, String> {
+    pub async fn get(&self, source: &str) -> Result<Vec<u8>, Problem> {
         if !(source.starts_with("http://") || source.starts_with("https://")) {
-            return std::fs::read(source).map_err(|e| format!("{source}: {e}"));
+            return std::fs::read(source).map_err(|e| Problem::Unreachable(format!("{source}: {e}")));
         }
         let req = Request::builder()
             .method(Method::GET)
             .uri(source)
             .body(Full::new(Bytes::new()))
-            .map_err(|e| format!("{source}: {e}"))?;
+            .map_err(|e| Problem::Unreachable(format!("{source}: {e}")))?;
         self.send(source, req, self.max_bytes).await
     }
 
     /// POST an OCSP request (RFC 6960 appendix A.1).
-    pub async fn ocsp(&self, url: &str, der: Vec<u8>) -> Result<Vec<u8>, String> {
+    pub async fn ocsp(&self, url: &str, der: Vec<u8>) -> Result<Vec<u8>, Problem> {
         let req = Request::builder()
             .method(Method::POST)
             .uri(url)
             .header(header::CONTENT_TYPE, "application/ocsp-request")
             .header(header::ACCEPT, "application/ocsp-response")
             .body(Full::new(Bytes::from(der)))
-            .map_err(|e| format!("{url}: {e}"))?;
+            .map_err(|e| Problem::Unreachable(format!("{url}: {e}")))?;
         self.send(url, req, 1 << 20).await
     }
 
@@ -63,24 +65,29 @@ impl Fetcher {
         url: &str,
         req: Request<Full<Bytes>>,
         limit: usize,
-    ) -> Result<Vec<u8>, String> {
+    ) -> Result<Vec<u8>, Problem> {
         let work = async {
             let resp = self
                 .client
                 .request(req)
                 .await
-                .map_err(|e| format!("{url}: {e}"))?;
+                .map_err(|e| Problem::Unreachable(format!("{url}: {e}")))?;
             if resp.status() != StatusCode::OK {
-                return Err(format!("{url}: HTTP {}", resp.status()));
+                return Err(Problem::Unreachable(format!("{url}: HTTP {}", resp.status())));
             }
             let body = Limited::new(resp.into_body(), limit)
                 .collect()
                 .await
-                .map_err(|e| format!("{url}: {e} (limit {limit} bytes)"))?;
+                .map_err(|e| Problem::Unreachable(format!("{url}: {e} (limit {limit} bytes)")))?;
             Ok(body.to_bytes().to_vec())
         };
         tokio::time::timeout(self.timeout, work)
             .await
-            .map_err(|_| format!("{url}: no answer within {} s", self.timeout.as_secs()))?
+            .map_err(|_| {
+                Problem::Unreachable(format!(
+                    "{url}: no answer within {} s",
+                    self.timeout.as_secs()
+                ))
+            })?
     }
 }

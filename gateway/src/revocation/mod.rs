@@ -22,6 +22,9 @@ use std::time::Duration;
 use openssl::x509::{X509Ref, X509};
 use serde::{Deserialize, Serialize};
 
+use crate::cache::Bounded;
+use crate::tls::TlsError;
+
 /// `[revocation] mode`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "kebab-case")]
@@ -49,6 +52,20 @@ pub enum Verdict {
     },
     /// No source could answer; why, for the audit record.
     Unavailable(String),
+}
+
+/// Why a revocation source gave no answer (for the audit record and the log).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Problem {
+    /// The source could not be reached or read: network, file, HTTP status, size, time.
+    #[error("{0}")]
+    Unreachable(String),
+    /// An answer came but cannot be used: signature, issuer, nonce, freshness, format.
+    #[error("{0}")]
+    Unusable(String),
+    /// Several sources were tried, each with its problem.
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    Several(Vec<Problem>),
 }
 
 /// Per-issuer settings (`[[revocation.issuer]]`), with the files read.
@@ -86,14 +103,14 @@ pub struct Settings {
     pub untrusted: Vec<X509>,
 }
 
-type Flight = Arc<tokio::sync::OnceCell<Result<ocsp::Answer, String>>>;
+type Flight = Arc<tokio::sync::OnceCell<Result<ocsp::Answer, Problem>>>;
 
 /// The revocation checker of one gateway.
 pub struct Checker {
     pub settings: Settings,
     fetch: fetch::Fetcher,
     /// Good OCSP answers: CertID key → good until (unix).
-    good: Mutex<HashMap<Vec<u8>, i64>>,
+    good: Bounded<Vec<u8>, i64>,
     in_flight: Mutex<HashMap<Vec<u8>, Flight>>,
     pub crls: crl::CrlCache,
     /// OCSP requests sent (for tests and metrics).
@@ -101,13 +118,13 @@ pub struct Checker {
 }
 
 impl Checker {
-    pub fn new(settings: Settings) -> Result<Checker, String> {
+    pub fn new(settings: Settings) -> Result<Checker, TlsError> {
         let fetch = fetch::Fetcher::new(settings.timeout, settings.crl_max_bytes)?;
         Ok(Checker {
             crls: crl::CrlCache::default(),
+            good: Bounded::new(settings.cache_size),
             settings,
             fetch,
-            good: Mutex::default(),
             in_flight: Mutex::default(),
             ocsp_requests: AtomicU64::new(0),
         })
@@ -160,10 +177,10 @@ impl Checker {
         issuer: &X509,
         rule: Option<&IssuerRule>,
         now: i64,
-    ) -> Result<Verdict, String> {
+    ) -> Result<Verdict, Problem> {
         let key = ocsp::cache_key(leaf, issuer);
-        if let Some(until) = self.good.lock().expect("cache").get(&key) {
-            if *until > now {
+        if let Some(until) = self.good.get(&key) {
+            if until > now {
                 return Ok(Verdict::Good {
                     source: "ocsp-cache",
                 });
@@ -187,14 +204,7 @@ impl Checker {
         self.in_flight.lock().expect("in flight").remove(&key);
         match answer? {
             ocsp::Answer::Good { until } => {
-                let mut good = self.good.lock().expect("cache");
-                if good.len() >= self.settings.cache_size {
-                    good.retain(|_, u| *u > now);
-                    if good.len() >= self.settings.cache_size {
-                        good.clear();
-                    }
-                }
-                good.insert(key, until);
+                self.good.insert(key, until);
                 Ok(Verdict::Good { source: "ocsp" })
             }
             ocsp::Answer::Revoked { at, reason } => Ok(Verdict::Revoked {

@@ -15,7 +15,7 @@ use openssl::stack::Stack;
 use openssl::x509::store::X509StoreBuilder;
 use openssl::x509::X509;
 
-use super::{Checker, IssuerRule};
+use super::{Problem, Checker, IssuerRule};
 
 // Neither the openssl crate nor openssl-sys declares these (all in libcrypto since 1.0).
 extern "C" {
@@ -90,10 +90,10 @@ pub async fn query(
     issuer: &X509,
     rule: Option<&IssuerRule>,
     now: i64,
-) -> Result<Answer, String> {
+) -> Result<Answer, Problem> {
     let s = &checker.settings;
-    fn e(what: &'static str) -> impl Fn(openssl::error::ErrorStack) -> String {
-        move |err| format!("{what}: {err}")
+    fn e(what: &'static str) -> impl Fn(openssl::error::ErrorStack) -> Problem {
+        move |err| Problem::Unusable(format!("{what}: {err}"))
     }
     let mut req = OcspRequest::new().map_err(e("request"))?;
     req.add_id(OcspCertId::from_cert(MessageDigest::sha1(), leaf, issuer).map_err(e("CertID"))?)
@@ -102,17 +102,17 @@ pub async fn query(
         // SAFETY: a valid request; OpenSSL makes a random 16-byte nonce when val is null.
         let added = unsafe { OCSP_request_add1_nonce(req.as_ptr(), std::ptr::null_mut(), -1) };
         if added != 1 {
-            return Err("could not add a nonce".into());
+            return Err(Problem::Unusable("could not add a nonce".into()));
         }
     }
     let der = req.to_der().map_err(e("request"))?;
     let body = checker.fetch.ocsp(url, der).await?;
     let resp = OcspResponse::from_der(&body).map_err(e("not an OCSP response"))?;
     if resp.status() != OcspResponseStatus::SUCCESSFUL {
-        return Err(format!(
+        return Err(Problem::Unusable(format!(
             "the responder answered status {} (not successful)",
             resp.status().as_raw()
-        ));
+        )));
     }
     let basic = resp.basic().map_err(e("no basic response"))?;
 
@@ -139,15 +139,15 @@ pub async fn query(
     };
     basic
         .verify(&certs, &store, flags)
-        .map_err(|err| format!("the answer's signature does not verify: {err}"))?;
+        .map_err(|err| Problem::Unusable(format!("the answer's signature does not verify: {err}")))?;
 
     if s.nonce {
         // SAFETY: both pointers are valid for the call.
         let n = unsafe { OCSP_check_nonce(req.as_ptr(), basic.as_ptr()) };
         if n != 1 {
-            return Err(format!(
+            return Err(Problem::Unusable(format!(
                 "the answer does not echo our nonce (OCSP_check_nonce = {n}); set nonce = false for responders that refuse nonces"
-            ));
+            )));
         }
     }
 
@@ -163,38 +163,38 @@ pub async fn query(
         (first, second)
     };
     if first < 0 {
-        return Err("the answer has no status for this certificate".into());
+        return Err(Problem::Unusable("the answer has no status for this certificate".into()));
     }
     if second >= 0 {
-        return Err("the answer has more than one status for this certificate".into());
+        return Err(Problem::Unusable("the answer has more than one status for this certificate".into()));
     }
     let status = basic
         .find_status(&id)
-        .ok_or("the answer has no status for this certificate")?;
+        .ok_or_else(|| Problem::Unusable("the answer has no status for this certificate".into()))?;
     let this_update =
-        super::unix_from_openssl(&status.this_update.to_string()).ok_or("unreadable thisUpdate")?;
+        super::unix_from_openssl(&status.this_update.to_string()).ok_or_else(|| Problem::Unusable("unreadable thisUpdate".into()))?;
     if this_update > now + s.skew {
-        return Err(format!(
+        return Err(Problem::Unusable(format!(
             "thisUpdate {} is in the future",
             super::rfc3339(this_update)
-        ));
+        )));
     }
     if now - this_update > s.max_age {
-        return Err(format!(
+        return Err(Problem::Unusable(format!(
             "stale answer: thisUpdate {} is older than {} s",
             super::rfc3339(this_update),
             s.max_age
-        ));
+        )));
     }
     let until = match status.next_update() {
         Some(next) => {
             let next =
-                super::unix_from_openssl(&next.to_string()).ok_or("unreadable nextUpdate")?;
+                super::unix_from_openssl(&next.to_string()).ok_or_else(|| Problem::Unusable("unreadable nextUpdate".into()))?;
             if next < now {
-                return Err(format!(
+                return Err(Problem::Unusable(format!(
                     "stale answer: nextUpdate {} has passed",
                     super::rfc3339(next)
-                ));
+                )));
             }
             next.min(this_update + s.max_age)
         }
@@ -202,11 +202,11 @@ pub async fn query(
         None => {
             let until = this_update + s.max_age_without_next_update;
             if until < now {
-                return Err(format!(
+                return Err(Problem::Unusable(format!(
                     "stale answer: no nextUpdate and thisUpdate {} is older than {} s",
                     super::rfc3339(this_update),
                     s.max_age_without_next_update
-                ));
+                )));
             }
             until
         }

@@ -10,12 +10,16 @@
 
 use certs::{oids, CertificateSummary, Purpose, SubjectKind};
 use openssl::stack::Stack;
+use openssl_sys as ffi;
 use openssl::x509::store::X509StoreBuilder;
 use openssl::x509::verify::{X509VerifyFlags, X509VerifyParam};
 use openssl::x509::{X509StoreContext, X509};
 use time::OffsetDateTime;
+use x509_parser::certificate::X509Certificate;
 use x509_parser::public_key::PublicKey;
 
+use super::{Certificate, Verifier};
+use crate::cache::Bounded;
 use crate::LoginError;
 
 /// `[trust] qualified`: `"required"` (default) or `"any"`.
@@ -71,6 +75,7 @@ impl TrustPolicy {
 }
 
 // libcrypto, linked through openssl-sys.
+#[allow(unsafe_code)] // a declaration of libcrypto's own function, with its C signature
 extern "C" {
     fn X509_STORE_add_crl(
         store: *mut openssl_sys::X509_STORE,
@@ -78,16 +83,13 @@ extern "C" {
     ) -> std::os::raw::c_int;
 }
 
-/// anyExtendedKeyUsage.
-const ANY_EKU: &str = "2.5.29.37.0";
-
 /// EKUs a person's signing certificate may carry by default.
 pub fn default_allowed_eku() -> Vec<String> {
     [
         oids::UA_KP_SIGNING,
         oids::KP_EMAIL_PROTECTION,
-        "1.3.6.1.5.5.7.3.2",
-        ANY_EKU,
+        oids::KP_CLIENT_AUTH,
+        oids::KP_ANY,
     ]
     .map(String::from)
     .to_vec()
@@ -104,88 +106,213 @@ pub const KNOWN_CRITICAL: &[&str] = &[
     oids::EXT_SUBJECT_DIRECTORY_ATTRIBUTES,
     oids::EXT_SUBJECT_KEY_IDENTIFIER,
     oids::EXT_AUTHORITY_KEY_IDENTIFIER,
-    "2.5.29.16", // privateKeyUsagePeriod
-    "2.5.29.18", // issuerAltName
-    "2.5.29.30", // nameConstraints (OpenSSL enforces it)
-    "2.5.29.36", // policyConstraints
-    "2.5.29.54", // inhibitAnyPolicy
+    oids::EXT_PRIVATE_KEY_USAGE_PERIOD,
+    oids::EXT_ISSUER_ALT_NAME,
+    oids::EXT_NAME_CONSTRAINTS, // OpenSSL enforces it
+    oids::EXT_POLICY_CONSTRAINTS,
+    oids::EXT_INHIBIT_ANY_POLICY,
 ];
 
 /// A certificate that passed steps 4 and 5.
 #[derive(Debug)]
 pub struct Checked {
     pub summary: CertificateSummary,
-    /// DER, leaf first, anchor last.
-    pub chain: Vec<Vec<u8>>,
+    /// Leaf first, anchor last.
+    pub chain: Vec<X509>,
 }
 
-/// Check `leaf` at time `at` against `policy`; `extra` are certificates that came with it.
-pub fn check_certificate(
-    leaf: &[u8],
-    extra: &[&[u8]],
-    policy: &TrustPolicy,
-    at: OffsetDateTime,
-) -> Result<Checked, LoginError> {
-    // OpenSSL cannot decode DSTU 4145 keys and would call them "too weak": say what it is.
-    let parsed = certs::parse(leaf).map_err(|e| LoginError::MalformedSignature(e.to_string()))?;
-    if oids::dotted(&parsed.public_key().algorithm.algorithm).starts_with("1.2.804.2.1.1.1.1.3.1") {
-        return Err(LoginError::UnsupportedAlgorithm(
-            "DSTU 4145 keys are not supported yet".into(),
-        ));
+impl Verifier {
+    /// Steps 4 and 5 for `leaf` at time `at`; `extra` are certificates that came with it.
+    pub fn check_certificate(
+        &self,
+        leaf: &Certificate<'_>,
+        extra: &[&[u8]],
+        at: OffsetDateTime,
+    ) -> Result<Checked, LoginError> {
+        let policy = &self.policy;
+        // OpenSSL cannot decode DSTU 4145 keys and would call them "too weak": say what it is.
+        if oids::dotted(&leaf.parsed.public_key().algorithm.algorithm).starts_with(oids::DSTU_4145)
+        {
+            return Err(LoginError::UnsupportedAlgorithm(
+                "DSTU 4145 keys are not supported yet".into(),
+            ));
+        }
+        let (chain, fresh) = self.build_chain(leaf, extra, at)?;
+        check_critical(&leaf.parsed)?;
+        if fresh {
+            // CAs met for the first time: checked once here, then remembered as validated.
+            for der in &chain[1..] {
+                let der = der.to_der().map_err(|e| LoginError::InvalidChain(e.to_string()))?;
+                let ca = certs::parse(&der).map_err(|e| LoginError::InvalidChain(e.to_string()))?;
+                check_critical(&ca)?;
+            }
+            self.validated.remember(&chain, &self.anchors_fingerprint());
+        }
+        check_usage(&leaf.parsed, policy)?;
+        check_key(&leaf.parsed)?;
+        let summary = CertificateSummary::of(leaf.der, &leaf.parsed)
+            .map_err(|e| LoginError::MalformedSignature(e.to_string()))?;
+        check_policies(&summary, policy)?;
+        // Step 5: a person, with a qualified certificate for electronic signatures.
+        if summary.identity.kind != SubjectKind::Person {
+            return Err(LoginError::NotAPerson);
+        }
+        if policy.qualified == Qualified::Required && !summary.qualified.is_qualified_esign() {
+            return Err(LoginError::NotQualified);
+        }
+        Ok(Checked { summary, chain })
     }
-    let chain = build_chain(leaf, extra, policy, at)?;
-    for der in &chain {
-        check_critical(der)?;
+
+    fn anchors_fingerprint(&self) -> Fingerprint {
+        let mut all = Vec::new();
+        for a in &self.policy.anchors {
+            all.extend(fingerprint(a).unwrap_or_default());
+        }
+        openssl::sha::sha256(&all)
     }
-    let cert = certs::parse(leaf).map_err(|e| LoginError::MalformedSignature(e.to_string()))?;
-    check_usage(&cert, policy)?;
-    check_key(&cert)?;
-    let summary = CertificateSummary::from_der(leaf)
-        .map_err(|e| LoginError::MalformedSignature(e.to_string()))?;
-    check_policies(&summary, policy)?;
-    // Step 5: a person, with a qualified certificate for electronic signatures.
-    if summary.identity.kind != SubjectKind::Person {
-        return Err(LoginError::NotAPerson);
+
+    /// The chain (leaf first, anchor last), and whether it was built in full now (`true`) or
+    /// through a CA validated before (`false`).
+    fn build_chain(
+        &self,
+        leaf: &Certificate<'_>,
+        extra: &[&[u8]],
+        at: OffsetDateTime,
+    ) -> Result<(Vec<X509>, bool), LoginError> {
+        let policy = &self.policy;
+        let extra: Vec<X509> = extra.iter().filter_map(|d| self.x509(d).ok()).collect();
+        let untrusted: Vec<&X509> = policy.intermediates.iter().chain(extra.iter()).collect();
+        let anchors = self.anchors_fingerprint();
+        if let Some(chain) = self
+            .validated
+            .chain(&leaf.x509, &untrusted, policy, &anchors, at)
+        {
+            return Ok((chain, false));
+        }
+        let store = store_of(&policy.anchors, policy, at, false)?;
+        let (ok, error, depth, chain) = verify_with(&store, &leaf.x509, &untrusted)?;
+        if ok {
+            return Ok((chain, true));
+        }
+        let text = error.error_string().to_string();
+        let code = error.as_raw();
+        Err(match code {
+            ffi::X509_V_ERR_CERT_HAS_EXPIRED if depth == 0 => LoginError::CertificateExpired,
+            ffi::X509_V_ERR_CERT_NOT_YET_VALID if depth == 0 => LoginError::CertificateNotYetValid,
+            ffi::X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT
+            | ffi::X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT
+            | ffi::X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN
+            | ffi::X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY
+            | ffi::X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE => LoginError::UntrustedIssuer(text),
+            ffi::X509_V_ERR_EE_KEY_TOO_SMALL | ffi::X509_V_ERR_CA_KEY_TOO_SMALL => {
+                LoginError::WeakKey(text)
+            }
+            ffi::X509_V_ERR_CA_MD_TOO_WEAK => LoginError::WeakAlgorithm(text),
+            ffi::X509_V_ERR_CERT_REVOKED => LoginError::CertificateRevoked(String::new()),
+            _ => LoginError::InvalidChain(format!("{text} (certificate {depth} of the chain)")),
+        })
     }
-    if policy.qualified == Qualified::Required && !summary.qualified.is_qualified_esign() {
-        return Err(LoginError::NotQualified);
-    }
-    Ok(Checked { summary, chain })
 }
 
 /// Intermediate CAs already chained to the anchors, so a login verifies one signature for its
 /// certificate (the leaf's, by its CA) instead of the whole path every time — with a P-384
 /// root that path costs more than the rest of the login. Keyed by the CA's and the anchors'
 /// fingerprints; used only while the time checked lies within every certificate's validity
-/// on the cached path.
+/// on the cached path. Only CAs whose critical extensions passed are remembered.
+pub(super) struct ValidatedCas {
+    cache: Bounded<(Fingerprint, Fingerprint), ValidatedCa>,
+}
+
+#[derive(Clone)]
 struct ValidatedCa {
-    /// DER, the CA first, the anchor last.
-    path: Vec<Vec<u8>>,
+    /// The CA first, the anchor last.
+    path: Vec<X509>,
     not_before: i64,
     not_after: i64,
 }
 
-type Fingerprint = Vec<u8>;
-
-static VALIDATED: std::sync::LazyLock<
-    std::sync::Mutex<std::collections::HashMap<(Fingerprint, Fingerprint), ValidatedCa>>,
-> = std::sync::LazyLock::new(Default::default);
+type Fingerprint = [u8; 32];
 
 /// The cache never grows past this many CAs (a few hundred qualified CAs exist).
 const VALIDATED_MAX: usize = 4096;
 
+impl Default for ValidatedCas {
+    fn default() -> ValidatedCas {
+        ValidatedCas {
+            cache: Bounded::new(VALIDATED_MAX),
+        }
+    }
+}
+
 fn fingerprint(c: &X509) -> Option<Fingerprint> {
     c.digest(openssl::hash::MessageDigest::sha256())
         .ok()
-        .map(|d| d.to_vec())
+        .and_then(|d| d.as_ref().try_into().ok())
 }
 
-fn anchors_fingerprint(policy: &TrustPolicy) -> Fingerprint {
-    let mut all = Vec::new();
-    for a in &policy.anchors {
-        all.extend(fingerprint(a).unwrap_or_default());
+impl ValidatedCas {
+    /// The chain through an already validated CA, when the leaf's issuer is one and the leaf
+    /// verifies under it. `None`: take the full path (which also gives the exact error).
+    fn chain(
+        &self,
+        leaf: &X509,
+        candidates: &[&X509],
+        policy: &TrustPolicy,
+        anchors: &Fingerprint,
+        at: OffsetDateTime,
+    ) -> Option<Vec<X509>> {
+        let t = at.unix_timestamp();
+        for ca in candidates
+            .iter()
+            .filter(|ca| ca.issued(leaf) == openssl::x509::X509VerifyResult::OK)
+        {
+            let path = match self.cache.get(&(fingerprint(ca)?, *anchors)) {
+                Some(v) if v.not_before <= t && t < v.not_after => v.path,
+                _ => continue,
+            };
+            let store = store_of(&[(*ca).clone()], policy, at, true).ok()?;
+            let (ok, ..) = verify_with(&store, leaf, &[]).ok()?;
+            if !ok {
+                return None;
+            }
+            return Some(std::iter::once(leaf.clone()).chain(path).collect());
+        }
+        None
     }
-    openssl::sha::sha256(&all).to_vec()
+
+    /// Remember the CAs of a chain that fully verified (every certificate but the leaf and
+    /// the anchor) with the time window in which their path stays valid.
+    fn remember(&self, chain: &[X509], anchors: &Fingerprint) {
+        if chain.len() < 3 {
+            return;
+        }
+        let unix = |t: &openssl::asn1::Asn1TimeRef| {
+            openssl::asn1::Asn1Time::from_unix(0)
+                .ok()
+                .and_then(|epoch| epoch.diff(t).ok())
+                .map(|d| d.days as i64 * 86400 + d.secs as i64)
+        };
+        let window = |path: &[X509]| {
+            path.iter().try_fold((i64::MIN, i64::MAX), |(nb, na), c| {
+                Some((nb.max(unix(c.not_before())?), na.min(unix(c.not_after())?)))
+            })
+        };
+        for i in 1..chain.len() - 1 {
+            let path = &chain[i..];
+            let (Some((not_before, not_after)), Some(fp)) = (window(path), fingerprint(&chain[i]))
+            else {
+                continue;
+            };
+            self.cache.insert(
+                (fp, *anchors),
+                ValidatedCa {
+                    path: path.to_vec(),
+                    not_before,
+                    not_after,
+                },
+            );
+        }
+    }
 }
 
 /// The verification store: `trusted` certificates, security level 2, the time `at`, the
@@ -214,6 +341,7 @@ fn store_of(
             use foreign_types::ForeignType;
             // Neither the openssl crate nor openssl-sys has X509_STORE_add_crl; the store
             // takes its own reference to the CRL.
+            #[allow(unsafe_code)] // FFI: both pointers are live objects owned by this function.
             let added = unsafe { X509_STORE_add_crl(store.as_ptr(), crl.as_ptr()) };
             if added != 1 {
                 return Err(LoginError::InvalidChain("a CRL could not be added".into()));
@@ -225,8 +353,8 @@ fn store_of(
     Ok(store.build())
 }
 
-/// OpenSSL's verdict: ok, the error, its depth, the chain it built (DER, leaf first).
-type Verdict = (bool, openssl::x509::X509VerifyResult, u32, Vec<Vec<u8>>);
+/// OpenSSL's verdict: ok, the error, its depth, the chain it built (leaf first).
+type Verdict = (bool, openssl::x509::X509VerifyResult, u32, Vec<X509>);
 
 fn verify_with(
     store: &openssl::x509::store::X509StoreRef,
@@ -243,118 +371,14 @@ fn verify_with(
         let ok = c.verify_cert()?;
         let chain = c
             .chain()
-            .map(|s| s.iter().filter_map(|x| x.to_der().ok()).collect::<Vec<_>>())
+            .map(|s| s.iter().map(|x| x.to_owned()).collect::<Vec<_>>())
             .unwrap_or_default();
         Ok((ok, c.error(), c.error_depth(), chain))
     })
     .map_err(internal)
 }
 
-/// The chain through an already validated CA, when the leaf's issuer is one and the leaf
-/// verifies under it. `None`: take the full path (which also gives the exact error).
-fn cached_chain(
-    leaf: &X509,
-    candidates: &[&X509],
-    policy: &TrustPolicy,
-    anchors: &Fingerprint,
-    at: OffsetDateTime,
-) -> Option<Vec<Vec<u8>>> {
-    let t = at.unix_timestamp();
-    for ca in candidates
-        .iter()
-        .filter(|ca| ca.issued(leaf) == openssl::x509::X509VerifyResult::OK)
-    {
-        let key = (fingerprint(ca)?, anchors.clone());
-        let path = {
-            let cache = VALIDATED.lock().unwrap_or_else(|e| e.into_inner());
-            match cache.get(&key) {
-                Some(v) if v.not_before <= t && t < v.not_after => v.path.clone(),
-                _ => continue,
-            }
-        };
-        let store = store_of(&[(*ca).clone()], policy, at, true).ok()?;
-        let (ok, ..) = verify_with(&store, leaf, &[]).ok()?;
-        if !ok {
-            return None;
-        }
-        let der = leaf.to_der().ok()?;
-        return Some(std::iter::once(der).chain(path).collect());
-    }
-    None
-}
-
-/// Remember the CAs of a chain that fully verified (every certificate but the leaf and the
-/// anchor) with the time window in which their path stays valid.
-fn remember_validated(chain: &[Vec<u8>], anchors: &Fingerprint) {
-    if chain.len() < 3 {
-        return;
-    }
-    let window = |path: &[Vec<u8>]| {
-        path.iter().try_fold((i64::MIN, i64::MAX), |(nb, na), der| {
-            let c = certs::parse(der).ok()?;
-            let v = c.validity();
-            Some((
-                nb.max(v.not_before.timestamp()),
-                na.min(v.not_after.timestamp()),
-            ))
-        })
-    };
-    let mut cache = VALIDATED.lock().unwrap_or_else(|e| e.into_inner());
-    if cache.len() >= VALIDATED_MAX {
-        cache.clear();
-    }
-    for i in 1..chain.len() - 1 {
-        let path = &chain[i..];
-        let (Some((not_before, not_after)), Ok(x)) = (window(path), super::x509(&chain[i])) else {
-            continue;
-        };
-        let Some(fp) = fingerprint(&x) else { continue };
-        cache.insert(
-            (fp, anchors.clone()),
-            ValidatedCa {
-                path: path.to_vec(),
-                not_before,
-                not_after,
-            },
-        );
-    }
-}
-
-fn build_chain(
-    leaf: &[u8],
-    extra: &[&[u8]],
-    policy: &TrustPolicy,
-    at: OffsetDateTime,
-) -> Result<Vec<Vec<u8>>, LoginError> {
-    let leaf_x509 = super::x509(leaf)
-        .map_err(|e| LoginError::MalformedSignature(format!("certificate: {e}")))?;
-    let extra: Vec<X509> = extra.iter().filter_map(|d| super::x509(d).ok()).collect();
-    let untrusted: Vec<&X509> = policy.intermediates.iter().chain(extra.iter()).collect();
-    let anchors = anchors_fingerprint(policy);
-    if let Some(chain) = cached_chain(&leaf_x509, &untrusted, policy, &anchors, at) {
-        return Ok(chain);
-    }
-    let store = store_of(&policy.anchors, policy, at, false)?;
-    let (ok, error, depth, chain) = verify_with(&store, &leaf_x509, &untrusted)?;
-    if ok {
-        remember_validated(&chain, &anchors);
-        return Ok(chain);
-    }
-    let text = error.error_string().to_string();
-    // X509_V_ERR_* codes (openssl/x509_vfy.h).
-    Err(match (error.as_raw(), depth) {
-        (10, 0) => LoginError::CertificateExpired,
-        (9, 0) => LoginError::CertificateNotYetValid,
-        (2 | 18 | 19 | 20 | 21, _) => LoginError::UntrustedIssuer(text),
-        (66 | 67, _) => LoginError::WeakKey(text),
-        (68, _) => LoginError::WeakAlgorithm(text),
-        (23, _) => LoginError::CertificateRevoked(String::new()),
-        (_, d) => LoginError::InvalidChain(format!("{text} (certificate {d} of the chain)")),
-    })
-}
-
-fn check_critical(der: &[u8]) -> Result<(), LoginError> {
-    let cert = certs::parse(der).map_err(|e| LoginError::InvalidChain(e.to_string()))?;
+fn check_critical(cert: &X509Certificate<'_>) -> Result<(), LoginError> {
     for ext in cert.extensions().iter().filter(|e| e.critical) {
         let oid = oids::dotted(&ext.oid);
         if !KNOWN_CRITICAL.contains(&oid.as_str()) {
@@ -365,7 +389,7 @@ fn check_critical(der: &[u8]) -> Result<(), LoginError> {
 }
 
 fn check_usage(
-    cert: &x509_parser::certificate::X509Certificate<'_>,
+    cert: &X509Certificate<'_>,
     policy: &TrustPolicy,
 ) -> Result<(), LoginError> {
     let purpose = Purpose::read(cert).map_err(|e| LoginError::MalformedSignature(e.to_string()))?;
@@ -394,12 +418,12 @@ fn check_usage(
         let eku = eku.value;
         let mut present: Vec<String> = eku.other.iter().map(oids::dotted).collect();
         for (set, oid) in [
-            (eku.any, ANY_EKU),
-            (eku.server_auth, "1.3.6.1.5.5.7.3.1"),
-            (eku.client_auth, "1.3.6.1.5.5.7.3.2"),
-            (eku.code_signing, "1.3.6.1.5.5.7.3.3"),
+            (eku.any, oids::KP_ANY),
+            (eku.server_auth, oids::KP_SERVER_AUTH),
+            (eku.client_auth, oids::KP_CLIENT_AUTH),
+            (eku.code_signing, oids::KP_CODE_SIGNING),
             (eku.email_protection, oids::KP_EMAIL_PROTECTION),
-            (eku.time_stamping, "1.3.6.1.5.5.7.3.8"),
+            (eku.time_stamping, oids::KP_TIME_STAMPING),
             (eku.ocsp_signing, oids::KP_OCSP_SIGNING),
         ] {
             if set {
@@ -416,7 +440,7 @@ fn check_usage(
     Ok(())
 }
 
-fn check_key(cert: &x509_parser::certificate::X509Certificate<'_>) -> Result<(), LoginError> {
+fn check_key(cert: &X509Certificate<'_>) -> Result<(), LoginError> {
     let spki = cert.public_key();
     match spki.parsed() {
         Ok(PublicKey::RSA(rsa)) if rsa.key_size() >= 2048 => Ok(()),

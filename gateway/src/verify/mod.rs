@@ -5,51 +5,156 @@
 //! 2. The statement's origin and challenge (checked by the caller against what it holds:
 //!    `challenge.rs`), before any costly work.
 //! 3. [`check_signature`]: message digest and the signature over the signed attributes.
-//! 4. [`chain::check_certificate`]: signing-certificate-v2, chain, validity, usage, algorithms,
-//!    policies; 5. qualified status and person.
+//! 4. [`Verifier::check_certificate`]: signing-certificate-v2, chain, validity, usage,
+//!    algorithms, policies; 5. qualified status and person.
 //!
+//! The signer's certificate is decoded once ([`Certificate`]) and handed down every step.
 //! Nothing in the statement is trusted until step 3 has passed.
 
 pub mod chain;
 
 use certs::cms::{self, Digest, SignedData, SignerId};
+use certs::oids;
 use certs::statement::{self, LoginStatement};
 use openssl::x509::X509;
+use x509_parser::certificate::X509Certificate;
 
+use crate::cache::Bounded;
 use crate::LoginError;
 
-/// A certificate as OpenSSL's object, decoded once. OpenSSL 3 spends about 0.2 ms decoding a
-/// certificate (its provider-based key decoder) — more than verifying a P-256 signature — and
-/// a returning citizen brings the same certificate every time, so decoded certificates are
-/// kept by the SHA-256 of their DER (at most [`X509_CACHE_MAX`]; the cache starts over when
-/// full).
-pub fn x509(der: &[u8]) -> Result<X509, openssl::error::ErrorStack> {
-    type Cache = std::sync::Mutex<std::collections::HashMap<[u8; 32], X509>>;
-    static CACHE: std::sync::LazyLock<Cache> = std::sync::LazyLock::new(Default::default);
-    let key = openssl::sha::sha256(der);
-    if let Some(x) = CACHE.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
-        return Ok(x.clone());
-    }
-    let x = X509::from_der(der)?;
-    let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
-    if cache.len() >= X509_CACHE_MAX {
-        cache.clear();
-    }
-    cache.insert(key, x.clone());
-    Ok(x)
-}
-
-/// Decoded certificates kept by [`x509`] (a few MB at most).
-pub const X509_CACHE_MAX: usize = 4096;
+pub use chain::TrustPolicy;
 
 /// Largest signature accepted: a statement, a leaf and a few CA certificates.
 pub const MAX_SIGNATURE: usize = 64 * 1024;
+
+/// Decoded certificates kept by [`Verifier::x509`] (a few MB at most).
+pub const X509_CACHE_MAX: usize = 4096;
+
+/// One certificate as the checks need it, decoded once: the DER bytes, x509-parser's view
+/// (extensions, names, identity) and OpenSSL's object (signatures, path building).
+pub struct Certificate<'a> {
+    pub der: &'a [u8],
+    pub parsed: X509Certificate<'a>,
+    pub x509: X509,
+}
+
+/// The login verifier of one gateway: its trust policy and what it learned while verifying
+/// (decoded certificates, CAs already chained to the anchors). Owned by the gateway, so
+/// every gateway — and every test — starts with its own.
+pub struct Verifier {
+    pub policy: TrustPolicy,
+    /// OpenSSL objects by the SHA-256 of their DER. OpenSSL 3 spends about 0.2 ms decoding a
+    /// certificate (its provider-based key decoder) — more than verifying a P-256 signature —
+    /// and a returning citizen brings the same certificate every time.
+    x509: Bounded<[u8; 32], X509>,
+    validated: chain::ValidatedCas,
+}
 
 /// A login signature after step 1: structurally a login statement, nothing verified.
 pub struct ParsedLogin<'a> {
     pub signed_data: SignedData<'a>,
     /// The statement, parsed early only to refuse cheaply.
     pub statement: LoginStatement,
+}
+
+/// A login signature that passed steps 1–5.
+#[derive(Debug)]
+pub struct VerifiedLogin {
+    pub statement: LoginStatement,
+    pub certificate: Vec<u8>,
+    pub checked: chain::Checked,
+}
+
+impl Verifier {
+    pub fn new(policy: TrustPolicy) -> Verifier {
+        Verifier {
+            policy,
+            x509: Bounded::new(X509_CACHE_MAX),
+            validated: chain::ValidatedCas::default(),
+        }
+    }
+
+    /// A certificate as OpenSSL's object, decoded once per distinct certificate.
+    pub fn x509(&self, der: &[u8]) -> Result<X509, openssl::error::ErrorStack> {
+        let key = openssl::sha::sha256(der);
+        if let Some(x) = self.x509.get(&key) {
+            return Ok(x);
+        }
+        let x = X509::from_der(der)?;
+        self.x509.insert(key, x.clone());
+        Ok(x)
+    }
+
+    /// `der` decoded both ways (`brama-gateway check-cert`, tests).
+    pub fn certificate<'a>(&self, der: &'a [u8]) -> Result<Certificate<'a>, LoginError> {
+        let parsed =
+            certs::parse(der).map_err(|e| LoginError::MalformedSignature(e.to_string()))?;
+        self.certificate_of(der, parsed)
+    }
+
+    fn certificate_of<'a>(
+        &self,
+        der: &'a [u8],
+        parsed: X509Certificate<'a>,
+    ) -> Result<Certificate<'a>, LoginError> {
+        let x509 = self
+            .x509(der)
+            .map_err(|e| LoginError::MalformedSignature(format!("certificate: {e}")))?;
+        Ok(Certificate { der, parsed, x509 })
+    }
+
+    /// Steps 1–5 in order. `statement_check` is step 2 (origin and challenge against what the
+    /// gateway holds), run before any signature or chain work.
+    pub fn verify_login(
+        &self,
+        der: &[u8],
+        at: time::OffsetDateTime,
+        statement_check: impl FnOnce(&LoginStatement) -> Result<(), LoginError>,
+    ) -> Result<VerifiedLogin, LoginError> {
+        let login = parse_login(der)?;
+        statement_check(&login.statement)?;
+        let signer = self.signer_certificate(&login.signed_data)?;
+        check_signature(&login, &signer)?;
+        check_signing_certificate(&login, signer.der)?;
+        let extra: Vec<&[u8]> = login
+            .signed_data
+            .certificates
+            .iter()
+            .copied()
+            .filter(|c| *c != signer.der)
+            .collect();
+        let checked = self.check_certificate(&signer, &extra, at)?;
+        Ok(VerifiedLogin {
+            statement: login.statement,
+            certificate: signer.der.to_vec(),
+            checked,
+        })
+    }
+
+    /// The signer's certificate among the embedded ones, by issuer and serial (or key id),
+    /// decoded once for everything that follows.
+    pub fn signer_certificate<'a>(
+        &self,
+        sd: &SignedData<'a>,
+    ) -> Result<Certificate<'a>, LoginError> {
+        let signer = &sd.signers[0];
+        let (der, parsed) = sd
+            .certificates
+            .iter()
+            .copied()
+            .filter_map(|der| certs::parse(der).ok().map(|c| (der, c)))
+            .find(|(_, cert)| match &signer.sid {
+                SignerId::IssuerSerial { issuer, serial } => {
+                    cert.tbs_certificate.issuer.as_raw() == *issuer
+                        && cert.tbs_certificate.raw_serial() == *serial
+                }
+                SignerId::SubjectKeyId(kid) => cert.extensions().iter().any(|e| {
+                    matches!(e.parsed_extension(), x509_parser::extensions::ParsedExtension::SubjectKeyIdentifier(k) if k.0 == *kid)
+                }),
+            })
+            .ok_or(LoginError::SignerCertificateMissing)?;
+        self.certificate_of(der, parsed)
+    }
 }
 
 /// Step 1 (and the statement parse of step 2).
@@ -93,29 +198,9 @@ pub fn parse_login(der: &[u8]) -> Result<ParsedLogin<'_>, LoginError> {
     })
 }
 
-/// The signer's certificate among the embedded ones, by issuer and serial (or key id).
-pub fn signer_certificate<'a>(sd: &SignedData<'a>) -> Result<&'a [u8], LoginError> {
-    let signer = &sd.signers[0];
-    sd.certificates
-        .iter()
-        .copied()
-        .find(|der| {
-            let Ok(cert) = certs::parse(der) else { return false };
-            match &signer.sid {
-                SignerId::IssuerSerial { issuer, serial } => {
-                    cert.tbs_certificate.issuer.as_raw() == *issuer && cert.tbs_certificate.raw_serial() == *serial
-                }
-                SignerId::SubjectKeyId(kid) => cert.extensions().iter().any(|e| {
-                    matches!(e.parsed_extension(), x509_parser::extensions::ParsedExtension::SubjectKeyIdentifier(k) if k.0 == *kid)
-                }),
-            }
-        })
-        .ok_or(LoginError::SignerCertificateMissing)
-}
-
 /// Step 3: the message digest matches the content and the signature verifies over the
-/// signed attributes with the signer certificate's key. Returns the signer certificate.
-pub fn check_signature<'a>(login: &ParsedLogin<'a>) -> Result<&'a [u8], LoginError> {
+/// signed attributes with the signer certificate's key.
+pub fn check_signature(login: &ParsedLogin<'_>, cert: &Certificate<'_>) -> Result<(), LoginError> {
     let sd = &login.signed_data;
     let signer = &sd.signers[0];
     let digest = Digest::from_oid(&signer.digest_algorithm)
@@ -129,10 +214,8 @@ pub fn check_signature<'a>(login: &ParsedLogin<'a>) -> Result<&'a [u8], LoginErr
             "the content does not match the signed message digest".into(),
         ));
     }
-    let cert_der = signer_certificate(sd)?;
-    let cert = x509(cert_der)
-        .map_err(|e| LoginError::MalformedSignature(format!("signer certificate: {e}")))?;
     let key = cert
+        .x509
         .public_key()
         .map_err(|_| LoginError::WeakAlgorithm("the signer's key type is not supported".into()))?;
     check_signature_algorithm(&signer.signature_algorithm, &key, digest)?;
@@ -151,7 +234,7 @@ pub fn check_signature<'a>(login: &ParsedLogin<'a>) -> Result<&'a [u8], LoginErr
             "the signature does not match the signer's key".into(),
         ));
     }
-    Ok(cert_der)
+    Ok(())
 }
 
 /// The CMS signature algorithm must fit the key and the digest (no RSA-PSS or SHA-1 mixes).
@@ -164,16 +247,16 @@ fn check_signature_algorithm(
     let ok = match key.id() {
         Id::EC => matches!(
             (oid, digest),
-            ("1.2.840.10045.4.3.2", Digest::Sha256)
-                | ("1.2.840.10045.4.3.3", Digest::Sha384)
-                | ("1.2.840.10045.4.3.4", Digest::Sha512)
+            (oids::ECDSA_SHA256, Digest::Sha256)
+                | (oids::ECDSA_SHA384, Digest::Sha384)
+                | (oids::ECDSA_SHA512, Digest::Sha512)
         ),
         Id::RSA => matches!(
             (oid, digest),
-            ("1.2.840.113549.1.1.1", _)
-                | ("1.2.840.113549.1.1.11", Digest::Sha256)
-                | ("1.2.840.113549.1.1.12", Digest::Sha384)
-                | ("1.2.840.113549.1.1.13", Digest::Sha512)
+            (oids::RSA_ENCRYPTION, _)
+                | (oids::RSA_SHA256, Digest::Sha256)
+                | (oids::RSA_SHA384, Digest::Sha384)
+                | (oids::RSA_SHA512, Digest::Sha512)
         ),
         _ => false,
     };
@@ -202,39 +285,4 @@ pub fn check_signing_certificate(
         return Err(LoginError::SignerCertificateMismatch);
     }
     Ok(())
-}
-
-/// A login signature that passed steps 1–5.
-#[derive(Debug)]
-pub struct VerifiedLogin {
-    pub statement: LoginStatement,
-    pub certificate: Vec<u8>,
-    pub checked: chain::Checked,
-}
-
-/// Steps 1–5 in order. `statement_check` is step 2 (origin and challenge against what the
-/// gateway holds), run before any signature or chain work.
-pub fn verify_login(
-    der: &[u8],
-    policy: &chain::TrustPolicy,
-    at: time::OffsetDateTime,
-    statement_check: impl FnOnce(&LoginStatement) -> Result<(), LoginError>,
-) -> Result<VerifiedLogin, LoginError> {
-    let login = parse_login(der)?;
-    statement_check(&login.statement)?;
-    let certificate = check_signature(&login)?;
-    check_signing_certificate(&login, certificate)?;
-    let extra: Vec<&[u8]> = login
-        .signed_data
-        .certificates
-        .iter()
-        .copied()
-        .filter(|c| *c != certificate)
-        .collect();
-    let checked = chain::check_certificate(certificate, &extra, policy, at)?;
-    Ok(VerifiedLogin {
-        statement: login.statement,
-        certificate: certificate.to_vec(),
-        checked,
-    })
 }

@@ -1,10 +1,15 @@
-//! Forwarding to the cabinet backend with header hygiene (design.md §5), in this order:
-//! hop-by-hop headers and every header named in `Connection`; client identity headers (any
-//! letter case, `_` for `-`), `Forwarded`, `X-Real-IP`, `X-Forwarded-*`; the gateway's own
-//! cookies; then the gateway's headers. A backend `Set-Cookie` for a gateway cookie is dropped.
+//! Header hygiene for forwarding (design.md §5), as pure functions over a `HeaderMap`, in
+//! this order: hop-by-hop headers and every header named in `Connection`; client identity
+//! headers (any letter case, `_` for `-`), `Forwarded`, `X-Real-IP`, `X-Forwarded-*`; the
+//! gateway's own cookies; then the gateway's headers ([`upstream_headers`]). A backend
+//! `Set-Cookie` for a gateway cookie is dropped ([`strip_backend_cookies`]).
+
+use std::net::IpAddr;
 
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+
+use crate::store::{Account, KeyKind, Role, Session};
 
 pub const LOGIN_COOKIE: &str = "__Host-brama-login";
 pub const SESSION_COOKIE: &str = "__Host-brama-session";
@@ -180,6 +185,121 @@ pub fn normalise_path(path: &str) -> Option<String> {
     ))
 }
 
+/// Who the backend is told the request comes from (the signed-in case).
+pub struct Identity<'a> {
+    pub session: &'a Session,
+    pub account: &'a Account,
+    /// The first request after the account was registered (the cabinet may ask for more).
+    pub new_account: bool,
+    /// The signed assertion for this session (design.md §5).
+    pub assertion: Option<&'a str>,
+}
+
+/// Everything [`upstream_headers`] needs besides the client's headers.
+pub struct Upstream<'a> {
+    /// The identity header prefix (`X-Brama-`).
+    pub prefix: &'a str,
+    /// The cabinet's public origin: `X-Forwarded-Host` and `X-Forwarded-Proto`.
+    pub public_origin: &'a str,
+    pub peer: IpAddr,
+    /// The peer is a configured reverse proxy whose `X-Forwarded-*` is believed.
+    pub trusted_proxy: bool,
+    pub identity: Option<Identity<'a>>,
+    /// The protocol asked for with `Connection: upgrade` (a WebSocket), passed on.
+    pub upgrade: Option<HeaderValue>,
+}
+
+/// The client's headers made into the backend's: hygiene first, then the gateway's own.
+pub fn upstream_headers(h: &mut HeaderMap, u: &Upstream<'_>) {
+    let forwarded_for = match h
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok())
+        .filter(|_| u.trusted_proxy)
+    {
+        Some(before) => format!("{before}, {}", u.peer),
+        None => u.peer.to_string(),
+    };
+    strip_hop_by_hop(h);
+    strip_client_identity(h, u.prefix, u.trusted_proxy);
+    strip_gateway_cookies(h);
+    h.remove(header::HOST);
+    if let Some(identity) = &u.identity {
+        for (name, value) in identity_headers(identity) {
+            if let Ok(n) = HeaderName::from_bytes(format!("{}{name}", u.prefix).as_bytes()) {
+                h.insert(n, value);
+            }
+        }
+    }
+    h.insert(
+        "x-forwarded-for",
+        HeaderValue::from_str(&forwarded_for)
+            .unwrap_or_else(|_| HeaderValue::from_static("unknown")),
+    );
+    if !u.trusted_proxy || !h.contains_key("x-forwarded-proto") {
+        let secure = u.public_origin.starts_with("https://");
+        h.insert(
+            "x-forwarded-proto",
+            HeaderValue::from_static(if secure { "https" } else { "http" }),
+        );
+    }
+    if let Some(host) = u.public_origin.split("://").nth(1) {
+        h.insert(
+            "x-forwarded-host",
+            HeaderValue::from_str(host).expect("validated origin"),
+        );
+    }
+    if let Some(protocol) = &u.upgrade {
+        h.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+        h.insert(header::UPGRADE, protocol.clone());
+    }
+}
+
+/// The identity headers (without the prefix), in a fixed order.
+pub fn identity_headers(i: &Identity<'_>) -> Vec<(&'static str, HeaderValue)> {
+    let (session, account) = (i.session, i.account);
+    let mut out = vec![
+        (
+            "Account-Id",
+            HeaderValue::from_str(&account.id).expect("hex"),
+        ),
+        ("Role", encode_value(session.role.as_str())),
+    ];
+    for (name, value) in [
+        ("Surname", &account.names.surname),
+        ("Given-Name", &account.names.given_name),
+        ("Patronymic", &account.names.patronymic),
+        ("Full-Name", &account.names.full_name),
+    ] {
+        if let Some(v) = value {
+            out.push((name, encode_value(v)));
+        }
+    }
+    if account.key.kind == KeyKind::Id(certs::IdKind::TaxNumber) && account.key.country == "UA" {
+        out.push(("Tax-Number", encode_value(&account.key.value)));
+    }
+    if session.role == Role::Representative {
+        out.push(("Org-Id", encode_value(&session.org_key)));
+        if let Some(n) = account
+            .roles
+            .iter()
+            .find(|r| r.org_key == session.org_key)
+            .and_then(|r| r.org_name.as_ref())
+        {
+            out.push(("Org-Name", encode_value(n)));
+        }
+    }
+    if i.new_account {
+        out.push(("New-Account", HeaderValue::from_static("true")));
+    }
+    if let Some(token) = i.assertion {
+        out.push((
+            "Assertion",
+            HeaderValue::from_str(token).expect("base64url"),
+        ));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -271,5 +391,128 @@ mod tests {
         );
         assert_eq!(cookie(&c, SESSION_COOKIE), Some("abc"));
         assert_eq!(cookie(&c, LOGIN_COOKIE), None);
+    }
+
+    fn person() -> (Session, Account) {
+        use crate::store::{AccountKey, Names, RoleGrant};
+        let session = Session {
+            account_id: "a1".into(),
+            role: Role::Representative,
+            org_key: "registration:UA:12345678".into(),
+            expires_at: 0,
+            new_account: false,
+        };
+        let account = Account {
+            id: "0123abcd".into(),
+            key: AccountKey {
+                kind: KeyKind::Id(certs::IdKind::TaxNumber),
+                country: "UA".into(),
+                value: "1234567890".into(),
+            },
+            names: Names {
+                surname: Some("Шевченко".into()),
+                given_name: Some("Тарас".into()),
+                patronymic: None,
+                full_name: Some("Шевченко Тарас".into()),
+            },
+            blocked_reason: None,
+            version: 1,
+            roles: vec![RoleGrant {
+                role: Role::Representative,
+                org_key: "registration:UA:12345678".into(),
+                org_name: Some("ТОВ \"Кобзар\"".into()),
+            }],
+        };
+        (session, account)
+    }
+
+    #[test]
+    fn identity_headers_for_a_representative() {
+        let (session, account) = person();
+        let i = Identity {
+            session: &session,
+            account: &account,
+            new_account: true,
+            assertion: Some("h.c.s"),
+        };
+        let names: Vec<&str> = identity_headers(&i).iter().map(|(n, _)| *n).collect();
+        assert_eq!(
+            names,
+            [
+                "Account-Id",
+                "Role",
+                "Surname",
+                "Given-Name",
+                "Full-Name",
+                "Tax-Number",
+                "Org-Id",
+                "Org-Name",
+                "New-Account",
+                "Assertion"
+            ]
+        );
+        let citizen = Session {
+            role: Role::Citizen,
+            org_key: String::new(),
+            ..session.clone()
+        };
+        let i = Identity {
+            session: &citizen,
+            account: &account,
+            new_account: false,
+            assertion: None,
+        };
+        let h = identity_headers(&i);
+        assert!(h.iter().all(|(n, _)| !n.starts_with("Org") && *n != "New-Account"));
+        assert_eq!(h[1].1, "citizen");
+    }
+
+    #[test]
+    fn upstream_headers_replace_what_the_client_claimed() {
+        let (session, account) = person();
+        let mut h = HeaderMap::new();
+        h.insert("host", "evil.example".parse().unwrap());
+        h.insert("x-brama-account-id", "victim".parse().unwrap());
+        h.insert("x-forwarded-for", "6.6.6.6".parse().unwrap());
+        h.insert("x-forwarded-proto", "http".parse().unwrap());
+        h.insert("upgrade", "websocket".parse().unwrap());
+        let u = Upstream {
+            prefix: "X-Brama-",
+            public_origin: "https://cabinet.example",
+            peer: "192.0.2.7".parse().unwrap(),
+            trusted_proxy: false,
+            identity: Some(Identity {
+                session: &session,
+                account: &account,
+                new_account: false,
+                assertion: None,
+            }),
+            upgrade: None,
+        };
+        upstream_headers(&mut h, &u);
+        assert_eq!(h["x-brama-account-id"], "0123abcd");
+        assert_eq!(h["x-forwarded-for"], "192.0.2.7");
+        assert_eq!(h["x-forwarded-proto"], "https");
+        assert_eq!(h["x-forwarded-host"], "cabinet.example");
+        assert!(!h.contains_key("host") && !h.contains_key("upgrade"));
+
+        // From a trusted proxy its X-Forwarded-For is extended and its proto kept.
+        let mut h = HeaderMap::new();
+        h.insert("x-forwarded-for", "203.0.113.5".parse().unwrap());
+        h.insert("x-forwarded-proto", "http".parse().unwrap());
+        upstream_headers(
+            &mut h,
+            &Upstream {
+                trusted_proxy: true,
+                identity: None,
+                upgrade: Some(HeaderValue::from_static("websocket")),
+                ..u
+            },
+        );
+        assert_eq!(h["x-forwarded-for"], "203.0.113.5, 192.0.2.7");
+        assert_eq!(h["x-forwarded-proto"], "http");
+        assert!(!h.contains_key("x-brama-account-id"));
+        assert_eq!(h["connection"], "upgrade");
+        assert_eq!(h["upgrade"], "websocket");
     }
 }

@@ -1,0 +1,1 @@
+CREATE INDEX consumed_challenges_expiry ON consumed_challenges (expires_at);

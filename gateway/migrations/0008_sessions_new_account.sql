@@ -1,0 +1,1 @@
+ALTER TABLE sessions ADD COLUMN new_account BIGINT NOT NULL DEFAULT 0;

@@ -1,0 +1,262 @@
+//! Forwarding to the cabinet backend (design.md §5), in the phases of a proxied request:
+//!
+//! 1. [`authenticate`]: the normalised path is public, or the session cookie names a live
+//!    session — else a browser is sent to the login page and an API client gets `401`.
+//! 2. [`upstream_request`]: the backend's request from the client's parts and the identity
+//!    (header assembly is the pure [`headers::upstream_headers`]).
+//! 3. [`send`]: to the backend, bounded in time.
+//! 4. [`downstream_response`]: the backend's answer without hop-by-hop headers and without
+//!    any attempt to set the gateway's cookies; an upgrade (WebSocket) is spliced both ways.
+
+pub mod headers;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{header, request, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+use crate::assertion::Subject;
+use crate::error::GatewayError;
+use crate::request_log::LoggedAccount;
+use crate::sessions::cookie_hash;
+use crate::state::{now, Gateway};
+use crate::store::{Account, Session};
+use headers::{Identity, Upstream, SESSION_COOKIE};
+
+/// How long the backend may take to answer (the head of its response).
+const BACKEND_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The fallback route: everything that is not the gateway's own.
+pub async fn forward(
+    State(g): State<Arc<Gateway>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    req: Request,
+) -> Response {
+    run(&g, peer, req)
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
+}
+
+async fn run(g: &Gateway, peer: SocketAddr, mut req: Request) -> Result<Response, GatewayError> {
+    // A WebSocket (or other upgrade) is asked of the backend with the same headers, and once
+    // both sides switched the bytes are copied both ways.
+    let upgrade = upgrade_protocol(&req).map(|p| (p, hyper::upgrade::on(&mut req)));
+    let (parts, body) = req.into_parts();
+    // Content-Length with Transfer-Encoding never gets here: the listener refuses it
+    // (crate::framing).
+    let target = Target::of(&parts.uri)?;
+    let identity = match authenticate(g, &parts, &target).await? {
+        Access::Public => None,
+        Access::SignedIn(session, account) => Some((session, account)),
+        Access::Refused(resp) => return Ok(resp),
+    };
+    let html = wants_html(&parts.headers);
+    let account = identity.as_ref().map(|(_, a)| LoggedAccount(a.id.clone()));
+    let protocol = upgrade.as_ref().map(|(p, _)| p.clone());
+    let upstream = upstream_request(g, parts, body, peer, &target, identity, protocol).await?;
+    let resp = send(g, upstream, html).await?;
+    Ok(downstream_response(resp, upgrade.map(|(_, u)| u), account))
+}
+
+/// The normalised path and the query of a request.
+struct Target {
+    path: String,
+    /// `?…` or empty.
+    query: String,
+}
+
+impl Target {
+    fn of(uri: &axum::http::Uri) -> Result<Target, GatewayError> {
+        let path = headers::normalise_path(uri.path()).ok_or(GatewayError::BadPath)?;
+        let query = uri.query().map(|q| format!("?{q}")).unwrap_or_default();
+        Ok(Target { path, query })
+    }
+}
+
+/// What phase 1 decided.
+enum Access {
+    Public,
+    SignedIn(Session, Account),
+    /// No session: the answer to give instead of forwarding.
+    Refused(Response),
+}
+
+/// Phase 1: public path, live session, or the way to the login page.
+async fn authenticate(
+    g: &Gateway,
+    parts: &request::Parts,
+    target: &Target,
+) -> Result<Access, GatewayError> {
+    if is_public(&target.path, &g.config.public_paths) {
+        return Ok(Access::Public);
+    }
+    match g.session(&parts.headers).await? {
+        Some((session, account)) => Ok(Access::SignedIn(session, account)),
+        None if wants_html(&parts.headers) && parts.method == Method::GET => {
+            let next = percent_encoding::utf8_percent_encode(
+                &format!("{}{}", target.path, target.query),
+                percent_encoding::NON_ALPHANUMERIC,
+            )
+            .to_string();
+            Ok(Access::Refused(
+                (
+                    StatusCode::FOUND,
+                    [(header::LOCATION, format!("/auth/login?next={next}"))],
+                )
+                    .into_response(),
+            ))
+        }
+        None => Err(GatewayError::NotSignedIn),
+    }
+}
+
+/// Phase 2: the backend's request — its URL, HTTP/1.1, and the headers of
+/// [`headers::upstream_headers`] with the identity and a (cached) assertion.
+async fn upstream_request(
+    g: &Gateway,
+    mut parts: request::Parts,
+    body: Body,
+    peer: SocketAddr,
+    target: &Target,
+    identity: Option<(Session, Account)>,
+    upgrade: Option<HeaderValue>,
+) -> Result<Request, GatewayError> {
+    let cookie = headers::cookie(&parts.headers, SESSION_COOKIE).map(str::to_string);
+    // The first request after registration tells the cabinet (it may ask for city and phone).
+    let new_account = match (&identity, &cookie) {
+        (Some((session, _)), Some(id)) if session.new_account => {
+            matches!(g.store.take_new_account(id).await, Ok(true))
+        }
+        _ => false,
+    };
+    let assertion = identity.as_ref().map(|(session, account)| {
+        let subject = Subject {
+            session: hex::encode(cookie_hash(cookie.as_deref().unwrap_or(""))),
+            account: account.id.clone(),
+            role: session.role,
+            org_key: session.org_key.clone(),
+            version: account.version,
+        };
+        g.assertions.for_subject(&subject, now().unix_timestamp())
+    });
+    let upstream = Upstream {
+        prefix: &g.config.headers.prefix,
+        public_origin: &g.config.public_origin,
+        peer: peer.ip(),
+        trusted_proxy: g.config.trusted_proxies.contains(&peer.ip()),
+        identity: identity.as_ref().map(|(session, account)| Identity {
+            session,
+            account,
+            new_account,
+            assertion: assertion.as_deref(),
+        }),
+        upgrade,
+    };
+    headers::upstream_headers(&mut parts.headers, &upstream);
+    // The backend URL may carry a path prefix; the normalised path follows it.
+    let uri = format!(
+        "{}{}{}",
+        g.config.backend.trim_end_matches('/'),
+        target.path,
+        target.query
+    );
+    parts.uri = uri.parse().map_err(|_| GatewayError::UnforwardablePath)?;
+    // The backend is spoken to in HTTP/1.1 whatever the client used (HTTP/2 over TLS).
+    parts.version = axum::http::Version::HTTP_11;
+    Ok(Request::from_parts(parts, body))
+}
+
+/// Phase 3: send, bounded by [`BACKEND_TIMEOUT`].
+async fn send(
+    g: &Gateway,
+    upstream: Request,
+    html: bool,
+) -> Result<hyper::Response<hyper::body::Incoming>, GatewayError> {
+    match tokio::time::timeout(BACKEND_TIMEOUT, g.client.request(upstream)).await {
+        Ok(Ok(resp)) => Ok(resp),
+        Ok(Err(e)) => {
+            tracing::warn!("backend unreachable: {e}");
+            Err(GatewayError::BackendUnavailable { html })
+        }
+        Err(_) => Err(GatewayError::BackendTimeout),
+    }
+}
+
+/// Phase 4: the client's response.
+fn downstream_response(
+    mut resp: hyper::Response<hyper::body::Incoming>,
+    client_upgrade: Option<hyper::upgrade::OnUpgrade>,
+    account: Option<LoggedAccount>,
+) -> Response {
+    let switched = match client_upgrade {
+        Some(client) if resp.status() == StatusCode::SWITCHING_PROTOCOLS => {
+            let backend = hyper::upgrade::on(&mut resp);
+            tokio::spawn(splice(client, backend));
+            resp.headers().get(header::UPGRADE).cloned()
+        }
+        _ => None,
+    };
+    let (mut parts, body) = resp.into_parts();
+    headers::strip_hop_by_hop(&mut parts.headers);
+    headers::strip_backend_cookies(&mut parts.headers);
+    if let Some(protocol) = switched {
+        parts
+            .headers
+            .insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+        parts.headers.insert(header::UPGRADE, protocol);
+    }
+    if let Some(a) = account {
+        parts.extensions.insert(a);
+    }
+    Response::from_parts(parts, Body::new(body))
+}
+
+/// Whether the client is a browser asking for a page.
+pub fn wants_html(h: &HeaderMap) -> bool {
+    h.get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("text/html"))
+}
+
+fn is_public(path: &str, public: &[String]) -> bool {
+    public.iter().any(|p| {
+        if p.ends_with('/') {
+            path.starts_with(p.as_str())
+        } else {
+            path == p
+        }
+    })
+}
+
+/// The protocol a request asks to switch to (`Connection: upgrade` + `Upgrade`), HTTP/1.1 only.
+fn upgrade_protocol(req: &Request) -> Option<HeaderValue> {
+    let asks = req.version() == axum::http::Version::HTTP_11
+        && req
+            .headers()
+            .get_all(header::CONNECTION)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .any(|t| t.trim().eq_ignore_ascii_case("upgrade"));
+    req.headers().get(header::UPGRADE).filter(|_| asks).cloned()
+}
+
+/// Copy bytes both ways between an upgraded client connection and the backend's.
+async fn splice(client: hyper::upgrade::OnUpgrade, backend: hyper::upgrade::OnUpgrade) {
+    match (client.await, backend.await) {
+        (Ok(c), Ok(b)) => {
+            let (mut c, mut b) = (
+                hyper_util::rt::TokioIo::new(c),
+                hyper_util::rt::TokioIo::new(b),
+            );
+            if let Err(e) = tokio::io::copy_bidirectional(&mut c, &mut b).await {
+                tracing::debug!("upgraded connection ended: {e}");
+            }
+        }
+        (Err(e), _) | (_, Err(e)) => tracing::warn!("upgrade failed: {e}"),
+    }
+}

@@ -1,0 +1,161 @@
+//! The gateway's state: everything a request may need, built once at start from the
+//! configuration ([`Gateway::new`]) and shared by every connection.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{header, HeaderMap, HeaderValue, Uri};
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+
+use crate::assertion::Assertions;
+use crate::challenge::Keys;
+use crate::config::{Config, ConfigError};
+use crate::error::GatewayError;
+use crate::limits::Limiter;
+use crate::metrics::Metrics;
+use crate::proxy::headers::SESSION_COOKIE;
+use crate::revocation::{Checker, Mode};
+use crate::sessions::Sessions;
+use crate::store::{Account, Session, Store, StoreError};
+use crate::tls::TlsError;
+use crate::verify::Verifier;
+
+/// Why a gateway could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    #[error("backend: {0}")]
+    Backend(#[from] axum::http::uri::InvalidUri),
+    /// A listener's address is taken or not ours (`listen`, `admin.listen`).
+    #[error("{key} {address}: {source}")]
+    Bind {
+        key: &'static str,
+        address: String,
+        source: std::io::Error,
+    },
+}
+
+/// The rate limits of design.md §4.
+pub struct Limits {
+    pub challenges_by_address: Limiter<std::net::IpAddr>,
+    pub logins_by_address: Limiter<std::net::IpAddr>,
+    /// Counted only after the signature verified, so nobody can lock a victim out.
+    pub logins_by_certificate: Limiter<String>,
+}
+
+pub struct Gateway {
+    pub config: Config,
+    /// Steps 1–5 of a login: the trust policy and what the verifier caches.
+    pub verifier: Verifier,
+    pub keys: Keys,
+    pub store: Store,
+    pub assertions: Assertions,
+    pub metrics: Arc<Metrics>,
+    /// Step 7; `None` when `[revocation] mode = "off"`.
+    pub revocation: Option<Checker>,
+    /// Sessions served from memory for `session.cache_ttl` seconds.
+    pub sessions: Sessions,
+    pub limits: Limits,
+    pub(crate) client: Client<HttpsConnector<HttpConnector>, Body>,
+}
+
+pub(crate) fn now() -> time::OffsetDateTime {
+    time::OffsetDateTime::now_utc()
+}
+
+impl Gateway {
+    pub async fn new(config: Config, config_dir: Option<&Path>) -> Result<Gateway, StartError> {
+        let policy = config.trust_policy(config_dir)?;
+        let store = Store::connect(&config.database).await?;
+        let keys = store.challenge_keys(now().unix_timestamp()).await?;
+        config.backend.parse::<Uri>()?;
+        let mut connector = HttpConnector::new();
+        connector.set_connect_timeout(Some(Duration::from_secs(5)));
+        connector.enforce_http(false);
+        let backend_ca = config
+            .backend_ca
+            .as_deref()
+            .map(|p| crate::config::resolve(config_dir, p));
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(crate::tls::client_config(backend_ca.as_deref())?)
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(connector);
+        let client = Client::builder(hyper_util::rt::TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(60))
+            .build(connector);
+        let key = store.assertion_key(now().unix_timestamp()).await?;
+        let assertions = Assertions::new(key, &config.public_origin, &config.backend);
+        let revocation = match config.revocation.mode {
+            Mode::Off => None,
+            _ => Some(Checker::new(config.revocation_settings(config_dir)?)?),
+        };
+        let limits = Limits {
+            challenges_by_address: Limiter::new(config.limits.challenge_per_minute),
+            logins_by_address: Limiter::new(config.limits.login_per_minute),
+            logins_by_certificate: Limiter::new(config.limits.certificate_per_minute),
+        };
+        Ok(Gateway {
+            sessions: Sessions::new(config.session.cache_ttl, config.session.idle_timeout),
+            config,
+            verifier: Verifier::new(policy),
+            keys,
+            store,
+            assertions,
+            metrics: Arc::new(Metrics::default()),
+            revocation,
+            limits,
+            client,
+        })
+    }
+
+    /// Whether the cabinet is served over HTTPS (HSTS, `X-Forwarded-Proto`).
+    pub fn secure(&self) -> bool {
+        self.config.public_origin.starts_with("https://")
+    }
+
+    /// `/auth` POSTs must come from the cabinet's own origin (a CSRF guard).
+    pub fn check_cabinet_origin(&self, h: &HeaderMap) -> Result<(), GatewayError> {
+        let origin = h.get(header::ORIGIN).and_then(|o| o.to_str().ok());
+        if origin == Some(self.config.public_origin.as_str()) {
+            Ok(())
+        } else {
+            Err(GatewayError::ForbiddenOrigin)
+        }
+    }
+
+    /// A `Set-Cookie` value for one of the gateway's `__Host-` cookies.
+    pub fn cookie(&self, name: &str, value: &str, max_age: i64, same_site: &str) -> HeaderValue {
+        // Always Secure: `__Host-` cookies require it, and browsers accept Secure cookies
+        // from http://localhost, so a development gateway works too.
+        HeaderValue::from_str(&format!(
+            "{name}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite={same_site}; Secure"
+        ))
+        .expect("cookie is ASCII")
+    }
+
+    /// The request's session and its account, or `None` without a live one. Runs on every
+    /// forwarded request (`cargo bench -p gateway` measures it).
+    pub async fn session(
+        &self,
+        headers: &HeaderMap,
+    ) -> Result<Option<(Session, Account)>, StoreError> {
+        match crate::proxy::headers::cookie(headers, SESSION_COOKIE) {
+            Some(cookie) => {
+                self.sessions
+                    .lookup(&self.store, cookie, now().unix_timestamp())
+                    .await
+            }
+            None => Ok(None),
+        }
+    }
+}

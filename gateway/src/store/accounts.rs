@@ -1,0 +1,351 @@
+//! Accounts (design.md §6): one per person, keyed by the best national identifier of their
+//! certificates, with the certificates used and the roles held.
+
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+use super::{random_hex, Store, StoreError};
+
+/// What an account key is made of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum KeyKind {
+    /// A national identifier read from the certificate (tax number, record number, …).
+    Id(certs::IdKind),
+    /// Issuer + serial, for a certificate that carries no national identifier.
+    IssuerSerial,
+}
+
+impl KeyKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyKind::Id(k) => k.as_str(),
+            KeyKind::IssuerSerial => "issuer_serial",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<KeyKind> {
+        match name {
+            "issuer_serial" => Some(KeyKind::IssuerSerial),
+            other => certs::IdKind::parse(other).map(KeyKind::Id),
+        }
+    }
+}
+
+/// The account key (design.md §6): the person's best national identifier, or issuer +
+/// serial when the certificate has none. Never CN.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountKey {
+    pub kind: KeyKind,
+    /// ISO 3166 alpha-2; empty for issuer + serial.
+    pub country: String,
+    pub value: String,
+}
+
+impl std::fmt::Display for AccountKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}:{}", self.kind.as_str(), self.country, self.value)
+    }
+}
+
+/// Names as the certificate gives them.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Names {
+    pub surname: Option<String>,
+    pub given_name: Option<String>,
+    pub patronymic: Option<String>,
+    pub full_name: Option<String>,
+}
+
+/// What a verified login brings to the account store.
+#[derive(Debug, Clone)]
+pub struct Registration {
+    pub key: AccountKey,
+    pub names: Names,
+    pub certificate_sha256: String,
+    pub issuer: String,
+    pub serial: String,
+    pub not_after: String,
+    /// (organisation key, organisation name) when the certificate names an organisation.
+    pub organisation: Option<(String, Option<String>)>,
+}
+
+/// The role a session acts in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// The person for themselves.
+    Citizen,
+    /// The person for the organisation their certificate names.
+    Representative,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Citizen => "citizen",
+            Role::Representative => "representative",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Role> {
+        match name {
+            "citizen" => Some(Role::Citizen),
+            "representative" => Some(Role::Representative),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A role an account holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleGrant {
+    pub role: Role,
+    /// Organisation key (`registration:UA:12345678`), empty for the citizen role.
+    pub org_key: String,
+    pub org_name: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Account {
+    pub id: String,
+    pub key: AccountKey,
+    pub names: Names,
+    pub blocked_reason: Option<String>,
+    /// Bumped on every change that must invalidate cached assertions (names, block).
+    pub version: i64,
+    pub roles: Vec<RoleGrant>,
+}
+
+impl Account {
+    /// Whether the account holds `role` for `org_key` (empty for the citizen role).
+    pub fn holds(&self, role: Role, org_key: &str) -> bool {
+        self.roles
+            .iter()
+            .any(|r| r.role == role && r.org_key == org_key)
+    }
+}
+
+/// What `find_or_register` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Registered,
+    /// Names changed in the newer certificate; the old ones, for the audit record.
+    NamesUpdated(Names),
+    Unchanged,
+}
+
+fn names_of(row: &AnyRow) -> Result<Names, sqlx::Error> {
+    Ok(Names {
+        surname: row.try_get("surname")?,
+        given_name: row.try_get("given_name")?,
+        patronymic: row.try_get("patronymic")?,
+        full_name: row.try_get("full_name")?,
+    })
+}
+
+impl Store {
+    /// Find the account for `reg.key`, or register it. Concurrent first logins of one person
+    /// make one account: the unique key decides, the losers read the winner's row.
+    pub async fn find_or_register(
+        &self,
+        reg: &Registration,
+        now: i64,
+    ) -> Result<(Account, Outcome), StoreError> {
+        // A returning citizen (the common case) is read without writing the account row: only
+        // a first login inserts, and then the unique key decides between concurrent ones.
+        const SELECT: &str = "SELECT id, surname, given_name, patronymic, full_name FROM accounts WHERE key_kind = $1 AND key_country = $2 AND key_value = $3";
+        let select = || {
+            sqlx::query(SELECT)
+                .bind(reg.key.kind.as_str())
+                .bind(&reg.key.country)
+                .bind(&reg.key.value)
+        };
+        let (row, inserted) = match select().fetch_optional(&self.pool).await? {
+            Some(row) => (row, false),
+            None => {
+                let inserted = sqlx::query(
+                    "INSERT INTO accounts (id, key_kind, key_country, key_value, surname, given_name, patronymic, full_name, version, created_at, updated_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9, $9)
+                     ON CONFLICT (key_kind, key_country, key_value) DO NOTHING",
+                )
+                .bind(random_hex(16))
+                .bind(reg.key.kind.as_str())
+                .bind(&reg.key.country)
+                .bind(&reg.key.value)
+                .bind(&reg.names.surname)
+                .bind(&reg.names.given_name)
+                .bind(&reg.names.patronymic)
+                .bind(&reg.names.full_name)
+                .bind(now)
+                .execute(&self.pool)
+                .await?
+                .rows_affected()
+                    == 1;
+                (select().fetch_one(&self.pool).await?, inserted)
+            }
+        };
+        let id: String = row.try_get("id")?;
+        let stored = names_of(&row)?;
+        let outcome = if inserted {
+            Outcome::Registered
+        } else if stored != reg.names {
+            sqlx::query("UPDATE accounts SET surname = $1, given_name = $2, patronymic = $3, full_name = $4, version = version + 1, updated_at = $5 WHERE id = $6")
+                .bind(&reg.names.surname)
+                .bind(&reg.names.given_name)
+                .bind(&reg.names.patronymic)
+                .bind(&reg.names.full_name)
+                .bind(now)
+                .bind(&id)
+                .execute(&self.pool)
+                .await?;
+            Outcome::NamesUpdated(stored)
+        } else {
+            Outcome::Unchanged
+        };
+        sqlx::query(
+            "INSERT INTO account_certificates (account_id, sha256, issuer, serial, not_after, first_used, last_used)
+             VALUES ($1, $2, $3, $4, $5, $6, $6)
+             ON CONFLICT (account_id, sha256) DO UPDATE SET last_used = excluded.last_used",
+        )
+        .bind(&id)
+        .bind(&reg.certificate_sha256)
+        .bind(&reg.issuer)
+        .bind(&reg.serial)
+        .bind(&reg.not_after)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        // Roles are written only when missing or when the organisation's name changed.
+        let account = self.account(&id).await?.ok_or(StoreError::NoSuchAccount)?;
+        let mut wanted = vec![RoleGrant {
+            role: Role::Citizen,
+            org_key: String::new(),
+            org_name: None,
+        }];
+        if let Some((org_key, org_name)) = &reg.organisation {
+            wanted.push(RoleGrant {
+                role: Role::Representative,
+                org_key: org_key.clone(),
+                org_name: org_name.clone(),
+            });
+        }
+        let mut added = false;
+        for grant in wanted {
+            if !account.roles.contains(&grant) {
+                self.grant_role(&id, &grant).await?;
+                added = true;
+            }
+        }
+        let account = if added {
+            self.account(&id).await?.ok_or(StoreError::NoSuchAccount)?
+        } else {
+            account
+        };
+        Ok((account, outcome))
+    }
+
+    async fn grant_role(&self, account: &str, grant: &RoleGrant) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO account_roles (account_id, role, org_key, org_name) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (account_id, role, org_key) DO UPDATE SET org_name = excluded.org_name",
+        )
+        .bind(account)
+        .bind(grant.role.as_str())
+        .bind(&grant.org_key)
+        .bind(&grant.org_name)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn account(&self, id: &str) -> Result<Option<Account>, StoreError> {
+        let Some(row) = sqlx::query("SELECT * FROM accounts WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let mut roles = Vec::new();
+        for r in sqlx::query("SELECT role, org_key, org_name FROM account_roles WHERE account_id = $1 ORDER BY role, org_key")
+            .bind(id)
+            .fetch_all(&self.pool)
+            .await?
+        {
+            let role: String = r.try_get("role")?;
+            roles.push(RoleGrant {
+                role: Role::parse(&role).ok_or(StoreError::Corrupt("role"))?,
+                org_key: r.try_get("org_key")?,
+                org_name: r.try_get("org_name")?,
+            });
+        }
+        let kind: String = row.try_get("key_kind")?;
+        Ok(Some(Account {
+            id: row.try_get("id")?,
+            key: AccountKey {
+                kind: KeyKind::parse(&kind).ok_or(StoreError::Corrupt("account key kind"))?,
+                country: row.try_get("key_country")?,
+                value: row.try_get("key_value")?,
+            },
+            names: names_of(&row)?,
+            blocked_reason: row.try_get("blocked_reason")?,
+            version: row.try_get("version")?,
+            roles,
+        }))
+    }
+
+    /// Block (with a reason) or unblock (`None`) an account; ends its live sessions.
+    pub async fn set_blocked(
+        &self,
+        id: &str,
+        reason: Option<&str>,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let changed = sqlx::query("UPDATE accounts SET blocked_reason = $1, version = version + 1, updated_at = $2 WHERE id = $3")
+            .bind(reason)
+            .bind(now)
+            .bind(id)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        if changed == 0 {
+            return Err(StoreError::NoSuchAccount);
+        }
+        if reason.is_some() {
+            sqlx::query("DELETE FROM sessions WHERE account_id = $1")
+                .bind(id)
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Every account with its key, full name and block state, oldest first.
+    pub async fn list_accounts(&self) -> Result<Vec<Account>, StoreError> {
+        let mut out = Vec::new();
+        for id in self.account_ids().await? {
+            if let Some(a) = self.account(&id).await? {
+                out.push(a);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every account's id, oldest first.
+    pub async fn account_ids(&self) -> Result<Vec<AccountId>, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT id FROM accounts ORDER BY created_at, id")
+                .fetch_all(&self.pool)
+                .await?,
+        )
+    }
+}
+
+/// An account's id: 32 lower-case hex digits.
+pub type AccountId = String;
