@@ -1,7 +1,7 @@
 //! A real agent on a loopback port, over the dev PKI, driven over HTTP exactly as a page and
 //! a person at the approval page would. The `openssl` command verifies what it signs.
 
-mod common;
+use brama_testkit::agent as common;
 
 use std::process::Command;
 
@@ -9,7 +9,7 @@ use agent::config::Config;
 use agent::server;
 use base64::Engine;
 use certs::devpki::{self, Options};
-use common::{b64, error_code, openssl_verify, Agent, PAGE};
+use common::{Agent, PAGE, b64, error_code, openssl_verify};
 use reqwest::{Client, StatusCode};
 use serde_json::{json, Value};
 

@@ -1,7 +1,7 @@
 //! The `brama-agent` binary: serve (log without secrets, another OS user refused) and the
 //! management commands.
 
-mod common;
+use brama_testkit::agent as common;
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;

@@ -6,8 +6,7 @@
 //!
 //! Run: `cargo bench -p gateway --bench hot_paths`
 
-#[path = "../tests/common/mod.rs"]
-mod common;
+use brama_testkit::gateway as common;
 
 use std::sync::LazyLock;
 
@@ -43,11 +42,9 @@ static SETUP: LazyLock<Setup> = LazyLock::new(|| {
         .enable_all()
         .build()
         .expect("runtime");
-    let pki = common::pki();
+    let pki = common::Pki::new();
     let s = common::statement("bench");
-    let login = common::sign_with(
-        &pki,
-        "citizen-p256",
+    let login = pki.sign_with("citizen-p256",
         statement::CONTENT_TYPE,
         Content::Attached(&s),
         |_| {},
@@ -95,7 +92,7 @@ fn openssl_p256_verify_reference(b: divan::Bencher) {
 #[divan::bench]
 fn login_verifier_p256(b: divan::Bencher) {
     let s = &*SETUP;
-    let verifier = gateway::verify::Verifier::new(common::policy(&s.pki));
+    let verifier = gateway::verify::Verifier::new(s.pki.policy());
     let at = time::OffsetDateTime::now_utc();
     b.bench(|| {
         verifier

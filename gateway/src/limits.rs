@@ -2,20 +2,25 @@
 //! and per certificate counted only for logins whose signature verified, so that nobody can
 //! lock a victim out by sending garbage in their name. Fixed one-minute windows, per node.
 
-use std::collections::HashMap;
 use std::hash::Hash;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+
+use crate::cache::Bounded;
+
+/// Keys counted at most; beyond, the coldest are forgotten (a forgotten key starts again).
+const KEYS_MAX: usize = 100_000;
 
 pub struct Limiter<K> {
     per_minute: u32,
-    windows: Mutex<HashMap<K, (i64, u32)>>,
+    /// Per key: (the minute counted, attempts in it). A lock per key, none across keys.
+    windows: Bounded<K, Arc<Mutex<(i64, u32)>>>,
 }
 
-impl<K: Eq + Hash> Limiter<K> {
+impl<K: Eq + Hash + Clone> Limiter<K> {
     pub fn new(per_minute: u32) -> Limiter<K> {
         Limiter {
             per_minute,
-            windows: Mutex::new(HashMap::new()),
+            windows: Bounded::new(KEYS_MAX),
         }
     }
 
@@ -26,11 +31,15 @@ impl<K: Eq + Hash> Limiter<K> {
             return Ok(());
         }
         let window = now - now.rem_euclid(60);
-        let mut map = self.windows.lock().expect("limiter");
-        if map.len() > 100_000 {
-            map.retain(|_, (w, _)| *w == window);
-        }
-        let entry = map.entry(key).or_insert((window, 0));
+        let counter = match self.windows.get(&key) {
+            Some(c) => c,
+            None => {
+                let c = Arc::new(Mutex::new((window, 0)));
+                self.windows.insert(key, c.clone());
+                c
+            }
+        };
+        let mut entry = counter.lock().unwrap_or_else(|e| e.into_inner());
         if entry.0 != window {
             *entry = (window, 0);
         }

@@ -1,19 +1,19 @@
 //! The `brama-gateway` binary: `serve` as a process, `accounts` working on the same database
 //! from another process (blocking ends the live session).
 
-mod common;
+use brama_testkit::gateway as common;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
-use common::{pki, ORIGIN};
+use common::{ORIGIN, Pki};
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_brama-gateway");
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_then_manage_accounts_from_another_process() {
-    let p = pki();
+    let p = Pki::new();
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("gateway.toml");
     std::fs::write(&config, format!(
@@ -160,7 +160,7 @@ fn served_subject(port: u16) -> String {
 
 #[test]
 fn sighup_reloads_the_tls_certificate() {
-    let p = pki();
+    let p = Pki::new();
     let dir = tempfile::tempdir().unwrap();
     let (cert, key) = common::tls_files(dir.path(), "before");
     let config = dir.path().join("gateway.toml");

@@ -1,23 +1,16 @@
 //! The gateway over real sockets: challenge → agent-style signature → login → forwarded
 //! requests with identity headers, against a real backend that echoes what it received.
 
-mod common;
+use brama_testkit::gateway as common;
 
-use common::{
-    challenge, client, echo_backend, login, pki, raw, set_cookie, sign_in, sign_statement, start,
-    start_with, ORIGIN,
-};
+use common::{Fixture, ORIGIN, Pki, challenge, client, echo_backend, login, raw, set_cookie, sign_in, start, start_with};
 use gateway::server::Running;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn login_then_forward_with_identity_and_hygiene() {
-    let p = pki();
-    let backend = echo_backend().await;
-    let (_db, g) = start(&p, &format!("http://{backend}")).await;
-    let base = format!("http://127.0.0.1:{}", g.port);
-    let http = client();
+    let (p, _db, g, base, http) = Fixture::new().await.parts();
 
     // No session: a page gets the login page with next; an API call gets 401 JSON.
     let r = http
@@ -148,11 +141,7 @@ async fn login_then_forward_with_identity_and_hygiene() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refusals_over_http() {
-    let p = pki();
-    let backend = echo_backend().await;
-    let (_db, g) = start(&p, &format!("http://{backend}")).await;
-    let base = format!("http://127.0.0.1:{}", g.port);
-    let http = client();
+    let (p, _db, g, base, http) = Fixture::new().await.parts();
     // /auth POSTs check Origin.
     for origin in [None, Some("https://evil.example"), Some("null")] {
         let mut req = http.post(format!("{base}/auth/challenge"));
@@ -213,17 +202,13 @@ async fn refusals_over_http() {
 async fn every_login_refusal_over_http_has_its_status_and_code() {
     use certs::cms::{self, Content, Digest};
     use certs::statement::{LoginStatement, CONTENT_TYPE};
-    let p = pki();
-    let backend = echo_backend().await;
-    let (_db, g) = start_with(&p, &format!("http://{backend}"), common::NO_LIMITS).await;
-    let base = format!("http://127.0.0.1:{}", g.port);
-    let http = client();
+    let (p, _db, g, base, http) = Fixture::with(common::NO_LIMITS).await.parts();
     let fresh = |c: &str| {
         LoginStatement::new(ORIGIN, c, time::OffsetDateTime::now_utc().unix_timestamp()).to_bytes()
     };
     let p384_cert = std::fs::read(
         p.dir
-            .join(&p.m.certificate("citizen-p384").unwrap().certificate_der),
+            .join(&p.manifest.certificate("citizen-p384").unwrap().certificate_der),
     )
     .unwrap();
 
@@ -231,7 +216,7 @@ async fn every_login_refusal_over_http_has_its_status_and_code() {
     type Make<'a> = Box<dyn Fn(&str) -> Vec<u8> + 'a>;
     let pr = &p;
     let by = |name: &'static str| -> Make {
-        Box::new(move |c: &str| sign_statement(pr, name, ORIGIN, c))
+        Box::new(move |c: &str| pr.sign_statement(name, ORIGIN, c))
     };
     let cases: Vec<(&str, Make, u16, &str)> = vec![
         (
@@ -259,14 +244,14 @@ async fn every_login_refusal_over_http_has_its_status_and_code() {
         ("SHA-1 certificate", by("sha1"), 401, "weak_algorithm"),
         (
             "another site's statement",
-            Box::new(|c: &str| sign_statement(&p, "citizen-p256", "https://evil.example", c)),
+            Box::new(|c: &str| p.sign_statement("citizen-p256", "https://evil.example", c)),
             401,
             "wrong_origin",
         ),
         (
             "tampered content",
             Box::new(|c: &str| {
-                let mut der = sign_statement(&p, "citizen-p256", ORIGIN, c);
+                let mut der = p.sign_statement("citizen-p256", ORIGIN, c);
                 // The statement's time moved by a second after signing: still fresh, not signed.
                 let at = der.windows(6).position(|w| w == b"\"iat\":").unwrap() + 6;
                 let end = at + der[at..].iter().position(|b| !b.is_ascii_digit()).unwrap() - 1;
@@ -280,9 +265,7 @@ async fn every_login_refusal_over_http_has_its_status_and_code() {
             "a hash-mode document signature over the statement's digest",
             Box::new(|c: &str| {
                 let digest = Digest::Sha256.hash(&fresh(c));
-                common::sign_with(
-                    &p,
-                    "citizen-p256",
+                p.sign_with("citizen-p256",
                     cms::ID_DATA,
                     Content::Detached { digest: &digest },
                     |_| {},
@@ -296,9 +279,7 @@ async fn every_login_refusal_over_http_has_its_status_and_code() {
             Box::new(|c: &str| {
                 let s = fresh(c);
                 let other = p384_cert.clone();
-                common::sign_with(
-                    &p,
-                    "citizen-p256",
+                p.sign_with("citizen-p256",
                     CONTENT_TYPE,
                     Content::Attached(&s),
                     move |r| {
@@ -325,7 +306,7 @@ async fn every_login_refusal_over_http_has_its_status_and_code() {
 
     // A challenge used twice: the second time it is a replay.
     let c = challenge(&http, &base, "/").await;
-    let der = sign_statement(&p, "citizen-p256", ORIGIN, &c.challenge);
+    let der = p.sign_statement("citizen-p256", ORIGIN, &c.challenge);
     assert_eq!(
         common::post_signature(&http, &base, &c.cookie, &der)
             .await
@@ -342,7 +323,7 @@ async fn every_login_refusal_over_http_has_its_status_and_code() {
     // A challenge fetched by another browser (another login cookie).
     let mine = challenge(&http, &base, "/").await;
     let theirs = challenge(&http, &base, "/").await;
-    let der = sign_statement(&p, "citizen-p256", ORIGIN, &theirs.challenge);
+    let der = p.sign_statement("citizen-p256", ORIGIN, &theirs.challenge);
     let r = common::post_signature(&http, &base, &mine.cookie, &der).await;
     assert_eq!(r.status(), 401);
     assert_eq!(
@@ -355,7 +336,7 @@ async fn every_login_refusal_over_http_has_its_status_and_code() {
     let browser = mine.cookie.split_once('=').unwrap().1;
     let past = time::OffsetDateTime::now_utc().unix_timestamp() - 600;
     let (old, _) = g.gateway.keys.issue(browser, "/", past, 300);
-    let der = sign_statement(&p, "citizen-p256", ORIGIN, &old);
+    let der = p.sign_statement("citizen-p256", ORIGIN, &old);
     let r = common::post_signature(&http, &base, &mine.cookie, &der).await;
     assert_eq!(r.status(), 401);
     assert_eq!(
@@ -387,7 +368,7 @@ async fn every_login_refusal_over_http_has_its_status_and_code() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn backend_down_is_a_502_not_a_hang() {
-    let p = pki();
+    let p = Pki::new();
     // A port nobody listens on.
     let free = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -411,9 +392,7 @@ async fn backend_down_is_a_502_not_a_hang() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_request_framed_two_ways_is_refused() {
-    let p = pki();
-    let backend = echo_backend().await;
-    let (_db, g) = start(&p, &format!("http://{backend}")).await;
+    let Fixture { db: _db, g, .. } = Fixture::new().await;
     // Content-Length and Transfer-Encoding together, in either order, alone or after a
     // well-framed request on the same connection: 400, and nothing reaches the backend.
     for head in [
@@ -446,7 +425,7 @@ async fn raw_all(port: u16, head: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn new_account_is_announced_once_and_proxies_must_be_trusted() {
-    let p = pki();
+    let p = Pki::new();
     let backend = echo_backend().await;
     let base_of = |g: &Running| format!("http://127.0.0.1:{}", g.port);
     let (_db, g) = start(&p, &format!("http://{backend}")).await;
@@ -504,11 +483,14 @@ async fn new_account_is_announced_once_and_proxies_must_be_trusted() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_assertion_is_minted_once_per_session_and_published_in_jwks() {
     use base64::Engine;
-    let p = pki();
-    let backend = echo_backend().await;
-    let (_db, g) = start(&p, &format!("http://{backend}")).await;
-    let base = format!("http://127.0.0.1:{}", g.port);
-    let http = client();
+    let Fixture {
+        p,
+        backend,
+        db: _db,
+        g,
+        base,
+        http,
+    } = Fixture::new().await;
     let jwks: Value = http
         .get(format!("{base}/auth/.well-known/jwks.json"))
         .send()
@@ -592,11 +574,7 @@ async fn the_assertion_is_minted_once_per_session_and_published_in_jwks() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn login_page_headers_and_the_role_switch() {
-    let p = pki();
-    let backend = echo_backend().await;
-    let (_db, g) = start(&p, &format!("http://{backend}")).await;
-    let base = format!("http://127.0.0.1:{}", g.port);
-    let http = client();
+    let (p, _db, g, base, http) = Fixture::new().await.parts();
 
     let r = http
         .get(format!("{base}/auth/login?next=/cabinet"))
@@ -737,9 +715,7 @@ async fn login_page_headers_and_the_role_switch() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sign_out_form_is_redirected_to_the_login_page() {
-    let p = pki();
-    let backend = echo_backend().await;
-    let (_db, g) = start(&p, &format!("http://{backend}")).await;
+    let Fixture { p, db: _db, g, .. } = Fixture::new().await;
     let (session, _) = sign_in(&g, &p, "citizen-p256", "/").await;
     let r = client()
         .post(format!("http://127.0.0.1:{}/auth/logout", g.port))
@@ -770,7 +746,7 @@ async fn inside_one_minute() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rate_limits_by_address_and_by_verified_certificate() {
     use base64::Engine;
-    let p = pki();
+    let p = Pki::new();
     let backend = echo_backend().await;
     inside_one_minute().await;
     let (_db, g) = start_with(
@@ -821,7 +797,7 @@ async fn rate_limits_by_address_and_by_verified_certificate() {
     .await;
     let base = format!("http://127.0.0.1:{}", g.port);
     // Garbage in the victim's name never verifies, so it never counts against the certificate.
-    let good = sign_statement(&p, "citizen-p256", ORIGIN, "whatever");
+    let good = p.sign_statement("citizen-p256", ORIGIN, "whatever");
     let mut tampered = good.clone();
     let last = tampered.len() - 1;
     tampered[last] ^= 1;
@@ -853,11 +829,7 @@ async fn rate_limits_by_address_and_by_verified_certificate() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn request_ids_pass_through_and_browsers_get_an_html_502() {
-    let p = pki();
-    let backend = echo_backend().await;
-    let (_db, g) = start(&p, &format!("http://{backend}")).await;
-    let base = format!("http://127.0.0.1:{}", g.port);
-    let http = client();
+    let (p, _db, g, base, http) = Fixture::new().await.parts();
     let r = http
         .get(format!("{base}/public/x"))
         .header("x-request-id", "abc-123.X_y")

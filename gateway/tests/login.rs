@@ -1,9 +1,9 @@
 //! The whole login (design.md §4 steps 1–8) against a real SQLite store: sessions,
 //! single-use challenges bound to one browser, accounts, blocking and the audit log.
 
-mod common;
+use brama_testkit::gateway as common;
 
-use common::{pki, policy, sign_statement, ORIGIN};
+use common::{ORIGIN, Pki};
 use gateway::challenge::{self, Key, Keys};
 use gateway::login::{self, Context};
 use gateway::store::{KeyKind, Outcome, Role, Store};
@@ -41,9 +41,9 @@ struct Setup {
 
 impl Setup {
     async fn new() -> Setup {
-        let p = pki();
+        let p = Pki::new();
         let (_db, store) = store().await;
-        let verifier = gateway::verify::Verifier::new(policy(&p));
+        let verifier = gateway::verify::Verifier::new(p.policy());
         Setup {
             p,
             _db,
@@ -74,7 +74,7 @@ async fn a_login_registers_once_opens_a_session_and_is_audited() {
     let browser = challenge::new_browser_id();
 
     let (c, _) = keys.issue(&browser, "/cabinet/profile", now.unix_timestamp(), 300);
-    let sig = sign_statement(p, "citizen-p256", ORIGIN, &c);
+    let sig = p.sign_statement("citizen-p256", ORIGIN, &c);
     let ok = login::login(&ctx, &sig, Some(&browser), now).await.unwrap();
     assert_eq!(ok.outcome, Outcome::Registered);
     assert_eq!(ok.next, "/cabinet/profile");
@@ -101,7 +101,7 @@ async fn a_login_registers_once_opens_a_session_and_is_audited() {
     let (c2, _) = keys.issue(&browser, "/", now.unix_timestamp(), 300);
     let again = login::login(
         &ctx,
-        &sign_statement(p, "citizen-p256", ORIGIN, &c2),
+        &p.sign_statement("citizen-p256", ORIGIN, &c2),
         Some(&browser),
         now,
     )
@@ -134,7 +134,7 @@ async fn challenges_must_be_fresh_for_this_site_and_this_browser() {
     let later = now + Duration::seconds(301);
     let e = login::login(
         &ctx,
-        &sign_statement(p, "citizen-p256", ORIGIN, &c),
+        &p.sign_statement("citizen-p256", ORIGIN, &c),
         Some(&browser),
         later,
     )
@@ -145,7 +145,7 @@ async fn challenges_must_be_fresh_for_this_site_and_this_browser() {
     let (c, _) = keys.issue(&browser, "/", now.unix_timestamp(), 300);
     let e = login::login(
         &ctx,
-        &sign_statement(p, "citizen-p256", ORIGIN, &c),
+        &p.sign_statement("citizen-p256", ORIGIN, &c),
         Some(&challenge::new_browser_id()),
         now,
     )
@@ -154,7 +154,7 @@ async fn challenges_must_be_fresh_for_this_site_and_this_browser() {
     assert_eq!(e.code(), "challenge_wrong_browser");
     let e = login::login(
         &ctx,
-        &sign_statement(p, "citizen-p256", ORIGIN, &c),
+        &p.sign_statement("citizen-p256", ORIGIN, &c),
         None,
         now,
     )
@@ -165,7 +165,7 @@ async fn challenges_must_be_fresh_for_this_site_and_this_browser() {
     // A phishing page gets a statement for its own origin: refused, and its challenge unspent.
     let e = login::login(
         &ctx,
-        &sign_statement(p, "citizen-p256", "https://cabinet-example.evil", &c),
+        &p.sign_statement("citizen-p256", "https://cabinet-example.evil", &c),
         Some(&browser),
         now,
     )
@@ -175,7 +175,7 @@ async fn challenges_must_be_fresh_for_this_site_and_this_browser() {
     let forged = "AAAA.BBBB";
     let e = login::login(
         &ctx,
-        &sign_statement(p, "citizen-p256", ORIGIN, forged),
+        &p.sign_statement("citizen-p256", ORIGIN, forged),
         Some(&browser),
         now,
     )
@@ -185,7 +185,7 @@ async fn challenges_must_be_fresh_for_this_site_and_this_browser() {
     // Garbage never burns a challenge: the real one still works after all of the above.
     let ok = login::login(
         &ctx,
-        &sign_statement(p, "citizen-p256", ORIGIN, &c),
+        &p.sign_statement("citizen-p256", ORIGIN, &c),
         Some(&browser),
         now,
     )
@@ -203,7 +203,7 @@ async fn blocked_accounts_are_refused_and_lose_their_sessions() {
 
     let ok = login::login(
         &ctx,
-        &sign_statement(p, "representative-p256", ORIGIN, &fresh()),
+        &p.sign_statement("representative-p256", ORIGIN, &fresh()),
         Some(&browser),
         now,
     )
@@ -237,7 +237,7 @@ async fn blocked_accounts_are_refused_and_lose_their_sessions() {
     );
     let e = login::login(
         &ctx,
-        &sign_statement(p, "representative-p256", ORIGIN, &fresh()),
+        &p.sign_statement("representative-p256", ORIGIN, &fresh()),
         Some(&browser),
         now,
     )
@@ -252,7 +252,7 @@ async fn blocked_accounts_are_refused_and_lose_their_sessions() {
         .unwrap();
     assert!(login::login(
         &ctx,
-        &sign_statement(p, "representative-p256", ORIGIN, &fresh()),
+        &p.sign_statement("representative-p256", ORIGIN, &fresh()),
         Some(&browser),
         now
     )

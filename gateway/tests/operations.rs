@@ -2,13 +2,13 @@
 //! admin listener (health, readiness, metrics), WebSocket pass-through, many logins at once,
 //! and a graceful stop — all over real sockets.
 
-mod common;
+use brama_testkit::gateway as common;
 
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{client, echo_backend, pki, sign_in, start_with, tls_files};
+use common::{Pki, client, echo_backend, sign_in, start_with, tls_files};
 use http_body_util::{BodyExt, Empty};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use rustls_pki_types::pem::PemObject;
@@ -61,7 +61,7 @@ fn served_cn(tls: &tokio_rustls::client::TlsStream<tokio::net::TcpStream>) -> St
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn https_with_http2_tls12_and_certificate_reload() {
-    let p = pki();
+    let p = Pki::new();
     let dir = tempfile::tempdir().unwrap();
     let (cert, key) = tls_files(dir.path(), "first");
     let backend = echo_backend().await;
@@ -183,7 +183,7 @@ async fn https_with_http2_tls12_and_certificate_reload() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_https_backend_is_reached_with_the_configured_ca() {
-    let p = pki();
+    let p = Pki::new();
     let dir = tempfile::tempdir().unwrap();
     let (cert, key) = tls_files(dir.path(), "backend");
     // The backend: a small router served over TLS by the gateway's own listener.
@@ -236,7 +236,7 @@ fn metric(text: &str, series: &str) -> Option<f64> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admin_listener_health_readiness_and_metrics() {
-    let p = pki();
+    let p = Pki::new();
     let backend = echo_backend().await;
     let (_db, g) = start_with(&p, &format!("http://{backend}"), "").await;
     let admin = format!("http://127.0.0.1:{}", g.admin_port.unwrap());
@@ -379,7 +379,7 @@ async fn upgrade_backend() -> std::net::SocketAddr {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn websocket_upgrade_passes_through_with_the_identity() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let p = pki();
+    let p = Pki::new();
     let backend = upgrade_backend().await;
     let (_db, g) = start_with(&p, &format!("http://{backend}"), "").await;
     let (session, _) = sign_in(&g, &p, "citizen-p256", "/").await;
@@ -431,7 +431,7 @@ async fn websocket_upgrade_passes_through_with_the_identity() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fifty_concurrent_first_logins_over_http_open_one_account() {
-    let p = Arc::new(pki());
+    let p = Arc::new(Pki::new());
     let backend = echo_backend().await;
     let (_db, g) = start_with(&p, &format!("http://{backend}"), common::NO_LIMITS).await;
     let g = Arc::new(g);
@@ -468,7 +468,7 @@ async fn stopping_lets_requests_in_flight_finish() {
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let backend = l.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(l, app).await.unwrap() });
-    let p = pki();
+    let p = Pki::new();
     let (_db, g) = start_with(&p, &format!("http://{backend}"), "shutdown_grace = 5\n").await;
     let url = format!("http://127.0.0.1:{}/public/slow", g.port);
     let in_flight = tokio::spawn(client().get(url.clone()).send());

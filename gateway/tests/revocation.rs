@@ -2,7 +2,7 @@
 //! the dev PKI's CRL and delta CRL served over HTTP. Freshness is tested with an injected
 //! clock (the checker takes `now`), never by sleeping.
 
-mod common;
+use brama_testkit::gateway as common;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -10,8 +10,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use certs::devpki::{self, crl::Publish, Manifest, Options};
-use common::{challenge, client, echo_backend, login, set_cookie, ORIGIN};
+use certs::devpki::{self, crl::Publish};
+use common::{ORIGIN, challenge, client, echo_backend, login, set_cookie};
 use gateway::config::Config;
 use gateway::revocation::{Checker, Verdict};
 use gateway::server::{self, Running};
@@ -28,38 +28,29 @@ fn free_port() -> u16 {
 
 /// A dev PKI whose certificates name this test's responder and CRL server.
 struct Pki {
-    _tmp: tempfile::TempDir,
+    pki: common::Pki,
     dir: PathBuf,
-    m: Manifest,
     ocsp_port: u16,
     crl_port: u16,
 }
 
 fn revocation_pki() -> Pki {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("pki");
     let (ocsp_port, crl_port) = (free_port(), free_port());
-    let mut o = Options::new(&dir);
-    o.ocsp_url = format!("http://127.0.0.1:{ocsp_port}/");
-    o.crl_url = format!("http://127.0.0.1:{crl_port}/ica.crl");
-    let m = devpki::init(&o).unwrap();
+    let pki = common::Pki::with(|o| {
+        o.ocsp_url = format!("http://127.0.0.1:{ocsp_port}/");
+        o.crl_url = format!("http://127.0.0.1:{crl_port}/ica.crl");
+    });
     Pki {
-        _tmp: tmp,
-        dir,
-        m,
+        dir: pki.dir.clone(),
+        pki,
         ocsp_port,
         crl_port,
     }
 }
 
 impl Pki {
-    /// The shape `common::login` expects.
-    fn common(&self) -> common::Pki {
-        common::Pki {
-            _tmp: tempfile::tempdir().unwrap(),
-            dir: self.dir.clone(),
-            m: self.m.clone(),
-        }
+    fn common(&self) -> &common::Pki {
+        &self.pki
     }
 }
 
@@ -181,7 +172,7 @@ async fn sign_in(g: &Running, p: &Pki, name: &str) -> (u16, Value) {
     let base = format!("http://127.0.0.1:{}", g.port);
     let http = client();
     let c = challenge(&http, &base, "/").await;
-    let r = login(&http, &base, &p.common(), name, &c).await;
+    let r = login(&http, &base, p.common(), name, &c).await;
     let status = r.status().as_u16();
     if status == 200 {
         assert!(set_cookie(&r, "__Host-brama-session").is_some());
@@ -263,7 +254,7 @@ async fn ocsp_from_the_aia_good_revoked_and_cached() {
 }
 
 fn hex(p: &Pki, name: &str) -> Vec<u8> {
-    let s = &p.m.certificate(name).unwrap().serial;
+    let s = &p.pki.manifest.certificate(name).unwrap().serial;
     (0..s.len())
         .step_by(2)
         .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())

@@ -1,23 +1,21 @@
 //! The login verifier (design.md §4 steps 1–5) on real signatures: made by Brama's CMS
 //! builder (what the agent sends) and by the `openssl cms -sign` command (any other client).
 
-mod common;
+use brama_testkit::gateway as common;
 
 use std::path::Path;
 use std::process::Command;
 
 use certs::cms::{self, Content, Digest};
 use certs::statement::{self, LoginStatement};
-use common::{pki, policy, sign_with, statement, Pki, ORIGIN};
+use common::{ORIGIN, Pki, statement};
 use gateway::verify::chain::{KeyUsageRule, Qualified, TrustPolicy};
 use gateway::verify::{VerifiedLogin, Verifier};
 use gateway::LoginError;
 
 fn login(p: &Pki, name: &str) -> Vec<u8> {
     let s = statement("ch");
-    sign_with(
-        p,
-        name,
+    p.sign_with(name,
         statement::CONTENT_TYPE,
         Content::Attached(&s),
         |_| {},
@@ -25,7 +23,7 @@ fn login(p: &Pki, name: &str) -> Vec<u8> {
 }
 
 fn verify(p: &Pki, der: &[u8]) -> Result<VerifiedLogin, LoginError> {
-    verify_by(&Verifier::new(policy(p)), der)
+    verify_by(&Verifier::new(p.policy()), der)
 }
 
 /// Verify with `v` (and what it remembers from earlier logins).
@@ -53,8 +51,8 @@ fn code(r: Result<VerifiedLogin, LoginError>) -> String {
 
 #[test]
 fn every_dev_pki_certificate_gets_its_expected_verdict() {
-    let p = pki();
-    for e in &p.m.certificates {
+    let p = Pki::new();
+    for e in &p.manifest.certificates {
         // Revocation is a later step (revocation.mode = "off" here): revoked passes steps 1–5.
         let expected = if e.expected == "certificate_revoked" {
             "valid"
@@ -66,9 +64,7 @@ fn every_dev_pki_certificate_gets_its_expected_verdict() {
             let s = statement("ch");
             let ca = std::fs::read(p.dir.join("untrusted-ca.cer")).unwrap();
             let chain = vec![ca];
-            sign_with(
-                &p,
-                &e.name,
+            p.sign_with(&e.name,
                 statement::CONTENT_TYPE,
                 Content::Attached(&s),
                 |r| r.chain = Box::leak(chain.into_boxed_slice()),
@@ -88,7 +84,7 @@ fn every_dev_pki_certificate_gets_its_expected_verdict() {
 
 #[test]
 fn a_valid_login_yields_the_statement_and_the_person() {
-    let p = pki();
+    let p = Pki::new();
     let v = verify(&p, &login(&p, "representative-p256")).unwrap();
     assert_eq!(v.statement.origin, ORIGIN);
     assert_eq!(v.statement.challenge, "ch");
@@ -109,7 +105,7 @@ fn openssl(dir: &Path, args: &[&str]) -> std::process::Output {
 /// `openssl cms -sign` over `statement.json` in the PKI folder, as the dev-PKI entry `name`,
 /// with `flags`; returns the DER written to `out`.
 fn openssl_sign(p: &Pki, name: &str, flags: &[&str], out: &str) -> Vec<u8> {
-    let e = p.m.certificate(name).unwrap();
+    let e = p.manifest.certificate(name).unwrap();
     let pass = format!("pass:{}", e.password);
     let mut args = vec![
         "cms",
@@ -145,7 +141,7 @@ fn openssl_sign(p: &Pki, name: &str, flags: &[&str], out: &str) -> Vec<u8> {
 
 #[test]
 fn openssl_signed_statements_are_accepted_like_the_agents() {
-    let p = pki();
+    let p = Pki::new();
     for name in ["citizen-p256", "citizen-p384", "citizen-rsa2048"] {
         std::fs::write(p.dir.join("statement.json"), statement("from-openssl")).unwrap();
         let der = openssl_sign(&p, name, &["-cades", "-md", "sha256"], "login.der");
@@ -156,12 +152,10 @@ fn openssl_signed_statements_are_accepted_like_the_agents() {
 
 #[test]
 fn attacks_on_the_signature_get_their_codes() {
-    let p = pki();
+    let p = Pki::new();
     let s = statement("ch");
     // A document signature (id-data), attached.
-    let doc = sign_with(
-        &p,
-        "citizen-p256",
+    let doc = p.sign_with("citizen-p256",
         cms::ID_DATA,
         Content::Attached(&s),
         |_| {},
@@ -169,18 +163,14 @@ fn attacks_on_the_signature_get_their_codes() {
     assert_eq!(code(verify(&p, &doc)), "wrong_content_type");
     // A hash-mode document signature over the statement's digest.
     let digest = Digest::Sha256.hash(&s);
-    let hashed = sign_with(
-        &p,
-        "citizen-p256",
+    let hashed = p.sign_with("citizen-p256",
         cms::ID_DATA,
         Content::Detached { digest: &digest },
         |_| {},
     );
     assert_eq!(code(verify(&p, &hashed)), "wrong_content_type");
     // A detached login statement.
-    let detached = sign_with(
-        &p,
-        "citizen-p256",
+    let detached = p.sign_with("citizen-p256",
         statement::CONTENT_TYPE,
         Content::Detached { digest: &digest },
         |_| {},
@@ -201,9 +191,7 @@ fn attacks_on_the_signature_get_their_codes() {
 
     // Another site's statement.
     let other = LoginStatement::new("https://evil.example", "ch", 1).to_bytes();
-    let evil = sign_with(
-        &p,
-        "citizen-p256",
+    let evil = p.sign_with("citizen-p256",
         statement::CONTENT_TYPE,
         Content::Attached(&other),
         |_| {},
@@ -216,9 +204,7 @@ fn attacks_on_the_signature_get_their_codes() {
         "malformed_signature"
     );
     assert_eq!(code(verify(&p, &vec![0x30; 70_000])), "too_large");
-    let junk = sign_with(
-        &p,
-        "citizen-p256",
+    let junk = p.sign_with("citizen-p256",
         statement::CONTENT_TYPE,
         Content::Attached(b"{\"v\":1}"),
         |_| {},
@@ -228,10 +214,10 @@ fn attacks_on_the_signature_get_their_codes() {
 
 #[test]
 fn signer_certificate_must_be_the_one_signing_certificate_v2_names() {
-    let p = pki();
+    let p = Pki::new();
     // A second certificate for the citizen's key, issued by the same CA (openssl x509 -req).
-    let e = p.m.certificate("citizen-p256").unwrap();
-    let ica = p.m.certificate("ica").unwrap();
+    let e = p.manifest.certificate("citizen-p256").unwrap();
+    let ica = p.manifest.certificate("ica").unwrap();
     let out = openssl(
         &p.dir,
         &[
@@ -289,9 +275,7 @@ fn signer_certificate_must_be_the_one_signing_certificate_v2_names() {
     let real = std::fs::read(p.dir.join(&e.certificate_der)).unwrap();
     let s = statement("ch");
     // Signed and embedded as the other certificate, but signing-certificate-v2 names the real one.
-    let forged = sign_with(
-        &p,
-        "citizen-p256",
+    let forged = p.sign_with("citizen-p256",
         statement::CONTENT_TYPE,
         Content::Attached(&s),
         |r| {
@@ -307,7 +291,7 @@ fn signer_certificate_must_be_the_one_signing_certificate_v2_names() {
     assert_eq!(code(verify(&p, &nocerts)), "signer_certificate_missing");
 
     // Two signers.
-    let r = p.m.certificate("citizen-rsa2048").unwrap();
+    let r = p.manifest.certificate("citizen-rsa2048").unwrap();
     openssl_sign(&p, "citizen-p256", &[], "two.der");
     let out = openssl(
         &p.dir,
@@ -343,11 +327,11 @@ fn signer_certificate_must_be_the_one_signing_certificate_v2_names() {
 
 #[test]
 fn qualified_any_accepts_the_non_qualified_and_policies_filter() {
-    let p = pki();
+    let p = Pki::new();
     let der = login(&p, "not-qualified");
     let any = || TrustPolicy {
         qualified: Qualified::Any,
-        ..policy(&p)
+        ..p.policy()
     };
     assert!(verify_under(any(), &der).is_ok());
     // Seals stay refused even under "any": not a person.
@@ -360,7 +344,7 @@ fn qualified_any_accepts_the_non_qualified_and_policies_filter() {
     );
 
     let citizen = login(&p, "citizen-p256");
-    let mut deny = policy(&p);
+    let mut deny = p.policy();
     deny.policies_deny = vec![certs::oids::UA_QUALIFIED_POLICY.into()];
     assert_eq!(
         verify_under(deny, &citizen)
@@ -368,7 +352,7 @@ fn qualified_any_accepts_the_non_qualified_and_policies_filter() {
             .code(),
         "policy_not_allowed"
     );
-    let mut allow = policy(&p);
+    let mut allow = p.policy();
     allow.policies_allow = vec!["1.2.3.4".into()];
     assert_eq!(
         verify_under(allow, &citizen)
@@ -376,13 +360,13 @@ fn qualified_any_accepts_the_non_qualified_and_policies_filter() {
         .code(),
         "policy_not_allowed"
     );
-    let mut nr_only = policy(&p);
+    let mut nr_only = p.policy();
     nr_only.key_usage = KeyUsageRule::NonRepudiation;
     assert!(verify_under(nr_only, &citizen).is_ok());
     // Step 2 runs before the costly steps: a refusing statement check wins over a bad chain.
     let untrusted_root_only = TrustPolicy {
         anchors: vec![],
-        ..policy(&p)
+        ..p.policy()
     };
     let r = Verifier::new(untrusted_root_only).verify_login(
         &citizen,
@@ -394,18 +378,18 @@ fn qualified_any_accepts_the_non_qualified_and_policies_filter() {
 
 #[test]
 fn a_ca_validated_once_is_trusted_again_only_under_the_same_anchors() {
-    let p = pki();
+    let p = Pki::new();
     let citizen = login(&p, "citizen-p256");
     // The first login validates the issuing CA up to the root; the second goes through the
     // remembered CA (one signature to check) and gets the same verdict and chain.
-    let mut verifier = Verifier::new(policy(&p));
+    let mut verifier = Verifier::new(p.policy());
     let first = verify_by(&verifier, &citizen).unwrap();
     let second = verify_by(&verifier, &citizen).unwrap();
     assert_eq!(first.checked.chain, second.checked.chain);
     assert_eq!(second.checked.chain.len(), 3, "leaf, CA, anchor");
     // Under other anchors the same CA is not trusted because it was once.
     let other_root = openssl::x509::X509::from_pem(
-        &std::fs::read(p.dir.join(&p.m.trust.untrusted_root)).unwrap(),
+        &std::fs::read(p.dir.join(&p.manifest.trust.untrusted_root)).unwrap(),
     )
     .unwrap();
     let anchors = std::mem::replace(&mut verifier.policy.anchors, vec![other_root]);

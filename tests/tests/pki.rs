@@ -4,7 +4,7 @@ use std::process::Command;
 
 #[test]
 fn the_pki_fixture_verifies_with_openssl() {
-    let pki = brama_tests::Pki::new();
+    let pki = brama_testkit::Pki::new();
     for entry in pki
         .manifest
         .certificates

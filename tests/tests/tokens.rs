@@ -3,13 +3,13 @@
 //! `pkcs11-tool`. The agent's helper runs through a small wrapper script that gives it that
 //! configuration (and, for one test, a pause before signing and its process id).
 
-mod common;
+use brama_testkit::agent as common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use common::{b64, openssl_verify, Agent, PAGE};
+use common::{Agent, PAGE, b64, openssl_verify};
 use gateway::verify::chain::TrustPolicy;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -57,7 +57,7 @@ impl SoftHsm {
                 "#!/bin/sh\necho $$ > {pid}\nSOFTHSM2_CONF={conf} BRAMA_PKCS11_HELPER_PAUSE_MS={pause_ms} exec {exe} \"$@\"\n",
                 pid = dir.path().join("helper.pid").display(),
                 conf = conf.display(),
-                exe = env!("CARGO_BIN_EXE_brama-agent"),
+                exe = brama_testkit::programs::program("agent", "brama-agent").display(),
             ),
         )
         .unwrap();

@@ -1,6 +1,5 @@
-//! Helpers shared by the gateway's integration tests: a dev PKI, the trust policy over it,
-//! and signatures made the way the agent makes them.
-#![allow(dead_code)]
+//! A gateway on loopback in front of an echo backend, and the login page's side of a login
+//! (challenge, signature, `/auth/login`) over real HTTP.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -11,85 +10,8 @@ use gateway::server::{self, Running};
 use reqwest::{Client, StatusCode};
 use serde_json::{json, Value};
 
-use certs::cms::{self, Content, Digest, SignRequest};
-use certs::devpki::{self, Manifest, Options};
-use certs::statement::LoginStatement;
-use gateway::verify::chain::TrustPolicy;
-use openssl::x509::X509;
 
-pub const ORIGIN: &str = "https://cabinet.example";
-
-pub struct Pki {
-    pub _tmp: tempfile::TempDir,
-    pub dir: PathBuf,
-    pub m: Manifest,
-}
-
-pub fn pki() -> Pki {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("pki");
-    let m = devpki::init(&Options::new(&dir)).unwrap();
-    Pki { _tmp: tmp, dir, m }
-}
-
-pub fn policy(p: &Pki) -> TrustPolicy {
-    let pem = |f: &str| X509::from_pem(&std::fs::read(p.dir.join(f)).unwrap()).unwrap();
-    TrustPolicy::new(vec![pem("root.pem")], vec![pem("ica.pem")])
-}
-
-pub fn statement(challenge: &str) -> Vec<u8> {
-    LoginStatement::new(
-        ORIGIN,
-        challenge,
-        time::OffsetDateTime::now_utc().unix_timestamp(),
-    )
-    .to_bytes()
-}
-
-/// What the agent makes: Brama's builder with the key from the container.
-pub fn sign_with(
-    p: &Pki,
-    name: &str,
-    content_type: &str,
-    content: Content<'_>,
-    tweak: impl FnOnce(&mut SignRequest<'_>),
-) -> Vec<u8> {
-    let e = p.m.certificate(name).unwrap();
-    let opened = certs::load::pkcs12(
-        &std::fs::read(p.dir.join(e.pkcs12.as_ref().unwrap())).unwrap(),
-        name,
-        &e.password,
-    )
-    .unwrap();
-    let mut req = SignRequest {
-        content_type,
-        content,
-        digest: Digest::Sha256,
-        certificate: &opened.certificate,
-        chain: &[],
-        signing_time: time::OffsetDateTime::now_utc(),
-        signing_certificate: None,
-    };
-    tweak(&mut req);
-    cms::sign(&req, &opened.key).unwrap()
-}
-
-/// A login statement for `origin` and `challenge`, signed as the agent would.
-pub fn sign_statement(p: &Pki, name: &str, origin: &str, challenge: &str) -> Vec<u8> {
-    let s = LoginStatement::new(
-        origin,
-        challenge,
-        time::OffsetDateTime::now_utc().unix_timestamp(),
-    )
-    .to_bytes();
-    sign_with(
-        p,
-        name,
-        certs::statement::CONTENT_TYPE,
-        Content::Attached(&s),
-        |_| {},
-    )
-}
+pub use crate::pki::{statement, Pki, ORIGIN};
 
 /// A `Set-Cookie` header of `r` for cookie `name`, whole (`name=value; Path=/; …`).
 pub fn set_cookie(r: &reqwest::Response, name: &str) -> Option<String> {
@@ -140,7 +62,7 @@ pub async fn login(
     name: &str,
     c: &Challenge,
 ) -> reqwest::Response {
-    let der = sign_statement(p, name, ORIGIN, &c.challenge);
+    let der = p.sign_statement(name, ORIGIN, &c.challenge);
     post_signature(http, base, &c.cookie, &der).await
 }
 
@@ -334,4 +256,46 @@ pub async fn me(g: &Running, session: &str) -> Value {
         .json()
         .await
         .unwrap()
+}
+
+/// A dev PKI, an echo backend, a gateway in front of it and a client: the start of most
+/// gateway tests.
+pub struct Fixture {
+    pub p: Pki,
+    /// The echo backend's address.
+    pub backend: SocketAddr,
+    /// The gateway's folder (database, configuration); removed on drop.
+    pub db: tempfile::TempDir,
+    pub g: Running,
+    /// `http://127.0.0.1:<port>` of the gateway.
+    pub base: String,
+    pub http: Client,
+}
+
+impl Fixture {
+    /// With the default test configuration.
+    pub async fn new() -> Fixture {
+        Fixture::with("").await
+    }
+
+    /// With `extra` TOML added to the configuration (top-level keys or whole sections).
+    pub async fn with(extra: &str) -> Fixture {
+        let p = Pki::new();
+        let backend = echo_backend().await;
+        let (db, g) = start_with(&p, &format!("http://{backend}"), extra).await;
+        let base = format!("http://127.0.0.1:{}", g.port);
+        Fixture {
+            p,
+            backend,
+            db,
+            g,
+            base,
+            http: client(),
+        }
+    }
+
+    /// (pki, gateway folder, gateway, base URL, client): a test's usual bindings in one line.
+    pub fn parts(self) -> (Pki, tempfile::TempDir, Running, String, Client) {
+        (self.p, self.db, self.g, self.base, self.http)
+    }
 }

@@ -1,0 +1,108 @@
+//! A development PKI per test, and signatures made with its keys the way the agent makes
+//! them (Brama's own CMS builder over the PKCS#12 key).
+
+use std::path::PathBuf;
+
+use certs::cms::{self, Content, Digest, SignRequest};
+use certs::devpki::{self, Manifest, Options};
+use certs::statement::LoginStatement;
+use gateway::verify::TrustPolicy;
+use openssl::x509::X509;
+
+/// The origin the tests' gateways serve and their statements name.
+pub const ORIGIN: &str = "https://cabinet.example";
+
+/// A fresh development PKI in a temporary folder, removed on drop.
+pub struct Pki {
+    _tmp: tempfile::TempDir,
+    pub dir: PathBuf,
+    pub manifest: Manifest,
+}
+
+impl Pki {
+    pub fn new() -> Pki {
+        Pki::with(|_| {})
+    }
+
+    /// With the generator's options changed by `tweak` (OCSP and CRL URLs, …).
+    pub fn with(tweak: impl FnOnce(&mut Options)) -> Pki {
+        let tmp = tempfile::tempdir().expect("temporary folder");
+        let dir = tmp.path().join("pki");
+        let mut options = Options::new(&dir);
+        tweak(&mut options);
+        let manifest = devpki::init(&options).expect("dev PKI");
+        Pki {
+            _tmp: tmp,
+            dir,
+            manifest,
+        }
+    }
+
+    pub fn path(&self, file: &str) -> PathBuf {
+        self.dir.join(file)
+    }
+
+    /// The gateway's trust policy over this PKI: its root, its issuing CA, the defaults.
+    pub fn policy(&self) -> TrustPolicy {
+        let pem = |f: &str| X509::from_pem(&std::fs::read(self.path(f)).unwrap()).unwrap();
+        TrustPolicy::new(vec![pem("root.pem")], vec![pem("ica.pem")])
+    }
+
+    /// What the agent makes: Brama's builder with the key from the entry's container.
+    pub fn sign_with(
+        &self,
+        name: &str,
+        content_type: &str,
+        content: Content<'_>,
+        tweak: impl FnOnce(&mut SignRequest<'_>),
+    ) -> Vec<u8> {
+        let e = self.manifest.certificate(name).unwrap();
+        let opened = certs::load::pkcs12(
+            &std::fs::read(self.path(e.pkcs12.as_ref().unwrap())).unwrap(),
+            name,
+            &e.password,
+        )
+        .unwrap();
+        let mut req = SignRequest {
+            content_type,
+            content,
+            digest: Digest::Sha256,
+            certificate: &opened.certificate,
+            chain: &[],
+            signing_time: time::OffsetDateTime::now_utc(),
+            signing_certificate: None,
+        };
+        tweak(&mut req);
+        cms::sign(&req, &opened.key).unwrap()
+    }
+
+    /// A login statement for `origin` and `challenge`, signed as the agent would.
+    pub fn sign_statement(&self, name: &str, origin: &str, challenge: &str) -> Vec<u8> {
+        self.sign_with(
+            name,
+            certs::statement::CONTENT_TYPE,
+            Content::Attached(&statement_for(origin, challenge)),
+            |_| {},
+        )
+    }
+}
+
+impl Default for Pki {
+    fn default() -> Self {
+        Pki::new()
+    }
+}
+
+/// A login statement's bytes for [`ORIGIN`] and `challenge`, made now.
+pub fn statement(challenge: &str) -> Vec<u8> {
+    statement_for(ORIGIN, challenge)
+}
+
+fn statement_for(origin: &str, challenge: &str) -> Vec<u8> {
+    LoginStatement::new(
+        origin,
+        challenge,
+        time::OffsetDateTime::now_utc().unix_timestamp(),
+    )
+    .to_bytes()
+}
