@@ -1,4 +1,5 @@
 //! `brama-agent` command line.
+#![allow(unsafe_code)] // libc: getuid, and terminal echo off while a password is typed
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;

@@ -4,6 +4,7 @@
 //! socket is looked up with one netlink `sock_diag` request for exactly that socket (the
 //! kernel answers in microseconds); `/proc/net/tcp{,6}` is the fallback, which costs a
 //! scan of the whole TCP table (milliseconds on a large machine).
+#![allow(unsafe_code)] // libc: getuid and a netlink socket (no safe wrapper in std)
 
 use std::net::{IpAddr, SocketAddr};
 

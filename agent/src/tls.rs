@@ -12,10 +12,9 @@ use std::sync::Arc;
 
 use axum::extract::connect_info::Connected;
 use axum::serve::IncomingStream;
-use certs::devpki::{DevKey, KeyType};
 use rcgen::{
     BasicConstraints, CertificateParams, CidrSubnet, DistinguishedName, DnType,
-    ExtendedKeyUsagePurpose, GeneralSubtree, IsCa, Issuer, KeyIdMethod, KeyUsagePurpose,
+    ExtendedKeyUsagePurpose, GeneralSubtree, IsCa, Issuer, KeyIdMethod, KeyPair, KeyUsagePurpose,
     NameConstraints, SanType, SerialNumber,
 };
 use time::{Duration, OffsetDateTime};
@@ -75,10 +74,15 @@ pub fn load_or_create(files: &TlsFiles) -> Result<(), String> {
     create(files)
 }
 
+/// RFC 5280 §4.2.1.2 method 1: SHA-1 of the subjectPublicKey bits.
+fn key_identifier(key: &KeyPair) -> Vec<u8> {
+    openssl::sha::sha1(key.public_key_raw()).to_vec()
+}
+
 fn create(files: &TlsFiles) -> Result<(), String> {
     let err = |e: rcgen::Error| e.to_string();
     let now = OffsetDateTime::now_utc();
-    let ca_key = DevKey::generate(KeyType::P256).map_err(|e| e.to_string())?;
+    let ca_key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).map_err(err)?;
     let mut ca = CertificateParams::default();
     let mut dn = DistinguishedName::new();
     let host = std::env::var("HOSTNAME").unwrap_or_default();
@@ -93,7 +97,7 @@ fn create(files: &TlsFiles) -> Result<(), String> {
     ca.not_after = now + Duration::days(SERVER_DAYS + 1);
     ca.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
     ca.key_usages = vec![KeyUsagePurpose::KeyCertSign];
-    ca.key_identifier_method = KeyIdMethod::PreSpecified(ca_key.key_identifier());
+    ca.key_identifier_method = KeyIdMethod::PreSpecified(key_identifier(&ca_key));
     ca.name_constraints = Some(NameConstraints {
         permitted_subtrees: vec![
             GeneralSubtree::DnsName("localhost".into()),
@@ -107,7 +111,7 @@ fn create(files: &TlsFiles) -> Result<(), String> {
     });
     let ca_cert = ca.self_signed(&ca_key).map_err(err)?;
 
-    let key = DevKey::generate(KeyType::P256).map_err(|e| e.to_string())?;
+    let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).map_err(err)?;
     let mut server = CertificateParams::default();
     let mut dn = DistinguishedName::new();
     dn.push(DnType::CommonName, "localhost");
@@ -123,7 +127,7 @@ fn create(files: &TlsFiles) -> Result<(), String> {
     server.is_ca = IsCa::ExplicitNoCa;
     server.key_usages = vec![KeyUsagePurpose::DigitalSignature];
     server.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-    server.key_identifier_method = KeyIdMethod::PreSpecified(key.key_identifier());
+    server.key_identifier_method = KeyIdMethod::PreSpecified(key_identifier(&key));
     server.use_authority_key_identifier_extension = true;
     let server_cert = server
         .signed_by(&key, &Issuer::from_params(&ca, &ca_key))
@@ -131,11 +135,8 @@ fn create(files: &TlsFiles) -> Result<(), String> {
     drop(ca_key); // never written anywhere: the CA can issue nothing more
 
     std::fs::create_dir_all(&files.dir).map_err(|e| format!("{}: {e}", files.dir.display()))?;
-    let key_pem = key
-        .pkey
-        .private_key_to_pem_pkcs8()
-        .map_err(|e| e.to_string())?;
-    write_private(&files.key(), &key_pem)?;
+    let key_pem = zeroize::Zeroizing::new(key.serialize_pem());
+    write_private(&files.key(), key_pem.as_bytes())?;
     std::fs::write(files.cert(), [server_cert.pem(), ca_cert.pem()].concat())
         .map_err(|e| e.to_string())?;
     std::fs::write(files.ca(), ca_cert.pem()).map_err(|e| e.to_string())?;

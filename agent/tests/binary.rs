@@ -1,5 +1,6 @@
 //! The `brama-agent` binary: serve (log without secrets, another OS user refused) and the
 //! management commands.
+#![allow(unsafe_code)] // libc::getuid: root cannot be refused by file permissions
 
 use brama_testkit::agent as common;
 

@@ -1,5 +1,6 @@
 //! The outside programs a benchmark drives: processes it starts (and always stops), `wrk`,
 //! `openssl speed`, CPU pinning and resident memory.
+#![allow(unsafe_code)] // libc::kill: nginx is stopped with SIGTERM so its workers go too
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

@@ -10,21 +10,30 @@ use crate::names::Dn;
 use crate::qualified::{key_usage_names, Purpose, QualifiedStatus};
 use crate::{oids, Error, Identity};
 
+/// What a user or an operator is shown about one certificate: who, by whom, when, for what.
 #[derive(Debug, Clone, Serialize)]
 pub struct CertificateSummary {
+    /// Who the certificate names.
     pub identity: Identity,
+    /// The subject as RFC 4514-style text, in certificate order.
     pub subject: String,
+    /// The issuer as RFC 4514-style text, in certificate order.
     pub issuer: String,
     /// The issuing CA's CN, for short display.
     pub issuer_name: Option<String>,
     /// Serial number, upper-case hex without separators.
     pub serial: String,
+    /// Start of validity, RFC 3339.
     pub not_before: String,
+    /// End of validity, RFC 3339.
     pub not_after: String,
     /// "ECDSA P-256", "RSA-2048", "DSTU 4145", or the algorithm OID.
     pub key_algorithm: String,
+    /// The keyUsage bits set, by their RFC 5280 names.
     pub key_usage: Vec<&'static str>,
+    /// Signing or key agreement.
     pub purpose: Purpose,
+    /// Qualified status from QCStatements and policies.
     pub qualified: QualifiedStatus,
     /// SHA-256 of the DER certificate, lower-case hex.
     pub sha256: String,

@@ -15,11 +15,17 @@ use time::OffsetDateTime;
 
 use crate::{oids, Error};
 
+/// id-data: the eContentType of plain content.
 pub const ID_DATA: &str = "1.2.840.113549.1.7.1";
+/// id-signedData.
 pub const ID_SIGNED_DATA: &str = "1.2.840.113549.1.7.2";
+/// The content-type signed attribute.
 pub const ATTR_CONTENT_TYPE: &str = "1.2.840.113549.1.9.3";
+/// The message-digest signed attribute.
 pub const ATTR_MESSAGE_DIGEST: &str = "1.2.840.113549.1.9.4";
+/// The signing-time signed attribute.
 pub const ATTR_SIGNING_TIME: &str = "1.2.840.113549.1.9.5";
+/// The signing-certificate-v2 signed attribute (RFC 5035).
 pub const ATTR_SIGNING_CERTIFICATE_V2: &str = "1.2.840.113549.1.9.16.2.47";
 
 /// Digest algorithms Brama signs with. SHA-256 is the default.
@@ -27,12 +33,16 @@ pub const ATTR_SIGNING_CERTIFICATE_V2: &str = "1.2.840.113549.1.9.16.2.47";
 #[serde(rename_all = "kebab-case")]
 pub enum Digest {
     #[default]
+    /// SHA-256.
     Sha256,
+    /// SHA-384.
     Sha384,
+    /// SHA-512.
     Sha512,
 }
 
 impl Digest {
+    /// The digest algorithm OID.
     pub fn oid(self) -> &'static str {
         match self {
             Digest::Sha256 => "2.16.840.1.101.3.4.2.1",
@@ -50,6 +60,7 @@ impl Digest {
         }
     }
 
+    /// Digest length in bytes.
     pub fn output_len(self) -> usize {
         match self {
             Digest::Sha256 => 32,
@@ -58,6 +69,7 @@ impl Digest {
         }
     }
 
+    /// OpenSSL's digest for it.
     pub fn message_digest(self) -> MessageDigest {
         match self {
             Digest::Sha256 => MessageDigest::sha256(),
@@ -66,6 +78,7 @@ impl Digest {
         }
     }
 
+    /// The digest of `data`.
     pub fn hash(self, data: &[u8]) -> Vec<u8> {
         hash(self.message_digest(), data)
             .expect("OpenSSL digest")
@@ -76,13 +89,16 @@ impl Digest {
 /// The kind of key behind a [`RawSigner`]: it decides the CMS signature algorithm.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyKind {
+    /// An elliptic-curve key (ECDSA).
     Ec,
+    /// An RSA key (PKCS#1 v1.5).
     Rsa,
 }
 
 /// Makes one raw signature. Implemented over OpenSSL keys here and over PKCS#11 tokens in
 /// the agent, so the CMS around it is written once.
 pub trait RawSigner {
+    /// Which signature algorithm the key makes.
     fn key_kind(&self) -> KeyKind;
     /// Sign `message` hashed with `digest`: a DER ECDSA-Sig-Value for EC keys, a PKCS#1 v1.5
     /// signature for RSA keys.
@@ -111,19 +127,25 @@ pub enum Content<'a> {
     Attached(&'a [u8]),
     /// Only its digest is signed (the content was hashed while streaming, or the caller
     /// brought a precomputed hash). The result is a detached signature.
-    Detached { digest: &'a [u8] },
+    Detached {
+        /// The content's digest, made with the request's digest algorithm.
+        digest: &'a [u8],
+    },
 }
 
 /// One signature to make.
 pub struct SignRequest<'a> {
     /// eContentType and the signed content-type attribute, dotted (`ID_DATA` or the login OID).
     pub content_type: &'a str,
+    /// What is signed.
     pub content: Content<'a>,
+    /// The digest algorithm for the content and the signed attributes.
     pub digest: Digest,
     /// The signer's certificate, DER.
     pub certificate: &'a [u8],
     /// Other certificates to embed (issuing CAs), DER.
     pub chain: &'a [Vec<u8>],
+    /// The signing-time attribute's value.
     pub signing_time: OffsetDateTime,
     /// The certificate signing-certificate-v2 names when it is not `certificate`. Always
     /// `None` in Brama; tests set it to forge the mismatch a verifier must refuse.
@@ -281,21 +303,28 @@ pub struct SignedData<'a> {
     pub content: Option<&'a [u8]>,
     /// Embedded certificates, DER.
     pub certificates: Vec<&'a [u8]>,
+    /// The SignerInfos, in order.
     pub signers: Vec<SignerInfo<'a>>,
 }
 
+/// How a SignerInfo names its certificate.
 #[derive(Debug)]
 pub enum SignerId<'a> {
     /// issuer Name (DER) and serial INTEGER content bytes.
     IssuerSerial {
+        /// The issuer Name, DER.
         issuer: &'a [u8],
+        /// The serial number's content octets.
         serial: &'a [u8],
     },
+    /// The subjectKeyIdentifier.
     SubjectKeyId(&'a [u8]),
 }
 
+/// One SignerInfo, borrowed from the DER it was parsed from.
 #[derive(Debug)]
 pub struct SignerInfo<'a> {
+    /// Which certificate signed.
     pub sid: SignerId<'a>,
     /// digestAlgorithm, dotted.
     pub digest_algorithm: String,
@@ -303,6 +332,7 @@ pub struct SignerInfo<'a> {
     pub signed_attributes: Option<Vec<u8>>,
     /// The content-type attribute, dotted.
     pub content_type_attribute: Option<String>,
+    /// The message-digest attribute's value, when present.
     pub message_digest: Option<&'a [u8]>,
     /// ESSCertIDv2 of signing-certificate-v2: (hash algorithm, hash) of the first cert id.
     pub signing_certificate_v2: Option<(String, &'a [u8])>,
@@ -310,6 +340,7 @@ pub struct SignerInfo<'a> {
     pub duplicate_attributes: bool,
     /// signatureAlgorithm, dotted.
     pub signature_algorithm: String,
+    /// The signature value.
     pub signature: &'a [u8],
 }
 

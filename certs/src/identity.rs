@@ -18,7 +18,9 @@ use crate::{der, oids, Error};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SubjectKind {
+    /// A natural person.
     Person,
+    /// A legal person (a seal or an organisation's server).
     Organisation,
 }
 
@@ -28,13 +30,21 @@ pub enum SubjectKind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum IdKind {
+    /// A tax number (Ukrainian РНОКПП, Russian ИНН of a person).
     TaxNumber,
+    /// A record number in a state register (Ukrainian УНЗР).
     RecordNumber,
+    /// A passport number.
     Passport,
+    /// An identity card number.
     IdCard,
+    /// A personal number (eIDAS `PNO`).
     PersonalNumber,
+    /// A Russian insurance number (СНИЛС).
     Snils,
+    /// An organisation's registration number (ЄДРПОУ, ОГРН, eIDAS `NTR`).
     Registration,
+    /// A VAT number.
     Vat,
 }
 
@@ -75,9 +85,11 @@ impl IdKind {
 /// organisation only when all three are equal.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub struct Identifier {
+    /// What kind of number it is.
     pub kind: IdKind,
     /// ISO 3166 alpha-2, upper case.
     pub country: String,
+    /// The number as the certificate gives it.
     pub value: String,
 }
 
@@ -137,18 +149,27 @@ impl Organisation {
 /// The identity a certificate names.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Identity {
+    /// A person or an organisation.
     pub kind: SubjectKind,
+    /// Surname (прізвище).
     pub surname: Option<String>,
+    /// Given name (ім'я).
     pub given_name: Option<String>,
+    /// Patronymic (по батькові), when the certificate carries one.
     pub patronymic: Option<String>,
     /// "Прізвище Ім'я По батькові" for a person; `None` for an organisation.
     pub full_name: Option<String>,
+    /// The subject's CN as written.
     pub common_name: Option<String>,
     /// A person's identifiers, best account key first.
     pub national_ids: Vec<Identifier>,
+    /// The organisation the person acts for, when the certificate names one.
     pub organisation: Option<Organisation>,
+    /// The person's title or position in the organisation.
     pub title: Option<String>,
+    /// Locality (L).
     pub locality: Option<String>,
+    /// Country (C), ISO 3166 alpha-2.
     pub country: Option<String>,
 }
 
@@ -160,6 +181,7 @@ impl Identity {
         Identity::from_x509(&cert)
     }
 
+    /// Read the identity of a decoded certificate.
     pub fn from_x509(cert: &X509Certificate<'_>) -> Result<Identity, Error> {
         let subject = Dn::read(cert.subject())?;
         let issuer = Dn::read(cert.issuer())?;

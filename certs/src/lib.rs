@@ -7,9 +7,12 @@
 //! - [`statement`] and [`cms`]: the login statement and the CAdES-BES SignedData around it.
 //! - [`devpki`]: a complete development PKI with every case the gateway must refuse.
 
+#![deny(missing_docs)]
+
 pub mod certificate;
 pub mod cms;
 pub mod der;
+#[cfg(feature = "devpki")]
 pub mod devpki;
 pub mod identity;
 pub mod load;
@@ -41,21 +44,30 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("malformed certificate: {0}")]
+    /// Not a well-formed certificate, CMS structure or key file.
     Malformed(String),
     #[error("the password does not open {0}")]
+    /// The password is wrong for this container.
     WrongPassword(String),
     #[error("{0} needs a password")]
+    /// The container is encrypted and no password was given.
     PasswordRequired(String),
     #[error("{0}: not a certificate, PKCS#7 bundle or PKCS#12 file that Brama can read")]
+    /// A file in none of the formats Brama reads.
     UnsupportedFile(String),
     #[error("{path}: {source}")]
+    /// A file could not be read or written.
     Io {
+        /// The file.
         path: PathBuf,
+        /// What the operating system said.
         source: std::io::Error,
     },
     #[error("{0} already holds a PKI; pass --force to replace it")]
+    /// `brama-certs init` would overwrite a PKI.
     AlreadyExists(PathBuf),
     #[error("cryptography failed: {0}")]
+    /// OpenSSL refused an operation.
     Crypto(String),
 }
 

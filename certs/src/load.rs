@@ -11,12 +11,14 @@ use crate::{der, oids, Error};
 
 const PKCS7_SIGNED_DATA: &str = "1.2.840.113549.1.7.2";
 
+/// Read a file, naming it in the error.
 pub fn read_file(path: &Path) -> Result<Vec<u8>, Error> {
     std::fs::read(path).map_err(Error::io(path))
 }
 
 /// A private key with its certificate and the chain that came with it.
 pub struct KeyAndChain {
+    /// The private key.
     pub key: PKey<Private>,
     /// The DER certificate of `key`.
     pub certificate: Vec<u8>,

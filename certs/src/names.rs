@@ -27,6 +27,7 @@ const IDENTITY_ATTRS: &[&str] = &[
 ];
 
 impl Dn {
+    /// Read a decoded Name.
     pub fn read(name: &X509Name<'_>) -> Result<Dn, Error> {
         let mut attrs = Vec::new();
         for attr in name.iter_attributes() {
@@ -94,8 +95,11 @@ pub fn normalise_space(s: &str) -> String {
 /// A person's name in parts. Apostrophes (ʼ ' ’) and hyphens are kept exactly as written.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PersonName {
+    /// Surname.
     pub surname: Option<String>,
+    /// Given name.
     pub given_name: Option<String>,
+    /// Patronymic.
     pub patronymic: Option<String>,
 }
 

@@ -33,17 +33,25 @@ pub struct QualifiedStatus {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
+/// The QcType statement (ETSI EN 319 412-5): what a qualified certificate is for.
 pub enum QcType {
+    /// Electronic signatures.
     Esign,
+    /// Electronic seals.
     Eseal,
+    /// Website authentication.
     Web,
+    /// A type Brama does not know, by its OID.
     Other(String),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
+/// The semantics identifier of a PKIX QCStatement (ETSI EN 319 412-1).
 pub enum Semantics {
+    /// A natural person's identifier.
     NaturalPerson,
+    /// A legal person's identifier.
     LegalPerson,
 }
 
@@ -158,6 +166,7 @@ pub enum Purpose {
 }
 
 impl Purpose {
+    /// What a certificate's keyUsage and EKU say it is for.
     pub fn read(cert: &X509Certificate<'_>) -> Result<Purpose, Error> {
         let bc = cert
             .basic_constraints()
@@ -180,6 +189,7 @@ impl Purpose {
         })
     }
 
+    /// Whether a key with this purpose may sign a login.
     pub fn can_sign(self) -> bool {
         self == Purpose::Signing
     }

@@ -10,10 +10,14 @@ use crate::Error;
 
 pub use crate::oids::LOGIN_STATEMENT as CONTENT_TYPE;
 
+/// The login statement (design.md §3): what the agent signs to sign in.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LoginStatement {
+    /// Format version (1).
     pub v: u32,
+    /// The origin the login is for.
     pub origin: String,
+    /// The gateway's challenge, as issued.
     pub challenge: String,
     /// Issued at, seconds since the Unix epoch (the agent's clock).
     pub iat: i64,
@@ -23,6 +27,7 @@ pub struct LoginStatement {
 pub const MAX_LEN: usize = 4096;
 
 impl LoginStatement {
+    /// A statement for `origin` and `challenge`, issued at `iat` (unix seconds).
     pub fn new(origin: &str, challenge: &str, iat: i64) -> LoginStatement {
         LoginStatement {
             v: 1,
@@ -37,6 +42,7 @@ impl LoginStatement {
         serde_json::to_vec(self).expect("statement serialises")
     }
 
+    /// Parse and check a statement's JSON bytes.
     pub fn parse(bytes: &[u8]) -> Result<LoginStatement, Error> {
         if bytes.len() > MAX_LEN {
             return Err(Error::malformed("login statement is too large"));

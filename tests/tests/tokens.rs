@@ -2,6 +2,7 @@
 //! own `SOFTHSM2_CONF` folder: dev-PKI keys imported with `softhsm2-util`, certificates with
 //! `pkcs11-tool`. The agent's helper runs through a small wrapper script that gives it that
 //! configuration (and, for one test, a pause before signing and its process id).
+#![allow(unsafe_code)] // libc::kill: the test kills the token helper mid-signature
 
 use brama_testkit::agent as common;
 

@@ -8,6 +8,7 @@
 //!
 //! `BRAMA_PKCS11_HELPER_PAUSE_MS` (tests only) makes the helper wait before each signature so
 //! a test can stop it mid-operation.
+#![allow(unsafe_code)] // libc: dup/dup2 to keep a private copy of stdout from the vendor module
 
 use std::io::{BufRead, Write};
 use std::os::fd::FromRawFd;

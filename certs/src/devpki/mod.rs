@@ -8,6 +8,7 @@
 //!
 //! The PKI is generated in a temporary folder beside `DIR` and moved into place at the end,
 //! so a failed run never leaves half a PKI, and an existing one is replaced only with `force`.
+#![allow(missing_docs)] // a development tool behind the `devpki` feature; manifest.json documents its output
 
 pub mod crl;
 pub mod ext;

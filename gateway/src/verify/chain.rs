@@ -75,7 +75,6 @@ impl TrustPolicy {
 }
 
 // libcrypto, linked through openssl-sys.
-#[allow(unsafe_code)] // a declaration of libcrypto's own function, with its C signature
 extern "C" {
     fn X509_STORE_add_crl(
         store: *mut openssl_sys::X509_STORE,
