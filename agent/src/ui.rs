@@ -4,6 +4,10 @@
 //! approve|deny, optional `remember`) so tests and assistive tools drive it exactly as a
 //! browser does. Its buttons start disabled and `approve.js` enables them after a short
 //! delay, so a page cannot trick a click onto them.
+//!
+//! Pages are askama templates (`agent/templates/`): every value is HTML-escaped by
+//! construction, so nothing a web page sends (its origin, a file name, a preview) can become
+//! markup on the page where the password is typed.
 
 use std::sync::Arc;
 
@@ -13,179 +17,231 @@ use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use zeroize::Zeroizing;
 
+use askama::Template;
+
 use crate::app::{App, Decision};
-use crate::requests::{Action, DocumentBody};
+use crate::requests::{self, DocumentBody};
 use crate::store::CertificateView;
 use crate::ApiError;
 
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
+/// One refusal shown on a page, in both languages, with its stable code.
+struct Notice {
+    code: &'static str,
+    uk: String,
+    en: String,
+}
+
+impl Notice {
+    fn of(e: &ApiError) -> Notice {
+        let (uk, en) = match e {
+            ApiError::WrongPassword {
+                tries_left: Some(n),
+            } => (
+                format!("Неправильний пароль. Залишилось спроб: {n}."),
+                format!("Wrong password. Tries left: {n}."),
+            ),
+            ApiError::WrongPassword { .. } => ("Неправильний пароль.".into(), "Wrong password.".into()),
+            ApiError::PinBlocked => (
+                "PIN-код токена заблоковано. Розблокуйте його PUK-кодом або зверніться до свого надавача послуг.".into(),
+                "The token's PIN is blocked. Unblock it with the PUK or contact your provider.".into(),
+            ),
+            ApiError::TokenUnavailable(_) => (
+                "Токен недоступний: перевірте, чи його під'єднано, і спробуйте ще раз.".into(),
+                "The token is unavailable: check that it is plugged in and try again.".into(),
+            ),
+            ApiError::LockedOut { retry_after } => (
+                format!("Забагато неправильних паролів. Спробуйте через {retry_after} с."),
+                format!("Too many wrong passwords. Try again in {retry_after} s."),
+            ),
+            ApiError::NeedsUnlock => (
+                "Введіть пароль до ключа.".into(),
+                "Type the key's password.".into(),
+            ),
+            ApiError::ContainerBusy => (
+                "Ключ зараз зайнятий іншим підписанням.".into(),
+                "The key is busy with another signature.".into(),
+            ),
+            other => ("Не вдалося виконати запит.".into(), other.to_string()),
+        };
+        Notice {
+            code: e.code(),
+            uk,
+            en,
         }
     }
-    out
+
+    fn final_try() -> Notice {
+        Notice {
+            code: "final_try",
+            uk: "Залишилася остання спроба: ще один неправильний PIN-код заблокує токен.".into(),
+            en: "One try left: one more wrong PIN blocks the token.".into(),
+        }
+    }
 }
 
-fn page(title: &str, body: &str) -> Html<String> {
-    Html(format!(
-        "<!doctype html><html lang=\"uk\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width\"><title>{}</title>\
-         <link rel=\"stylesheet\" href=\"/ui/style.css\"><script src=\"/ui/approve.js\" defer></script>\
-         </head><body><main>{body}</main></body></html>",
-        escape(title)
-    ))
+/// What the approval page asks about.
+enum Action {
+    Containers,
+    Authenticate,
+    Sign(DocumentView),
 }
 
-/// Bilingual text: Ukrainian first, English under it.
-fn t(uk: &str, en: &str) -> String {
-    format!("{uk}<br><span class=\"en\" lang=\"en\">{en}</span>")
+/// A document to sign, as the page shows it.
+struct DocumentView {
+    name: String,
+    size: usize,
+    /// Only a hash was brought: no size to show.
+    hash_only: bool,
+    hash_name: &'static str,
+    fingerprint: String,
+    preview: Option<String>,
 }
 
-fn error_box(e: &ApiError) -> String {
-    let (uk, en) = match e {
-        ApiError::WrongPassword {
-            tries_left: Some(n),
-        } => (
-            format!("Неправильний пароль. Залишилось спроб: {n}."),
-            format!("Wrong password. Tries left: {n}."),
-        ),
-        ApiError::WrongPassword { .. } => ("Неправильний пароль.".into(), "Wrong password.".into()),
-        ApiError::PinBlocked => (
-            "PIN-код токена заблоковано. Розблокуйте його PUK-кодом або зверніться до свого надавача послуг.".into(),
-            "The token's PIN is blocked. Unblock it with the PUK or contact your provider.".into(),
-        ),
-        ApiError::TokenUnavailable(_) => (
-            "Токен недоступний: перевірте, чи його під'єднано, і спробуйте ще раз.".into(),
-            "The token is unavailable: check that it is plugged in and try again.".into(),
-        ),
-        ApiError::LockedOut { retry_after } => (
-            format!("Забагато неправильних паролів. Спробуйте через {retry_after} с."),
-            format!("Too many wrong passwords. Try again in {retry_after} s."),
-        ),
-        ApiError::NeedsUnlock => (
-            "Введіть пароль до ключа.".into(),
-            "Type the key's password.".into(),
-        ),
-        ApiError::ContainerBusy => (
-            "Ключ зараз зайнятий іншим підписанням.".into(),
-            "The key is busy with another signature.".into(),
-        ),
-        other => ("Не вдалося виконати запит.".into(), other.to_string()),
-    };
-    format!(
-        "<p class=\"error\" role=\"alert\" data-code=\"{}\">{}</p>",
-        e.code(),
-        t(&escape(&uk), &escape(&en))
-    )
+/// The signing certificate, as the page shows it.
+struct CertificateBlock {
+    holder: String,
+    issuer: String,
+    not_before: String,
+    not_after: String,
+    qualified: bool,
 }
 
-fn certificate_block(v: &CertificateView) -> String {
-    let s = &v.summary;
-    let qualified = if v.qualified_esign {
-        t("кваліфікований", "qualified")
-    } else {
-        t("не кваліфікований", "not qualified")
-    };
-    format!(
-        "<dl class=\"cert\"><dt>{}</dt><dd>{}</dd><dt>{}</dt><dd>{}</dd><dt>{}</dt><dd>{} — {}</dd><dt>{}</dt><dd>{}</dd></dl>",
-        t("Власник", "Holder"), escape(&v.name),
-        t("Видавець", "Issuer"), escape(s.issuer_name.as_deref().unwrap_or(&s.issuer)),
-        t("Чинний", "Valid"), escape(&s.not_before), escape(&s.not_after),
-        t("Статус", "Status"), qualified,
-    )
+/// Which secret the page asks for.
+enum Password {
+    None,
+    /// A token's PIN (a token logs out after each signature: nothing to remember).
+    TokenPin,
+    /// A key container's password, with the offer to remember it for a while.
+    Key,
 }
 
-/// The approval page body for a pending request, or why there is none.
-fn approval_body(app: &App, id: &str, error: Option<&ApiError>) -> Result<String, ApiError> {
+#[derive(Template)]
+#[template(path = "approve.html")]
+struct ApprovePage {
+    title: &'static str,
+    id: String,
+    origin: String,
+    action: Action,
+    certificate: Option<CertificateBlock>,
+    medium: Option<String>,
+    notices: Vec<Notice>,
+    csrf_token: String,
+    password: Password,
+    delay_ms: u64,
+}
+
+#[derive(Template)]
+#[template(path = "message.html")]
+struct MessagePage {
+    title: &'static str,
+    /// (class, Ukrainian, English) of a finished request; the page closes itself.
+    outcome: Option<(&'static str, &'static str, &'static str)>,
+    notices: Vec<Notice>,
+}
+
+#[derive(Template)]
+#[template(path = "origins.html")]
+struct OriginsPage {
+    title: &'static str,
+    /// (origin, approved at).
+    origins: Vec<(String, String)>,
+}
+
+/// A rendered page; rendering fails only on a formatter error, which never happens writing
+/// to a String.
+fn html(page: &impl Template) -> Html<String> {
+    Html(page.render().unwrap_or_else(|e| {
+        tracing::error!("page template: {e}");
+        String::from("<!doctype html><title>Brama</title><p>Brama")
+    }))
+}
+
+/// The approval page for a pending request, or why there is none.
+fn approval_page(app: &App, id: &str, error: Option<&ApiError>) -> Result<ApprovePage, ApiError> {
     app.requests.with_pending(id, |r| {
-        let origin = escape(&r.origin);
-        let mut body = String::new();
-        body.push_str(&format!("<h1>{}</h1>", t("Запит від вебсайту", "Request from a website")));
-        body.push_str(&format!("<p class=\"origin\"><strong>{origin}</strong></p>"));
-        let (what, container) = match &r.action {
-            Action::Containers => (t("Дозволити цьому сайту бачити ваші сертифікати?", "Allow this site to see your certificates?"), None),
-            Action::Authenticate { container, certificate, .. } => (
-                t(&format!("Увійти на {origin}"), &format!("Sign in to {origin}")),
+        let (action, target) = match &r.action {
+            requests::Action::Containers => (Action::Containers, None),
+            requests::Action::Authenticate {
+                container,
+                certificate,
+                ..
+            } => (
+                Action::Authenticate,
                 Some((container.clone(), certificate.clone())),
             ),
-            Action::Sign { container, certificate, document } => {
-                let mut d = t(&format!("Підписати документ для {origin}"), &format!("Sign a document for {origin}"));
-                d.push_str(&format!(
-                    "<dl class=\"doc\"><dt>{}</dt><dd>{}</dd><dt>{}</dt><dd>{}</dd><dt>{}</dt><dd><code>{}</code></dd></dl>",
-                    t("Файл", "File"), escape(&document.name),
-                    t("Розмір", "Size"),
-                    if matches!(document.body, DocumentBody::Digest(..)) && document.size == 0 { t("лише геш", "hash only") } else { format!("{} B", document.size) },
-                    match document.body {
-                        DocumentBody::Digest(d, _) if document.size == 0 => d.name(),
-                        _ => "SHA-256",
-                    },
-                    escape(&document.fingerprint),
-                ));
-                if let Some(p) = &document.preview {
-                    d.push_str(&format!("<pre class=\"preview\">{}</pre>", escape(p)));
-                }
-                (d, Some((container.clone(), certificate.clone())))
+            requests::Action::Sign {
+                container,
+                certificate,
+                document,
+            } => {
+                let hash_only =
+                    matches!(document.body, DocumentBody::Digest(..)) && document.size == 0;
+                let hash_name = match document.body {
+                    DocumentBody::Digest(d, _) if document.size == 0 => d.name(),
+                    _ => "SHA-256",
+                };
+                (
+                    Action::Sign(DocumentView {
+                        name: document.name.clone(),
+                        size: document.size,
+                        hash_only,
+                        hash_name,
+                        fingerprint: document.fingerprint.clone(),
+                        preview: document.preview.clone(),
+                    }),
+                    Some((container.clone(), certificate.clone())),
+                )
             }
         };
-        body.push_str(&format!("<p class=\"what\">{what}</p>"));
-        let mut needs_password = false;
-        let mut token = None;
-        if let Some((container, certificate)) = container {
+        let mut page = ApprovePage {
+            title: "Brama — підтвердження",
+            id: id.to_string(),
+            origin: r.origin.clone(),
+            action,
+            certificate: None,
+            medium: None,
+            notices: Vec::new(),
+            csrf_token: r.csrf_token.clone(),
+            password: Password::None,
+            delay_ms: app.config.approval_delay_ms,
+        };
+        if let Some((container, certificate)) = target {
             match app.container(&container).and_then(|c| {
                 let cert = c.signing_certificate(certificate.as_deref())?;
                 Ok((c, cert))
             }) {
                 Ok((c, cert)) => {
-                    if let Some(v) = CertificateView::of(&cert) {
-                        body.push_str(&certificate_block(&v));
-                    }
-                    body.push_str(&format!("<p class=\"medium\">{} {}</p>", t("Носій:", "Medium:"), escape(&format!("{} ({})", c.label, c.medium))));
-                    if let Some(tk) = &c.token {
-                        if tk.pin.locked {
-                            body.push_str(&error_box(&ApiError::PinBlocked));
-                        } else if tk.pin.final_try {
-                            body.push_str(&format!("<p class=\"error\" role=\"alert\" data-code=\"final_try\">{}</p>", t(
-                                "Залишилася остання спроба: ще один неправильний PIN-код заблокує токен.",
-                                "One try left: one more wrong PIN blocks the token.")));
+                    page.certificate = CertificateView::of(&cert).map(|v| CertificateBlock {
+                        holder: v.name.clone(),
+                        issuer: v
+                            .summary
+                            .issuer_name
+                            .clone()
+                            .unwrap_or_else(|| v.summary.issuer.clone()),
+                        not_before: v.summary.not_before.clone(),
+                        not_after: v.summary.not_after.clone(),
+                        qualified: v.qualified_esign,
+                    });
+                    page.medium = Some(format!("{} ({})", c.label, c.medium));
+                    page.password = match &c.token {
+                        Some(tk) => {
+                            if tk.pin.locked {
+                                page.notices.push(Notice::of(&ApiError::PinBlocked));
+                            } else if tk.pin.final_try {
+                                page.notices.push(Notice::final_try());
+                            }
+                            Password::TokenPin
                         }
-                    }
-                    token = c.token.clone();
-                    needs_password = true;
+                        None => Password::Key,
+                    };
                 }
-                Err(e) => body.push_str(&error_box(&e)),
+                Err(e) => page.notices.push(Notice::of(&e)),
             }
         }
         if let Some(e) = error {
-            body.push_str(&error_box(e));
+            page.notices.push(Notice::of(e));
         }
-        body.push_str(&format!("<form method=\"post\" action=\"/ui/approve/{id}\"><input type=\"hidden\" name=\"csrf_token\" value=\"{}\">", escape(&r.csrf_token)));
-        if needs_password && token.is_some() {
-            // A token logs out after each signature: there is nothing to remember.
-            body.push_str(&format!(
-                "<label>{}<input type=\"password\" name=\"password\" autocomplete=\"off\" autofocus></label>",
-                t("PIN-код токена", "Token PIN"),
-            ));
-        } else if needs_password {
-            body.push_str(&format!(
-                "<label>{}<input type=\"password\" name=\"password\" autocomplete=\"off\" autofocus></label>\
-                 <label class=\"remember\"><input type=\"checkbox\" name=\"remember\" value=\"1\"> {}</label>",
-                t("Пароль до ключа", "Key password"),
-                t("Не питати пароль для цього сайту кілька хвилин", "Do not ask for the password for this site for a few minutes"),
-            ));
-        }
-        body.push_str(&format!(
-            "<div class=\"buttons\" data-delay=\"{}\"><button name=\"decision\" value=\"approve\" disabled>{}</button>\
-             <button name=\"decision\" value=\"deny\" disabled>{}</button></div></form>",
-            app.config.approval_delay_ms, t("Дозволити", "Approve"), t("Відхилити", "Deny"),
-        ));
-        body
+        page
     })
 }
 
@@ -195,16 +251,26 @@ fn gone_page(e: &ApiError) -> Response {
     } else {
         e.status()
     };
-    (
-        status,
-        page("Brama", &format!("<h1>Brama</h1>{}", error_box(e))),
-    )
-        .into_response()
+    let page = MessagePage {
+        title: "Brama",
+        outcome: None,
+        notices: vec![Notice::of(e)],
+    };
+    (status, html(&page)).into_response()
+}
+
+fn finished(class: &'static str, uk: &'static str, en: &'static str) -> Response {
+    html(&MessagePage {
+        title: "Brama",
+        outcome: Some((class, uk, en)),
+        notices: Vec::new(),
+    })
+    .into_response()
 }
 
 pub async fn approve_page(State(app): State<Arc<App>>, Path(id): Path<String>) -> Response {
-    match approval_body(&app, &id, None) {
-        Ok(body) => page("Brama — підтвердження", &body).into_response(),
+    match approval_page(&app, &id, None) {
+        Ok(page) => html(&page).into_response(),
         Err(e) => gone_page(&e),
     }
 }
@@ -267,25 +333,12 @@ pub async fn approve_post(
     .await
     .unwrap_or_else(|e| Err(ApiError::SigningFailed(e.to_string())));
     match outcome {
-        Ok(Decision::Done) => page(
-            "Brama",
-            &format!(
-                "<h1>Brama</h1><p class=\"done\" data-close=\"1\">{}</p>",
-                t(
-                    "Готово. Це вікно можна закрити.",
-                    "Done. You can close this window."
-                )
-            ),
-        )
-        .into_response(),
-        Ok(Decision::Denied) => page(
-            "Brama",
-            &format!(
-                "<h1>Brama</h1><p class=\"denied\" data-close=\"1\">{}</p>",
-                t("Запит відхилено.", "Request denied.")
-            ),
-        )
-        .into_response(),
+        Ok(Decision::Done) => finished(
+            "done",
+            "Готово. Це вікно можна закрити.",
+            "Done. You can close this window.",
+        ),
+        Ok(Decision::Denied) => finished("denied", "Запит відхилено.", "Request denied."),
         Err(
             e @ (ApiError::WrongPassword { .. }
             | ApiError::LockedOut { .. }
@@ -297,8 +350,8 @@ pub async fn approve_post(
             | ApiError::NotForSigning
             | ApiError::ContainerUnreadable(_)
             | ApiError::SigningFailed(_)),
-        ) => match approval_body(&app, &id, Some(&e)) {
-            Ok(body) => (e.status(), page("Brama — підтвердження", &body)).into_response(),
+        ) => match approval_page(&app, &id, Some(&e)) {
+            Ok(page) => (e.status(), html(&page)).into_response(),
             Err(gone) => gone_page(&gone),
         },
         Err(e) => gone_page(&e),
@@ -306,19 +359,17 @@ pub async fn approve_post(
 }
 
 pub async fn origins_page(State(app): State<Arc<App>>) -> Response {
-    let mut body = format!("<h1>{}</h1>", t("Дозволені сайти", "Approved sites"));
-    let list = app.origins.list();
-    if list.is_empty() {
-        body.push_str(&format!("<p>{}</p>", t("Жодного.", "None.")));
-    }
-    for (origin, approval) in list {
-        body.push_str(&format!(
-            "<form method=\"post\" action=\"/ui/origins/revoke\" class=\"origin\"><span>{}</span> <small>{}</small>\
-             <input type=\"hidden\" name=\"origin\" value=\"{}\"><button>{}</button></form>",
-            escape(&origin), escape(&approval.approved_at), escape(&origin), t("Відкликати", "Revoke"),
-        ));
-    }
-    page("Brama", &body).into_response()
+    let origins = app
+        .origins
+        .list()
+        .into_iter()
+        .map(|(origin, approval)| (origin, approval.approved_at))
+        .collect();
+    html(&OriginsPage {
+        title: "Brama",
+        origins,
+    })
+    .into_response()
 }
 
 pub async fn revoke_origin(State(app): State<Arc<App>>, body: Bytes) -> Response {

@@ -69,7 +69,14 @@ pub async fn run(plan: &Plan, report: &mut Report) {
     for _ in 0..plan.sessions {
         sessions.push(
             store
-                .create_session(&account, ::gateway::store::Role::Citizen, "", now, 8 * 3600, false)
+                .create_session(
+                    &account,
+                    ::gateway::store::Role::Citizen,
+                    "",
+                    now,
+                    8 * 3600,
+                    false,
+                )
                 .await
                 .expect("session"),
         );

@@ -44,7 +44,8 @@ static SETUP: LazyLock<Setup> = LazyLock::new(|| {
         .expect("runtime");
     let pki = common::Pki::new();
     let s = common::statement("bench");
-    let login = pki.sign_with("citizen-p256",
+    let login = pki.sign_with(
+        "citizen-p256",
         statement::CONTENT_TYPE,
         Content::Attached(&s),
         |_| {},

@@ -13,9 +13,9 @@ use base64::Engine;
 use serde_json::json;
 
 use crate::challenge;
+use crate::cookies::{cookie, set_cookie, LOGIN_COOKIE, SESSION_COOKIE};
 use crate::error::GatewayError;
 use crate::login::{self, Context};
-use crate::proxy::headers::{cookie, LOGIN_COOKIE, SESSION_COOKIE};
 use crate::proxy::wants_html;
 use crate::request_log::LoggedAccount;
 use crate::state::{now, Gateway};
@@ -67,7 +67,7 @@ pub async fn challenge(
             .into_response();
     resp.headers_mut().insert(
         header::SET_COOKIE,
-        g.cookie(LOGIN_COOKIE, &browser, ttl, "Strict"),
+        set_cookie(LOGIN_COOKIE, &browser, ttl, "Strict"),
     );
     resp.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -131,9 +131,12 @@ pub async fn login(
     let ttl = g.config.session.ttl as i64;
     h.append(
         header::SET_COOKIE,
-        g.cookie(SESSION_COOKIE, &ok.session_id, ttl, "Lax"),
+        set_cookie(SESSION_COOKIE, &ok.session_id, ttl, "Lax"),
     );
-    h.append(header::SET_COOKIE, g.cookie(LOGIN_COOKIE, "", 0, "Strict"));
+    h.append(
+        header::SET_COOKIE,
+        set_cookie(LOGIN_COOKIE, "", 0, "Strict"),
+    );
     resp.extensions_mut().insert(LoggedAccount(ok.account.id));
     Ok(resp)
 }
@@ -152,18 +155,23 @@ pub async fn logout(State(g): State<Arc<Gateway>>, headers: HeaderMap) -> Answer
         Json(json!({ "redirect": "/auth/login" })).into_response()
     };
     resp.headers_mut()
-        .insert(header::SET_COOKIE, g.cookie(SESSION_COOKIE, "", 0, "Lax"));
+        .insert(header::SET_COOKIE, set_cookie(SESSION_COOKIE, "", 0, "Lax"));
     Ok(resp)
 }
 
 /// `GET /auth/me`: who the session is, for the cabinet's own scripts.
 pub async fn me(State(g): State<Arc<Gateway>>, headers: HeaderMap) -> Answer {
-    let (s, a) = g.session(&headers).await?.ok_or(GatewayError::NotSignedIn)?;
+    let (s, a) = g
+        .session(&headers)
+        .await?
+        .ok_or(GatewayError::NotSignedIn)?;
     let organisation = (!s.org_key.is_empty()).then_some(&s.org_key);
     let roles: Vec<_> = a
         .roles
         .iter()
-        .map(|r| json!({"role": r.role, "organisation": r.org_key, "organisation_name": r.org_name}))
+        .map(
+            |r| json!({"role": r.role, "organisation": r.org_key, "organisation_name": r.org_name}),
+        )
         .collect();
     let body = Json(json!({
         "account_id": a.id, "role": s.role, "organisation": organisation,
@@ -193,12 +201,14 @@ pub async fn role(
     g.check_cabinet_origin(&headers)?;
     let RoleBody { role, organisation } = serde_json::from_slice(&body).map_err(|_| {
         GatewayError::BadRequest(
-            "expected {\"role\": \"citizen\" | \"representative\", \"organisation\": \"…\"}"
-                .into(),
+            "expected {\"role\": \"citizen\" | \"representative\", \"organisation\": \"…\"}".into(),
         )
     })?;
     let id = cookie(&headers, SESSION_COOKIE).ok_or(GatewayError::NotSignedIn)?;
-    let (_, account) = g.session(&headers).await?.ok_or(GatewayError::NotSignedIn)?;
+    let (_, account) = g
+        .session(&headers)
+        .await?
+        .ok_or(GatewayError::NotSignedIn)?;
     let role = Role::parse(&role)
         .filter(|r| account.holds(*r, &organisation))
         .ok_or(GatewayError::RoleNotAllowed)?;

@@ -1,6 +1,9 @@
 //! Gateway configuration: a TOML file (`--config`) with every key overridable by
 //! `BRAMA_GATEWAY_*` variables, `__` for nesting (`BRAMA_GATEWAY_TRUST__QUALIFIED=any`).
 //! A bad value is refused with the key's name and what is wrong (exit status 2).
+//!
+//! Over 500 lines on purpose: the whole configuration schema, its defaults and its validation read
+//! together, one section after another, like the operator guide that documents them.
 
 use std::path::{Path, PathBuf};
 
@@ -398,7 +401,8 @@ impl Config {
             }
         }
         if let Some(ca) = &self.backend_ca {
-            crate::tls::client_config(Some(&resolve(base, ca))).map_err(|e| bad(e.key, e.problem))?;
+            crate::tls::client_config(Some(&resolve(base, ca)))
+                .map_err(|e| bad(e.key, e.problem))?;
         }
         self.trust_policy(base).map(|_| ())
     }

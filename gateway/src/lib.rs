@@ -10,7 +10,7 @@
 //!
 //! - connections: [`listener`] (accept, TLS, hyper) + [`framing`] (request smuggling guard)
 //!   + [`tls`]; [`server`] (the router and the start of it all), [`request_log`].
-//! - state: [`state`] (the [`Gateway`] built once from [`config`]).
+//! - state: [`state`] (the [`Gateway`] built once from [`config`]), [`cookies`].
 //! - the `/auth` routes: [`auth`] (thin handlers) over [`login`] (a login as a plain
 //!   function), [`verify`] (design.md §4 steps 1–5), [`revocation`] (step 7), [`challenge`]
 //!   (HMAC-sealed challenges), [`limits`]; [`pages`] (login and role pages).
@@ -26,6 +26,7 @@ pub mod auth;
 pub mod cache;
 pub mod challenge;
 pub mod config;
+pub mod cookies;
 pub mod error;
 pub mod framing;
 pub mod limits;

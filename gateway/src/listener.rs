@@ -108,4 +108,3 @@ where
         tracing::debug!(%peer, "connection ended: {e}");
     }
 }
-

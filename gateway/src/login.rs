@@ -103,14 +103,16 @@ async fn run(
     let at = now.unix_timestamp();
     // Steps 1–5; step 2 (origin, challenge) runs before any costly work.
     let mut opened: Option<Opened> = None;
-    let verified = ctx.verifier.verify_login(signature, now, |statement| {
-        if statement.origin != ctx.public_origin {
-            return Err(LoginError::WrongOrigin(statement.origin.clone()));
-        }
-        opened = Some(ctx.keys.open(&statement.challenge, browser_id, at)?);
-        Ok(())
-    })
-    .map_err(|e| (e, None))?;
+    let verified = ctx
+        .verifier
+        .verify_login(signature, now, |statement| {
+            if statement.origin != ctx.public_origin {
+                return Err(LoginError::WrongOrigin(statement.origin.clone()));
+            }
+            opened = Some(ctx.keys.open(&statement.challenge, browser_id, at)?);
+            Ok(())
+        })
+        .map_err(|e| (e, None))?;
     let summary = &verified.checked.summary;
     let cert = (summary.issuer.clone(), summary.serial.clone());
     let fail = |e: LoginError| (e, Some(cert.clone()));
@@ -134,7 +136,8 @@ async fn run(
     // Step 7: revocation.
     let mut revocation_soft_fail = None;
     if let (Some(checker), [leaf, issuer, ..]) = (ctx.revocation, &verified.checked.chain[..]) {
-        match checker.check(leaf, issuer, at).await {
+        let sources = &verified.checked.crl_sources;
+        match checker.check_with(leaf, issuer, sources, at).await {
             Verdict::Good { .. } => {}
             Verdict::Revoked {
                 at: when,

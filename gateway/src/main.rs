@@ -319,10 +319,14 @@ fn check_cert(
         return Err("no trust anchors: give --anchors FILE or --config FILE".into());
     }
     for i in intermediates {
-        policy.intermediates.extend(config::read_certificates(i).map_err(|e| e.to_string())?);
+        policy
+            .intermediates
+            .extend(config::read_certificates(i).map_err(|e| e.to_string())?);
     }
     for c in crls {
-        policy.crls.push(config::read_crl(c).map_err(|e| e.to_string())?);
+        policy
+            .crls
+            .push(config::read_crl(c).map_err(|e| e.to_string())?);
     }
     if any {
         policy.qualified = chain::Qualified::Any;

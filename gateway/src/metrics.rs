@@ -77,4 +77,3 @@ pub fn route_label(path: &str) -> &'static str {
         _ => "forward",
     }
 }
-

@@ -15,9 +15,18 @@ use crate::state::Gateway;
 /// The routes of the pages and assets.
 pub fn routes() -> Router<Arc<Gateway>> {
     Router::new()
-        .route("/auth/login.js", get(|| asset(JS, include_str!("../pages/login.js"))))
-        .route("/auth/role.js", get(|| asset(JS, include_str!("../pages/role.js"))))
-        .route("/auth/style.css", get(|| asset(CSS, include_str!("../pages/style.css"))))
+        .route(
+            "/auth/login.js",
+            get(|| asset(JS, include_str!("../pages/login.js"))),
+        )
+        .route(
+            "/auth/role.js",
+            get(|| asset(JS, include_str!("../pages/role.js"))),
+        )
+        .route(
+            "/auth/style.css",
+            get(|| asset(CSS, include_str!("../pages/style.css"))),
+        )
         .route(
             "/auth/brama-agent.js",
             get(|| asset(JS, include_str!("../pages/brama-agent.js"))),

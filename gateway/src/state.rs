@@ -6,20 +6,23 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::http::{header, HeaderMap, HeaderValue, Uri};
+use axum::http::{header, HeaderMap, Uri};
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 
-use crate::assertion::Assertions;
-use crate::challenge::Keys;
+use zeroize::Zeroizing;
+
+use crate::assertion::{Assertions, SigningKey};
+use crate::challenge::{Key, Keys};
 use crate::config::{Config, ConfigError};
+use crate::cookies::{cookie, SESSION_COOKIE};
 use crate::error::GatewayError;
 use crate::limits::Limiter;
 use crate::metrics::Metrics;
-use crate::proxy::headers::SESSION_COOKIE;
 use crate::revocation::{Checker, Mode};
 use crate::sessions::Sessions;
+use crate::store::keys::KeyPurpose;
 use crate::store::{Account, Session, Store, StoreError};
 use crate::tls::TlsError;
 use crate::verify::Verifier;
@@ -72,11 +75,44 @@ pub(crate) fn now() -> time::OffsetDateTime {
     time::OffsetDateTime::now_utc()
 }
 
+/// The challenge HMAC keys shared through the database: the newest seals, older ones open.
+async fn challenge_keys(store: &Store) -> Result<Keys, StoreError> {
+    let mut fresh = Zeroizing::new([0u8; 32]);
+    openssl::rand::rand_bytes(fresh.as_mut()).expect("OpenSSL random");
+    let mut keys = store
+        .keys(
+            KeyPurpose::Challenge,
+            fresh.as_ref(),
+            now().unix_timestamp(),
+        )
+        .await?
+        .into_iter()
+        .map(|k| Key {
+            id: k.kid,
+            secret: k.secret,
+        });
+    let current = keys.next().ok_or(StoreError::Corrupt("challenge key"))?;
+    Ok(Keys {
+        current,
+        previous: keys.collect(),
+    })
+}
+
+/// The ES256 assertion key shared through the database (the nodes publish one JWKS).
+async fn assertion_key(store: &Store) -> Result<SigningKey, StoreError> {
+    let fresh = Zeroizing::new(SigningKey::generate("1").to_pkcs8());
+    let stored = store
+        .keys(KeyPurpose::Assertion, &fresh, now().unix_timestamp())
+        .await?;
+    SigningKey::from_pkcs8(&stored[0].kid.to_string(), &stored[0].secret)
+        .map_err(|_| StoreError::Corrupt("assertion key"))
+}
+
 impl Gateway {
     pub async fn new(config: Config, config_dir: Option<&Path>) -> Result<Gateway, StartError> {
         let policy = config.trust_policy(config_dir)?;
         let store = Store::connect(&config.database).await?;
-        let keys = store.challenge_keys(now().unix_timestamp()).await?;
+        let keys = challenge_keys(&store).await?;
         config.backend.parse::<Uri>()?;
         let mut connector = HttpConnector::new();
         connector.set_connect_timeout(Some(Duration::from_secs(5)));
@@ -93,7 +129,7 @@ impl Gateway {
         let client = Client::builder(hyper_util::rt::TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(60))
             .build(connector);
-        let key = store.assertion_key(now().unix_timestamp()).await?;
+        let key = assertion_key(&store).await?;
         let assertions = Assertions::new(key, &config.public_origin, &config.backend);
         let revocation = match config.revocation.mode {
             Mode::Off => None,
@@ -133,23 +169,13 @@ impl Gateway {
         }
     }
 
-    /// A `Set-Cookie` value for one of the gateway's `__Host-` cookies.
-    pub fn cookie(&self, name: &str, value: &str, max_age: i64, same_site: &str) -> HeaderValue {
-        // Always Secure: `__Host-` cookies require it, and browsers accept Secure cookies
-        // from http://localhost, so a development gateway works too.
-        HeaderValue::from_str(&format!(
-            "{name}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite={same_site}; Secure"
-        ))
-        .expect("cookie is ASCII")
-    }
-
     /// The request's session and its account, or `None` without a live one. Runs on every
     /// forwarded request (`cargo bench -p gateway` measures it).
     pub async fn session(
         &self,
         headers: &HeaderMap,
     ) -> Result<Option<(Session, Account)>, StoreError> {
-        match crate::proxy::headers::cookie(headers, SESSION_COOKIE) {
+        match cookie(headers, SESSION_COOKIE) {
             Some(cookie) => {
                 self.sessions
                     .lookup(&self.store, cookie, now().unix_timestamp())

@@ -54,9 +54,8 @@ fn tls_error(key: &'static str, problem: impl Into<String>) -> TlsError {
 
 /// A certificate chain and its private key from PEM files, checked to belong together.
 pub fn load_certified_key(cert: &Path, key: &Path) -> Result<CertifiedKey, TlsError> {
-    let bad_cert = |e: rustls_pki_types::pem::Error| {
-        tls_error("tls.cert", format!("{}: {e}", cert.display()))
-    };
+    let bad_cert =
+        |e: rustls_pki_types::pem::Error| tls_error("tls.cert", format!("{}: {e}", cert.display()));
     let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
         .map_err(bad_cert)?
         .collect::<Result<_, _>>()

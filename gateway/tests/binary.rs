@@ -6,7 +6,7 @@ use brama_testkit::gateway as common;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
-use common::{ORIGIN, Pki};
+use common::{Pki, ORIGIN};
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_brama-gateway");

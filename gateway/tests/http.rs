@@ -3,7 +3,10 @@
 
 use brama_testkit::gateway as common;
 
-use common::{Fixture, ORIGIN, Pki, challenge, client, echo_backend, login, raw, set_cookie, sign_in, start, start_with};
+use common::{
+    challenge, client, echo_backend, login, raw, set_cookie, sign_in, start, start_with, Fixture,
+    Pki, ORIGIN,
+};
 use gateway::server::Running;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -207,8 +210,12 @@ async fn every_login_refusal_over_http_has_its_status_and_code() {
         LoginStatement::new(ORIGIN, c, time::OffsetDateTime::now_utc().unix_timestamp()).to_bytes()
     };
     let p384_cert = std::fs::read(
-        p.dir
-            .join(&p.manifest.certificate("citizen-p384").unwrap().certificate_der),
+        p.dir.join(
+            &p.manifest
+                .certificate("citizen-p384")
+                .unwrap()
+                .certificate_der,
+        ),
     )
     .unwrap();
 
@@ -265,7 +272,8 @@ async fn every_login_refusal_over_http_has_its_status_and_code() {
             "a hash-mode document signature over the statement's digest",
             Box::new(|c: &str| {
                 let digest = Digest::Sha256.hash(&fresh(c));
-                p.sign_with("citizen-p256",
+                p.sign_with(
+                    "citizen-p256",
                     cms::ID_DATA,
                     Content::Detached { digest: &digest },
                     |_| {},
@@ -279,7 +287,8 @@ async fn every_login_refusal_over_http_has_its_status_and_code() {
             Box::new(|c: &str| {
                 let s = fresh(c);
                 let other = p384_cert.clone();
-                p.sign_with("citizen-p256",
+                p.sign_with(
+                    "citizen-p256",
                     CONTENT_TYPE,
                     Content::Attached(&s),
                     move |r| {

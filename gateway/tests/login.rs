@@ -3,7 +3,7 @@
 
 use brama_testkit::gateway as common;
 
-use common::{ORIGIN, Pki};
+use common::{Pki, ORIGIN};
 use gateway::challenge::{self, Key, Keys};
 use gateway::login::{self, Context};
 use gateway::store::{KeyKind, Outcome, Role, Store};

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{Pki, client, echo_backend, sign_in, start_with, tls_files};
+use common::{client, echo_backend, sign_in, start_with, tls_files, Pki};
 use http_body_util::{BodyExt, Empty};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use rustls_pki_types::pem::PemObject;

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use certs::devpki::{self, crl::Publish};
-use common::{ORIGIN, challenge, client, echo_backend, login, set_cookie};
+use common::{challenge, client, echo_backend, login, set_cookie, ORIGIN};
 use gateway::config::Config;
 use gateway::revocation::{Checker, Verdict};
 use gateway::server::{self, Running};

@@ -8,18 +8,14 @@ use std::process::Command;
 
 use certs::cms::{self, Content, Digest};
 use certs::statement::{self, LoginStatement};
-use common::{ORIGIN, Pki, statement};
+use common::{statement, Pki, ORIGIN};
 use gateway::verify::chain::{KeyUsageRule, Qualified, TrustPolicy};
 use gateway::verify::{VerifiedLogin, Verifier};
 use gateway::LoginError;
 
 fn login(p: &Pki, name: &str) -> Vec<u8> {
     let s = statement("ch");
-    p.sign_with(name,
-        statement::CONTENT_TYPE,
-        Content::Attached(&s),
-        |_| {},
-    )
+    p.sign_with(name, statement::CONTENT_TYPE, Content::Attached(&s), |_| {})
 }
 
 fn verify(p: &Pki, der: &[u8]) -> Result<VerifiedLogin, LoginError> {
@@ -64,7 +60,8 @@ fn every_dev_pki_certificate_gets_its_expected_verdict() {
             let s = statement("ch");
             let ca = std::fs::read(p.dir.join("untrusted-ca.cer")).unwrap();
             let chain = vec![ca];
-            p.sign_with(&e.name,
+            p.sign_with(
+                &e.name,
                 statement::CONTENT_TYPE,
                 Content::Attached(&s),
                 |r| r.chain = Box::leak(chain.into_boxed_slice()),
@@ -155,22 +152,20 @@ fn attacks_on_the_signature_get_their_codes() {
     let p = Pki::new();
     let s = statement("ch");
     // A document signature (id-data), attached.
-    let doc = p.sign_with("citizen-p256",
-        cms::ID_DATA,
-        Content::Attached(&s),
-        |_| {},
-    );
+    let doc = p.sign_with("citizen-p256", cms::ID_DATA, Content::Attached(&s), |_| {});
     assert_eq!(code(verify(&p, &doc)), "wrong_content_type");
     // A hash-mode document signature over the statement's digest.
     let digest = Digest::Sha256.hash(&s);
-    let hashed = p.sign_with("citizen-p256",
+    let hashed = p.sign_with(
+        "citizen-p256",
         cms::ID_DATA,
         Content::Detached { digest: &digest },
         |_| {},
     );
     assert_eq!(code(verify(&p, &hashed)), "wrong_content_type");
     // A detached login statement.
-    let detached = p.sign_with("citizen-p256",
+    let detached = p.sign_with(
+        "citizen-p256",
         statement::CONTENT_TYPE,
         Content::Detached { digest: &digest },
         |_| {},
@@ -191,7 +186,8 @@ fn attacks_on_the_signature_get_their_codes() {
 
     // Another site's statement.
     let other = LoginStatement::new("https://evil.example", "ch", 1).to_bytes();
-    let evil = p.sign_with("citizen-p256",
+    let evil = p.sign_with(
+        "citizen-p256",
         statement::CONTENT_TYPE,
         Content::Attached(&other),
         |_| {},
@@ -204,7 +200,8 @@ fn attacks_on_the_signature_get_their_codes() {
         "malformed_signature"
     );
     assert_eq!(code(verify(&p, &vec![0x30; 70_000])), "too_large");
-    let junk = p.sign_with("citizen-p256",
+    let junk = p.sign_with(
+        "citizen-p256",
         statement::CONTENT_TYPE,
         Content::Attached(b"{\"v\":1}"),
         |_| {},
@@ -275,7 +272,8 @@ fn signer_certificate_must_be_the_one_signing_certificate_v2_names() {
     let real = std::fs::read(p.dir.join(&e.certificate_der)).unwrap();
     let s = statement("ch");
     // Signed and embedded as the other certificate, but signing-certificate-v2 names the real one.
-    let forged = p.sign_with("citizen-p256",
+    let forged = p.sign_with(
+        "citizen-p256",
         statement::CONTENT_TYPE,
         Content::Attached(&s),
         |r| {
@@ -337,9 +335,7 @@ fn qualified_any_accepts_the_non_qualified_and_policies_filter() {
     // Seals stay refused even under "any": not a person.
     let seal = login(&p, "seal-p256");
     assert_eq!(
-        verify_under(any(), &seal)
-            .unwrap_err()
-            .code(),
+        verify_under(any(), &seal).unwrap_err().code(),
         "not_a_person"
     );
 
@@ -347,17 +343,13 @@ fn qualified_any_accepts_the_non_qualified_and_policies_filter() {
     let mut deny = p.policy();
     deny.policies_deny = vec![certs::oids::UA_QUALIFIED_POLICY.into()];
     assert_eq!(
-        verify_under(deny, &citizen)
-            .unwrap_err()
-            .code(),
+        verify_under(deny, &citizen).unwrap_err().code(),
         "policy_not_allowed"
     );
     let mut allow = p.policy();
     allow.policies_allow = vec!["1.2.3.4".into()];
     assert_eq!(
-        verify_under(allow, &citizen)
-        .unwrap_err()
-        .code(),
+        verify_under(allow, &citizen).unwrap_err().code(),
         "policy_not_allowed"
     );
     let mut nr_only = p.policy();
@@ -401,6 +393,10 @@ fn a_ca_validated_once_is_trusted_again_only_under_the_same_anchors() {
         ("sha1", "weak_algorithm"),
         ("rsa1024", "weak_key"),
     ] {
-        assert_eq!(code(verify_by(&verifier, &login(&p, name))), expected, "{name}");
+        assert_eq!(
+            code(verify_by(&verifier, &login(&p, name))),
+            expected,
+            "{name}"
+        );
     }
 }

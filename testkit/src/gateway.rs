@@ -10,7 +10,6 @@ use gateway::server::{self, Running};
 use reqwest::{Client, StatusCode};
 use serde_json::{json, Value};
 
-
 pub use crate::pki::{statement, Pki, ORIGIN};
 
 /// A `Set-Cookie` header of `r` for cookie `name`, whole (`name=value; Path=/; …`).

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use common::{Agent, PAGE, b64, openssl_verify};
+use common::{b64, openssl_verify, Agent, PAGE};
 use gateway::verify::chain::TrustPolicy;
 use reqwest::StatusCode;
 use serde_json::{json, Value};

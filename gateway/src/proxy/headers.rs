@@ -3,6 +3,9 @@
 //! headers (any letter case, `_` for `-`), `Forwarded`, `X-Real-IP`, `X-Forwarded-*`; the
 //! gateway's own cookies; then the gateway's headers ([`upstream_headers`]). A backend
 //! `Set-Cookie` for a gateway cookie is dropped ([`strip_backend_cookies`]).
+//!
+//! Over 500 lines on purpose: half of it is the unit tests of these pure functions, which sit
+//! next to what they check.
 
 use std::net::IpAddr;
 
@@ -11,8 +14,7 @@ use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
 use crate::store::{Account, KeyKind, Role, Session};
 
-pub const LOGIN_COOKIE: &str = "__Host-brama-login";
-pub const SESSION_COOKIE: &str = "__Host-brama-session";
+pub use crate::cookies::{cookie, LOGIN_COOKIE, SESSION_COOKIE};
 
 const HOP_BY_HOP: &[&str] = &[
     "connection",
@@ -108,19 +110,6 @@ pub fn strip_backend_cookies(h: &mut HeaderMap) {
     for v in kept {
         h.append(header::SET_COOKIE, v);
     }
-}
-
-/// A cookie's value from the request's `Cookie` headers.
-pub fn cookie<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    h.get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .find_map(|c| {
-            c.trim()
-                .strip_prefix(name)
-                .and_then(|rest| rest.strip_prefix('='))
-        })
 }
 
 /// UTF-8 percent-encoding for header values (names are Cyrillic).
@@ -463,7 +452,9 @@ mod tests {
             assertion: None,
         };
         let h = identity_headers(&i);
-        assert!(h.iter().all(|(n, _)| !n.starts_with("Org") && *n != "New-Account"));
+        assert!(h
+            .iter()
+            .all(|(n, _)| !n.starts_with("Org") && *n != "New-Account"));
         assert_eq!(h[1].1, "citizen");
     }
 

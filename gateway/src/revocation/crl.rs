@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use openssl::x509::{X509Crl, X509};
+use x509_parser::certificate::X509Certificate;
 use x509_parser::extensions::{CRLDistributionPoints, DistributionPointName, GeneralName};
 use x509_parser::prelude::FromDer;
 
@@ -54,16 +55,25 @@ pub fn parse(bytes: &[u8], issuer: &X509, now: i64, skew: i64) -> Result<Parsed,
     let crl = X509Crl::from_der(bytes)
         .or_else(|_| X509Crl::from_pem(bytes))
         .map_err(|e| Problem::Unusable(format!("not a CRL: {e}")))?;
-    let key = issuer.public_key().map_err(|e| Problem::Unusable(e.to_string()))?;
+    let key = issuer
+        .public_key()
+        .map_err(|e| Problem::Unusable(e.to_string()))?;
     if !crl.verify(&key).unwrap_or(false) {
-        return Err(Problem::Unusable("the CRL's signature is not the issuing CA's".into()));
+        return Err(Problem::Unusable(
+            "the CRL's signature is not the issuing CA's".into(),
+        ));
     }
     let der = crl.to_der().map_err(|e| Problem::Unusable(e.to_string()))?;
     let (_, parsed) = x509_parser::revocation_list::CertificateRevocationList::from_der(&der)
         .map_err(|e| Problem::Unusable(format!("CRL: {e}")))?;
-    let issuer_name = issuer.subject_name().to_der().map_err(|e| Problem::Unusable(e.to_string()))?;
+    let issuer_name = issuer
+        .subject_name()
+        .to_der()
+        .map_err(|e| Problem::Unusable(e.to_string()))?;
     if parsed.issuer().as_raw() != issuer_name.as_slice() {
-        return Err(Problem::Unusable("the CRL is not issued by the certificate's CA".into()));
+        return Err(Problem::Unusable(
+            "the CRL is not issued by the certificate's CA".into(),
+        ));
     }
     let this_update = asn1_unix(parsed.last_update());
     let next_update = parsed
@@ -119,14 +129,33 @@ pub fn parse(bytes: &[u8], issuer: &X509, now: i64, skew: i64) -> Result<Parsed,
     })
 }
 
-/// The http(s) URLs of a CRLDistributionPoints-shaped extension of `leaf`.
-fn urls(leaf: &X509, ext_oid: &str) -> Vec<String> {
-    let Ok(der) = leaf.to_der() else {
-        return Vec::new();
-    };
-    let Ok(cert) = certs::parse(&der) else {
-        return Vec::new();
-    };
+/// Where a certificate says its CRLs are: its CRL distribution points and its FreshestCRL
+/// (delta), http(s) URLs only. Read from the decoded certificate the login already holds.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CrlSources {
+    pub crls: Vec<String>,
+    pub deltas: Vec<String>,
+}
+
+impl CrlSources {
+    pub fn of(cert: &X509Certificate<'_>) -> CrlSources {
+        CrlSources {
+            crls: urls(cert, oids::EXT_CRL_DISTRIBUTION_POINTS),
+            deltas: urls(cert, oids::EXT_FRESHEST_CRL),
+        }
+    }
+
+    /// Decode `leaf` to read them (tests and `check-cert`; a login has them already).
+    pub fn of_x509(leaf: &X509) -> CrlSources {
+        leaf.to_der()
+            .ok()
+            .and_then(|der| certs::parse(&der).ok().map(|c| CrlSources::of(&c)))
+            .unwrap_or_default()
+    }
+}
+
+/// The http(s) URLs of a CRLDistributionPoints-shaped extension.
+fn urls(cert: &X509Certificate<'_>, ext_oid: &str) -> Vec<String> {
     let mut out = Vec::new();
     for ext in cert.extensions() {
         if oids::dotted(&ext.oid) != ext_oid {
@@ -182,7 +211,8 @@ async fn get(
     }
     let bytes = checker.fetch.get(source).await?;
     let parsed = Arc::new(
-        parse(&bytes, issuer, now, checker.settings.skew).map_err(|e| Problem::Unusable(format!("{source}: {e}")))?,
+        parse(&bytes, issuer, now, checker.settings.skew)
+            .map_err(|e| Problem::Unusable(format!("{source}: {e}")))?,
     );
     cache
         .parsed
@@ -198,15 +228,13 @@ pub async fn check(
     checker: &Checker,
     leaf: &X509,
     issuer: &X509,
+    sources: &CrlSources,
     rule: Option<&IssuerRule>,
     now: i64,
 ) -> Result<Verdict, Problem> {
     let (bases, deltas) = match rule {
         Some(r) if !r.crls.is_empty() => (r.crls.clone(), r.delta_crls.clone()),
-        _ => (
-            urls(leaf, oids::EXT_CRL_DISTRIBUTION_POINTS),
-            urls(leaf, oids::EXT_FRESHEST_CRL),
-        ),
+        _ => (sources.crls.clone(), sources.deltas.clone()),
     };
     if bases.is_empty() {
         return Err(Problem::Unreachable("the certificate names no CRL".into()));

@@ -38,7 +38,8 @@ impl Fetcher {
     /// GET a URL, or read a file when `source` is not an http(s) URL.
     pub async fn get(&self, source: &str) -> Result<Vec<u8>, Problem> {
         if !(source.starts_with("http://") || source.starts_with("https://")) {
-            return std::fs::read(source).map_err(|e| Problem::Unreachable(format!("{source}: {e}")));
+            return std::fs::read(source)
+                .map_err(|e| Problem::Unreachable(format!("{source}: {e}")));
         }
         let req = Request::builder()
             .method(Method::GET)
@@ -73,7 +74,10 @@ impl Fetcher {
                 .await
                 .map_err(|e| Problem::Unreachable(format!("{url}: {e}")))?;
             if resp.status() != StatusCode::OK {
-                return Err(Problem::Unreachable(format!("{url}: HTTP {}", resp.status())));
+                return Err(Problem::Unreachable(format!(
+                    "{url}: HTTP {}",
+                    resp.status()
+                )));
             }
             let body = Limited::new(resp.into_body(), limit)
                 .collect()

@@ -138,8 +138,21 @@ impl Checker {
             .find(|r| r.ca.to_der().ok().as_deref() == Some(&der[..]))
     }
 
-    /// Step 7 for `leaf` issued by `issuer`, at `now` (unix seconds).
+    /// Step 7 for `leaf` issued by `issuer`, at `now` (unix seconds), reading the leaf's CRL
+    /// sources from it (a login passes those it read already: [`Checker::check_with`]).
     pub async fn check(&self, leaf: &X509, issuer: &X509, now: i64) -> Verdict {
+        self.check_with(leaf, issuer, &crl::CrlSources::of_x509(leaf), now)
+            .await
+    }
+
+    /// Step 7 with the leaf's CRL sources given.
+    pub async fn check_with(
+        &self,
+        leaf: &X509,
+        issuer: &X509,
+        sources: &crl::CrlSources,
+        now: i64,
+    ) -> Verdict {
         if self.settings.mode == Mode::Off {
             return Verdict::Good { source: "off" };
         }
@@ -159,7 +172,7 @@ impl Checker {
             }
         }
         if self.settings.crl {
-            match crl::check(self, leaf, issuer, rule, now).await {
+            match crl::check(self, leaf, issuer, sources, rule, now).await {
                 Ok(v) => return v,
                 Err(e) => problems.push(format!("CRL: {e}")),
             }

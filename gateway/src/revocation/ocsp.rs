@@ -16,7 +16,7 @@ use openssl::stack::Stack;
 use openssl::x509::store::X509StoreBuilder;
 use openssl::x509::X509;
 
-use super::{Problem, Checker, IssuerRule};
+use super::{Checker, IssuerRule, Problem};
 
 // Neither the openssl crate nor openssl-sys declares these (all in libcrypto since 1.0).
 extern "C" {
@@ -138,9 +138,9 @@ pub async fn query(
             OcspFlag::empty()
         }
     };
-    basic
-        .verify(&certs, &store, flags)
-        .map_err(|err| Problem::Unusable(format!("the answer's signature does not verify: {err}")))?;
+    basic.verify(&certs, &store, flags).map_err(|err| {
+        Problem::Unusable(format!("the answer's signature does not verify: {err}"))
+    })?;
 
     if s.nonce {
         // SAFETY: both pointers are valid for the call.
@@ -164,16 +164,20 @@ pub async fn query(
         (first, second)
     };
     if first < 0 {
-        return Err(Problem::Unusable("the answer has no status for this certificate".into()));
+        return Err(Problem::Unusable(
+            "the answer has no status for this certificate".into(),
+        ));
     }
     if second >= 0 {
-        return Err(Problem::Unusable("the answer has more than one status for this certificate".into()));
+        return Err(Problem::Unusable(
+            "the answer has more than one status for this certificate".into(),
+        ));
     }
     let status = basic
         .find_status(&id)
         .ok_or_else(|| Problem::Unusable("the answer has no status for this certificate".into()))?;
-    let this_update =
-        super::unix_from_openssl(&status.this_update.to_string()).ok_or_else(|| Problem::Unusable("unreadable thisUpdate".into()))?;
+    let this_update = super::unix_from_openssl(&status.this_update.to_string())
+        .ok_or_else(|| Problem::Unusable("unreadable thisUpdate".into()))?;
     if this_update > now + s.skew {
         return Err(Problem::Unusable(format!(
             "thisUpdate {} is in the future",
@@ -189,8 +193,8 @@ pub async fn query(
     }
     let until = match status.next_update() {
         Some(next) => {
-            let next =
-                super::unix_from_openssl(&next.to_string()).ok_or_else(|| Problem::Unusable("unreadable nextUpdate".into()))?;
+            let next = super::unix_from_openssl(&next.to_string())
+                .ok_or_else(|| Problem::Unusable("unreadable nextUpdate".into()))?;
             if next < now {
                 return Err(Problem::Unusable(format!(
                     "stale answer: nextUpdate {} has passed",

@@ -10,10 +10,10 @@
 
 use certs::{oids, CertificateSummary, Purpose, SubjectKind};
 use openssl::stack::Stack;
-use openssl_sys as ffi;
 use openssl::x509::store::X509StoreBuilder;
 use openssl::x509::verify::{X509VerifyFlags, X509VerifyParam};
 use openssl::x509::{X509StoreContext, X509};
+use openssl_sys as ffi;
 use time::OffsetDateTime;
 use x509_parser::certificate::X509Certificate;
 use x509_parser::public_key::PublicKey;
@@ -118,6 +118,8 @@ pub struct Checked {
     pub summary: CertificateSummary,
     /// Leaf first, anchor last.
     pub chain: Vec<X509>,
+    /// Where the leaf says its CRLs are, read from the same decode (for step 7).
+    pub crl_sources: crate::revocation::crl::CrlSources,
 }
 
 impl Verifier {
@@ -141,7 +143,9 @@ impl Verifier {
         if fresh {
             // CAs met for the first time: checked once here, then remembered as validated.
             for der in &chain[1..] {
-                let der = der.to_der().map_err(|e| LoginError::InvalidChain(e.to_string()))?;
+                let der = der
+                    .to_der()
+                    .map_err(|e| LoginError::InvalidChain(e.to_string()))?;
                 let ca = certs::parse(&der).map_err(|e| LoginError::InvalidChain(e.to_string()))?;
                 check_critical(&ca)?;
             }
@@ -159,7 +163,11 @@ impl Verifier {
         if policy.qualified == Qualified::Required && !summary.qualified.is_qualified_esign() {
             return Err(LoginError::NotQualified);
         }
-        Ok(Checked { summary, chain })
+        Ok(Checked {
+            summary,
+            chain,
+            crl_sources: crate::revocation::crl::CrlSources::of(&leaf.parsed),
+        })
     }
 
     fn anchors_fingerprint(&self) -> Fingerprint {
@@ -387,10 +395,7 @@ fn check_critical(cert: &X509Certificate<'_>) -> Result<(), LoginError> {
     Ok(())
 }
 
-fn check_usage(
-    cert: &X509Certificate<'_>,
-    policy: &TrustPolicy,
-) -> Result<(), LoginError> {
+fn check_usage(cert: &X509Certificate<'_>, policy: &TrustPolicy) -> Result<(), LoginError> {
     let purpose = Purpose::read(cert).map_err(|e| LoginError::MalformedSignature(e.to_string()))?;
     if purpose == Purpose::CertificateAuthority {
         return Err(LoginError::WrongKeyUsage("a CA certificate".into()));
