@@ -108,15 +108,9 @@ fn run(command: Command) -> Result<(), Error> {
                     known.join(", ")
                 ))
             })?;
-            let serial: Vec<u8> = (0..entry.serial.len())
-                .step_by(2)
-                .filter_map(|i| {
-                    entry
-                        .serial
-                        .get(i..i + 2)
-                        .and_then(|h| u8::from_str_radix(h, 16).ok())
-                })
-                .collect();
+            let serial = hex::decode(&entry.serial).map_err(|e| {
+                Error::Malformed(format!("{name}: serial {} in the manifest: {e}", entry.serial))
+            })?;
             let how = if delta {
                 crl::Publish::Delta
             } else {

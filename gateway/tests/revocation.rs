@@ -254,11 +254,7 @@ async fn ocsp_from_the_aia_good_revoked_and_cached() {
 }
 
 fn hex(p: &Pki, name: &str) -> Vec<u8> {
-    let s = &p.pki.manifest.certificate(name).unwrap().serial;
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-        .collect()
+    hex::decode(&p.pki.manifest.certificate(name).unwrap().serial).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

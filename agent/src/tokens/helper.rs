@@ -239,13 +239,7 @@ fn find_slot(ctx: &Pkcs11, serial: &str) -> Result<(Slot, TokenInfo), TokenError
 }
 
 fn unhex(s: &str) -> Result<Vec<u8>, TokenError> {
-    if !s.len().is_multiple_of(2) {
-        return Err(failed("odd key id"));
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).map_err(failed))
-        .collect()
+    hex::decode(s).map_err(failed)
 }
 
 fn sign(
