@@ -5,6 +5,7 @@
 //! - [`CertificateSummary`]: what a user or an operator is shown about one certificate.
 //! - [`load`]: certificates and keys from PEM, DER, PKCS#7 bundles and PKCS#12 files.
 //! - [`statement`] and [`cms`]: the login statement and the CAdES-BES SignedData around it.
+//! - [`dstu`]: DSTU 4145 keys and signatures with GOST 34.311 hashes (Ukrainian КЕП).
 //! - [`devpki`]: a complete development PKI with every case the gateway must refuse.
 
 #![deny(missing_docs)]
@@ -14,6 +15,7 @@ pub mod cms;
 pub mod der;
 #[cfg(feature = "devpki")]
 pub mod devpki;
+pub mod dstu;
 pub mod identity;
 pub mod load;
 pub mod names;

@@ -109,7 +109,10 @@ fn run(command: Command) -> Result<(), Error> {
                 ))
             })?;
             let serial = hex::decode(&entry.serial).map_err(|e| {
-                Error::Malformed(format!("{name}: serial {} in the manifest: {e}", entry.serial))
+                Error::Malformed(format!(
+                    "{name}: serial {} in the manifest: {e}",
+                    entry.serial
+                ))
             })?;
             let how = if delta {
                 crl::Publish::Delta

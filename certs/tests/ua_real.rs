@@ -1,4 +1,4 @@
-//! Real Ukrainian certificates from `../shared/fixtures/ua-real/` (most with DSTU 4145 keys,
+//! Real Ukrainian certificates from `fixtures/ua-real/` (most with DSTU 4145 keys,
 //! some with critical QCStatements): every one must parse and be read correctly.
 
 use std::path::PathBuf;
@@ -7,10 +7,9 @@ use certs::{load, CertificateSummary, IdKind, Identity, Purpose, SubjectKind};
 
 fn fixture(name: &str) -> Vec<u8> {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/fixtures/ua-real")
+        .join("../fixtures/ua-real")
         .join(name);
-    std::fs::read(&path)
-        .unwrap_or_else(|e| panic!("{}: {e} (is ../shared beside the project?)", path.display()))
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 fn summary(name: &str) -> CertificateSummary {
@@ -19,7 +18,7 @@ fn summary(name: &str) -> CertificateSummary {
 
 #[test]
 fn every_fixture_certificate_parses() {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/ua-real");
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures/ua-real");
     let mut seen = 0;
     for entry in std::fs::read_dir(&dir).unwrap() {
         let path = entry.unwrap().path();

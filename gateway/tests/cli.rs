@@ -274,7 +274,7 @@ fn check_cert_gives_the_login_verdict_for_one_certificate() {
 fn a_real_dstu_certificate_is_reported_as_unsupported_not_weak() {
     let f = |name: &str| {
         format!(
-            "{}/../../shared/fixtures/ua-real/{name}",
+            "{}/../fixtures/ua-real/{name}",
             env!("CARGO_MANIFEST_DIR")
         )
     };

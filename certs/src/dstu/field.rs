@@ -1,0 +1,362 @@
+//! GF(2^m) in a polynomial basis, for the DSTU 4145 curves (m ≤ 431): an element is a
+//! polynomial over GF(2) of degree < m, stored as 64-bit limbs, least significant first.
+//!
+//! Every operation runs the same instructions for every value of its operands (loops bound by
+//! the public field size only; multiplication by carry-less multiply; inversion by Fermat's
+//! little theorem), so the signing path leaks nothing through time.
+
+use super::clmul::clmul;
+
+/// Limbs of an element: 7 × 64 = 448 ≥ 431 bits.
+pub const LIMBS: usize = 7;
+
+/// An element of some GF(2^m), bit i the coefficient of x^i.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Fe(pub [u64; LIMBS]);
+
+impl Fe {
+    /// 0
+    pub const ZERO: Fe = Fe([0; LIMBS]);
+    /// 1
+    pub const ONE: Fe = Fe([1, 0, 0, 0, 0, 0, 0]);
+
+    /// From little-endian bytes (the DSTU octet-string order); `None` when too long.
+    pub fn from_le(bytes: &[u8]) -> Option<Fe> {
+        if bytes.len() > LIMBS * 8 {
+            return None;
+        }
+        let mut fe = Fe::ZERO;
+        for (i, b) in bytes.iter().enumerate() {
+            fe.0[i / 8] |= (*b as u64) << (8 * (i % 8));
+        }
+        Some(fe)
+    }
+
+    /// From big-endian bytes; `None` when too long.
+    pub fn from_be(bytes: &[u8]) -> Option<Fe> {
+        let mut le = bytes.to_vec();
+        le.reverse();
+        Fe::from_le(&le)
+    }
+
+    /// `len` little-endian bytes (the value must fit).
+    pub fn to_le(&self, len: usize) -> Vec<u8> {
+        (0..len)
+            .map(|i| {
+                if i / 8 < LIMBS {
+                    (self.0[i / 8] >> (8 * (i % 8))) as u8
+                } else {
+                    0
+                }
+            })
+            .collect()
+    }
+
+    /// Whether every bit is 0 (constant time).
+    pub fn is_zero(&self) -> bool {
+        self.0.iter().fold(0, |acc, w| acc | w) == 0
+    }
+
+    /// Bit `i`.
+    pub fn bit(&self, i: usize) -> bool {
+        (self.0[i / 64] >> (i % 64)) & 1 == 1
+    }
+
+    /// The degree + 1 (0 for zero): public values only (it branches).
+    pub fn bit_len(&self) -> usize {
+        for i in (0..LIMBS).rev() {
+            if self.0[i] != 0 {
+                return 64 * i + 64 - self.0[i].leading_zeros() as usize;
+            }
+        }
+        0
+    }
+
+    /// Keep only the bits below `bits`.
+    pub fn truncate(&self, bits: usize) -> Fe {
+        let mut out = *self;
+        for (i, w) in out.0.iter_mut().enumerate() {
+            let lo = 64 * i;
+            if bits <= lo {
+                *w = 0;
+            } else if bits < lo + 64 {
+                *w &= (1u64 << (bits - lo)) - 1;
+            }
+        }
+        out
+    }
+
+    /// a + b (XOR).
+    pub fn add(&self, other: &Fe) -> Fe {
+        let mut out = *self;
+        for (o, b) in out.0.iter_mut().zip(other.0) {
+            *o ^= b;
+        }
+        out
+    }
+
+    /// `self` if `choice` is 1, `other` if 0, without a branch on `choice`.
+    pub fn select(choice: u64, a: &Fe, b: &Fe) -> Fe {
+        let mask = 0u64.wrapping_sub(choice & 1);
+        let mut out = Fe::ZERO;
+        for i in 0..LIMBS {
+            out.0[i] = (a.0[i] & mask) | (b.0[i] & !mask);
+        }
+        out
+    }
+}
+
+/// A binary field: x^m + x^k1 (+ x^k2 + x^k3) + 1.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Field {
+    /// The degree m.
+    pub m: usize,
+    /// The middle exponents of the reduction polynomial, highest first (one or three).
+    pub ks: Vec<usize>,
+    /// Limbs in use: ⌈m / 64⌉.
+    words: usize,
+    /// The bits i with Tr(x^i) = 1 (the trace is linear: Tr(a) = parity of a & mask).
+    trace_mask: Fe,
+}
+
+impl Field {
+    /// GF(2^m) reduced by x^m + Σ x^k + 1; `None` unless one or three middle exponents lie
+    /// strictly between 0 and m − 63 (what the reduction below needs; every DSTU curve fits).
+    pub fn new(m: usize, ks: &[usize]) -> Option<Field> {
+        if !(2..=LIMBS * 64 - 17).contains(&m)
+            || !(ks.len() == 1 || ks.len() == 3)
+            || ks.iter().any(|&k| k == 0 || k + 64 > m)
+        {
+            return None;
+        }
+        let mut f = Field {
+            m,
+            ks: ks.to_vec(),
+            words: m.div_ceil(64),
+            trace_mask: Fe::ZERO,
+        };
+        let mut mask = Fe::ZERO;
+        for i in 0..m {
+            let mut xi = Fe::ZERO;
+            xi.0[i / 64] = 1 << (i % 64);
+            if f.trace_slow(&xi) {
+                mask.0[i / 64] |= 1 << (i % 64);
+            }
+        }
+        f.trace_mask = mask;
+        Some(f)
+    }
+
+    /// Whether `a` is a reduced element of this field.
+    pub fn contains(&self, a: &Fe) -> bool {
+        a.bit_len() <= self.m
+    }
+
+    /// Bytes of an element: ⌈m / 8⌉.
+    pub fn byte_len(&self) -> usize {
+        self.m.div_ceil(8)
+    }
+
+    /// Reduce a product of up to 2·LIMBS limbs.
+    fn reduce(&self, r: &mut [u64; 2 * LIMBS]) -> Fe {
+        let m = self.m;
+        let top_word = m / 64;
+        let put = |r: &mut [u64; 2 * LIMBS], pos: usize, t: u64| {
+            let (w, s) = (pos / 64, pos % 64);
+            r[w] ^= t << s;
+            if s != 0 {
+                r[w + 1] ^= t >> (64 - s);
+            }
+        };
+        for i in (top_word + 1..2 * LIMBS).rev() {
+            let t = r[i];
+            r[i] = 0;
+            // t · x^(64i) ≡ t · x^(64i − m) · (x^k… + 1)
+            let base = 64 * i - m;
+            put(r, base, t);
+            for &k in &self.ks {
+                put(r, base + k, t);
+            }
+        }
+        let shift = m % 64;
+        let t = r[top_word] >> shift;
+        r[top_word] &= (1u64 << shift) - 1;
+        put(r, 0, t);
+        for &k in &self.ks {
+            put(r, k, t);
+        }
+        let mut out = Fe::ZERO;
+        out.0.copy_from_slice(&r[..LIMBS]);
+        out
+    }
+
+    /// a · b.
+    pub fn mul(&self, a: &Fe, b: &Fe) -> Fe {
+        let mut r = [0u64; 2 * LIMBS];
+        for i in 0..self.words {
+            for j in 0..self.words {
+                let (lo, hi) = clmul(a.0[i], b.0[j]);
+                r[i + j] ^= lo;
+                r[i + j + 1] ^= hi;
+            }
+        }
+        self.reduce(&mut r)
+    }
+
+    /// a².
+    pub fn square(&self, a: &Fe) -> Fe {
+        let mut r = [0u64; 2 * LIMBS];
+        for i in 0..self.words {
+            let (lo, hi) = clmul(a.0[i], a.0[i]);
+            r[2 * i] = lo;
+            r[2 * i + 1] = hi;
+        }
+        self.reduce(&mut r)
+    }
+
+    /// a^(2^n).
+    pub fn square_n(&self, a: &Fe, n: usize) -> Fe {
+        let mut x = *a;
+        for _ in 0..n {
+            x = self.square(&x);
+        }
+        x
+    }
+
+    /// 1/a (0 for 0): a^(2^m − 2) by the Itoh–Tsujii chain, the same steps for every a.
+    pub fn invert(&self, a: &Fe) -> Fe {
+        // beta(k) = a^(2^k − 1); beta(m − 1) squared is a^(2^m − 2).
+        let n = self.m - 1;
+        let mut beta = *a; // k = 1
+        let mut k = 1;
+        for bit in (0..usize::BITS - 1 - n.leading_zeros()).rev() {
+            // beta(2k) = beta(k)^(2^k) · beta(k)
+            beta = self.mul(&self.square_n(&beta, k), &beta);
+            k *= 2;
+            if (n >> bit) & 1 == 1 {
+                beta = self.mul(&self.square(&beta), a);
+                k += 1;
+            }
+        }
+        debug_assert_eq!(k, n);
+        self.square(&beta)
+    }
+
+    /// Tr(a) = a + a^2 + … + a^(2^(m−1)), which is 0 or 1.
+    pub fn trace(&self, a: &Fe) -> bool {
+        let mut acc = 0u64;
+        for i in 0..LIMBS {
+            acc ^= a.0[i] & self.trace_mask.0[i];
+        }
+        acc.count_ones() & 1 == 1
+    }
+
+    fn trace_slow(&self, a: &Fe) -> bool {
+        let (mut t, mut s) = (*a, *a);
+        for _ in 1..self.m {
+            t = self.square(&t);
+            s = s.add(&t);
+        }
+        s.0[0] & 1 == 1
+    }
+
+    /// The half-trace (m odd): z with z^2 + z = c whenever Tr(c) = 0.
+    pub fn half_trace(&self, c: &Fe) -> Fe {
+        let mut z = *c;
+        let mut t = *c;
+        for _ in 0..(self.m - 1) / 2 {
+            t = self.square_n(&t, 2);
+            z = z.add(&t);
+        }
+        z
+    }
+
+    /// √a = a^(2^(m−1)).
+    pub fn sqrt(&self, a: &Fe) -> Fe {
+        self.square_n(a, self.m - 1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn field_257() -> Field {
+        Field::new(257, &[12]).unwrap()
+    }
+
+    fn sample(f: &Field, seed: u64) -> Fe {
+        let mut x = seed | 1;
+        let mut fe = Fe::ZERO;
+        for w in fe.0.iter_mut() {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            *w = x;
+        }
+        fe.truncate(f.m)
+    }
+
+    #[test]
+    fn the_field_laws_hold() {
+        for (m, ks) in [(163, vec![7, 6, 3]), (257, vec![12]), (431, vec![5, 3, 1])] {
+            let f = Field::new(m, &ks).unwrap();
+            for seed in 1..20 {
+                let (a, b, c) = (
+                    sample(&f, seed),
+                    sample(&f, seed * 7),
+                    sample(&f, seed * 13),
+                );
+                assert!(f.contains(&f.mul(&a, &b)));
+                assert_eq!(f.mul(&a, &b), f.mul(&b, &a));
+                assert_eq!(f.mul(&f.mul(&a, &b), &c), f.mul(&a, &f.mul(&b, &c)));
+                assert_eq!(f.mul(&a, &b.add(&c)), f.mul(&a, &b).add(&f.mul(&a, &c)));
+                assert_eq!(f.square(&a), f.mul(&a, &a));
+                assert_eq!(f.mul(&a, &f.invert(&a)), Fe::ONE, "m = {m}");
+                assert_eq!(f.square(&f.sqrt(&a)), a);
+                // Trace is additive and the half-trace solves z^2 + z = c when Tr(c) = 0.
+                assert_eq!(f.trace(&a.add(&b)), f.trace(&a) ^ f.trace(&b));
+                let c0 = if f.trace(&c) { c.add(&Fe::ONE) } else { c };
+                if f.trace(&c0) {
+                    continue; // Tr(1) = 1 for odd m, so c0 has trace 0 here
+                }
+                let z = f.half_trace(&c0);
+                assert_eq!(f.square(&z).add(&z), c0);
+            }
+        }
+    }
+
+    #[test]
+    fn reduction_matches_the_polynomial() {
+        // x^257 ≡ x^12 + 1 in GF(2^257).
+        let f = field_257();
+        let mut x128 = Fe::ZERO;
+        x128.0[2] = 1; // x^128
+        let x256 = f.square(&x128);
+        let mut x = Fe::ZERO;
+        x.0[0] = 2;
+        let mut want = Fe::ONE;
+        want.0[0] |= 1 << 12;
+        assert_eq!(f.mul(&x256, &x), want);
+        assert_eq!(f.invert(&Fe::ZERO), Fe::ZERO);
+    }
+
+    #[test]
+    fn bad_fields_are_refused() {
+        assert!(Field::new(257, &[12, 3]).is_none());
+        assert!(Field::new(257, &[0]).is_none());
+        assert!(Field::new(100, &[50]).is_none());
+        assert!(Field::new(500, &[1]).is_none());
+    }
+
+    #[test]
+    fn bytes_round_trip() {
+        let f = field_257();
+        let a = sample(&f, 5);
+        assert_eq!(Fe::from_le(&a.to_le(f.byte_len())).unwrap(), a);
+        let mut be = a.to_le(f.byte_len());
+        be.reverse();
+        assert_eq!(Fe::from_be(&be).unwrap(), a);
+        assert!(Fe::from_le(&[0; 57]).is_none());
+    }
+}
