@@ -21,6 +21,22 @@ pub enum Point {
     },
 }
 
+/// A point in López–Dahab projective coordinates; Z = 0 is the point at infinity.
+#[derive(Clone, Copy)]
+struct Ld {
+    x: Fe,
+    y: Fe,
+    z: Fe,
+}
+
+impl Ld {
+    const INFINITY: Ld = Ld {
+        x: Fe::ONE,
+        y: Fe::ZERO,
+        z: Fe::ZERO,
+    };
+}
+
 /// One curve with its base point of prime order n.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Curve {
@@ -239,9 +255,102 @@ impl Curve {
         acc
     }
 
-    /// a·P + b·Q for public scalars (verification: s·G + r·Q).
+    /// a·P + b·Q for public scalars (verification: s·G + r·Q), variable time: Shamir's joint
+    /// double-and-add in López–Dahab coordinates with affine additions, one inversion at the end.
     pub fn mul_add_public(&self, a: &Fe, p: &Point, b: &Fe, q: &Point) -> Point {
-        self.add(&self.mul_public(a, p), &self.mul_public(b, q))
+        let pq = self.add(p, q);
+        let bits = a.bit_len().max(b.bit_len());
+        let mut acc = Ld::INFINITY;
+        for i in (0..bits).rev() {
+            acc = self.ld_double(&acc);
+            let add = match (a.bit(i), b.bit(i)) {
+                (true, true) => &pq,
+                (true, false) => p,
+                (false, true) => q,
+                (false, false) => continue,
+            };
+            acc = self.ld_add_affine(&acc, add);
+        }
+        self.ld_to_affine(&acc)
+    }
+
+    /// 2·P in López–Dahab coordinates (x = X/Z, y = Y/Z²): 4M + 5S.
+    fn ld_double(&self, p: &Ld) -> Ld {
+        let f = &self.field;
+        if p.z.is_zero() {
+            return *p;
+        }
+        let x2 = f.square(&p.x);
+        let z2 = f.square(&p.z);
+        let bz4 = f.mul(&self.b, &f.square(&z2));
+        let z3 = f.mul(&x2, &z2);
+        let x3 = f.square(&x2).add(&bz4);
+        // Y3 = b·Z1⁴·Z3 + X3·(a·Z3 + Y1² + b·Z1⁴)
+        let mut t = f.square(&p.y).add(&bz4);
+        if self.a == 1 {
+            t = t.add(&z3);
+        }
+        let y3 = f.mul(&bz4, &z3).add(&f.mul(&x3, &t));
+        Ld {
+            x: x3,
+            y: y3,
+            z: z3,
+        }
+    }
+
+    /// P + Q with Q affine ("mixed" addition, Hankerson–Menezes–Vanstone Alg. 3.25): 8M + 5S.
+    fn ld_add_affine(&self, p: &Ld, q: &Point) -> Ld {
+        let f = &self.field;
+        let Point::Affine { x: x2, y: y2 } = *q else {
+            return *p;
+        };
+        if p.z.is_zero() {
+            return Ld {
+                x: x2,
+                y: y2,
+                z: Fe::ONE,
+            };
+        }
+        let t2 = f.square(&p.z);
+        let b = f.mul(&p.z, &x2).add(&p.x); // X1 + Z1·x2
+        let c = f.mul(&p.z, &b);
+        let a = f.mul(&t2, &y2).add(&p.y); // Y1 + Z1²·y2
+        if b.is_zero() {
+            return if a.is_zero() {
+                self.ld_double(&Ld {
+                    x: x2,
+                    y: y2,
+                    z: Fe::ONE,
+                })
+            } else {
+                Ld::INFINITY
+            };
+        }
+        let z3 = f.square(&c);
+        let e = f.mul(&c, &a);
+        let c_a = if self.a == 1 { c.add(&t2) } else { c };
+        let x3 = f.mul(&f.square(&b), &c_a).add(&f.square(&a)).add(&e);
+        let t = f.mul(&x2, &z3).add(&x3);
+        let y3 = f
+            .mul(&e.add(&z3), &t)
+            .add(&f.mul(&f.square(&z3), &x2.add(&y2)));
+        Ld {
+            x: x3,
+            y: y3,
+            z: z3,
+        }
+    }
+
+    fn ld_to_affine(&self, p: &Ld) -> Point {
+        if p.z.is_zero() {
+            return Point::Infinity;
+        }
+        let f = &self.field;
+        let zi = f.invert(&p.z);
+        Point::Affine {
+            x: f.mul(&p.x, &zi),
+            y: f.mul(&p.y, &f.square(&zi)),
+        }
     }
 
     /// A point from its compressed form (DSTU 4145 §6.9): x with the bit 0 carrying y's
@@ -324,6 +433,21 @@ mod tests {
             assert!(c.on_curve(&two_g));
             assert_eq!(c.add(&c.g, &c.g), two_g);
             assert_eq!(c.add(&c.g, &c.negate(&c.g)), Point::Infinity);
+            // The projective joint multiplication agrees with the affine one, including the
+            // cases that meet the point at infinity or a doubling on the way.
+            let three = Fe([3, 0, 0, 0, 0, 0, 0]);
+            let five = Fe([5, 0, 0, 0, 0, 0, 0]);
+            let mut big = c.n;
+            big.0[0] ^= 0x5a5a;
+            for (a, p, b, q) in [
+                (&three, &c.g, &five, &two_g),
+                (&big, &c.g, &three, &two_g),
+                (&Fe::ONE, &c.g, &Fe::ONE, &c.negate(&c.g)),
+                (&Fe::ONE, &c.g, &Fe::ONE, &c.g),
+            ] {
+                let want = c.add(&c.mul_public(a, p), &c.mul_public(b, q));
+                assert_eq!(c.mul_add_public(a, p, b, q), want, "m = {}", c.field.m);
+            }
             let cmp = c.compress(&two_g).unwrap();
             assert_eq!(c.decompress(&cmp), Some(two_g), "m = {}", c.field.m);
             assert_eq!(c.named_index(), Some(i));

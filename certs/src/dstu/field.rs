@@ -5,7 +5,7 @@
 //! the public field size only; multiplication by carry-less multiply; inversion by Fermat's
 //! little theorem), so the signing path leaks nothing through time.
 
-use super::clmul::clmul;
+use super::clmul;
 
 /// Limbs of an element: 7 × 64 = 448 ≥ 431 bits.
 pub const LIMBS: usize = 7;
@@ -106,6 +106,72 @@ impl Fe {
     }
 }
 
+type Reducer = fn(&mut [u64; 2 * LIMBS]) -> Fe;
+
+/// The standard's ten fields, each with its reduction compiled for its own polynomial: the
+/// loops unroll and every shift is a constant.
+const FAST: [(usize, [usize; 3], Reducer); 10] = [
+    (163, [7, 6, 3], reduce_c::<3, 163, 7, 6, 3, 3>),
+    (167, [6, 0, 0], reduce_c::<3, 167, 6, 0, 0, 1>),
+    (173, [10, 2, 1], reduce_c::<3, 173, 10, 2, 1, 3>),
+    (179, [4, 2, 1], reduce_c::<3, 179, 4, 2, 1, 3>),
+    (191, [9, 0, 0], reduce_c::<3, 191, 9, 0, 0, 1>),
+    (233, [9, 4, 1], reduce_c::<4, 233, 9, 4, 1, 3>),
+    (257, [12, 0, 0], reduce_c::<5, 257, 12, 0, 0, 1>),
+    (307, [8, 4, 2], reduce_c::<5, 307, 8, 4, 2, 3>),
+    (367, [21, 0, 0], reduce_c::<6, 367, 21, 0, 0, 1>),
+    (431, [5, 3, 1], reduce_c::<7, 431, 5, 3, 1, 3>),
+];
+
+/// x^m + x^K1 (+ x^K2 + x^K3) + 1 with everything known at compile time; the same two folds
+/// as [`Field::reduce_n`].
+fn reduce_c<
+    const N: usize,
+    const M: usize,
+    const K1: usize,
+    const K2: usize,
+    const K3: usize,
+    const NK: usize,
+>(
+    r: &mut [u64; 2 * LIMBS],
+) -> Fe {
+    let (w, s) = (M / 64, M % 64);
+    let ks = [K1, K2, K3];
+    for _ in 0..2 {
+        let mut h = [0u64; LIMBS + 1];
+        for (i, hi_word) in h.iter_mut().enumerate().take(N + 1) {
+            let lo = if i + w < 2 * N { r[i + w] } else { 0 };
+            let hi = if i + w + 1 < 2 * N { r[i + w + 1] } else { 0 };
+            *hi_word = if s == 0 {
+                lo
+            } else {
+                (lo >> s) | (hi << (64 - s))
+            };
+        }
+        r[w] &= (1u64 << s) - 1;
+        for x in r.iter_mut().take(2 * N).skip(w + 1) {
+            *x = 0;
+        }
+        for i in 0..N + 1 {
+            r[i] ^= h[i];
+        }
+        for &k in ks.iter().take(NK) {
+            let (kw, ks) = (k / 64, k % 64);
+            for i in 0..N + 1 {
+                if i + kw < 2 * N {
+                    r[i + kw] ^= h[i] << ks;
+                }
+                if ks != 0 && i + kw + 1 < 2 * N {
+                    r[i + kw + 1] ^= h[i] >> (64 - ks);
+                }
+            }
+        }
+    }
+    let mut out = Fe::ZERO;
+    out.0[..N].copy_from_slice(&r[..N]);
+    out
+}
+
 /// A binary field: x^m + x^k1 (+ x^k2 + x^k3) + 1.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Field {
@@ -115,6 +181,8 @@ pub struct Field {
     pub ks: Vec<usize>,
     /// Limbs in use: ⌈m / 64⌉.
     words: usize,
+    /// The index of this field's compiled reduction in [`FAST`], if it is one of the standard's.
+    fast: Option<usize>,
     /// The bits i with Tr(x^i) = 1 (the trace is linear: Tr(a) = parity of a & mask).
     trace_mask: Fe,
 }
@@ -133,6 +201,9 @@ impl Field {
             m,
             ks: ks.to_vec(),
             words: m.div_ceil(64),
+            fast: FAST.iter().position(|(fm, fks, _)| {
+                *fm == m && fks[..ks.len()] == *ks && (ks.len() == 3 || fks[1] == 0)
+            }),
             trace_mask: Fe::ZERO,
         };
         let mut mask = Fe::ZERO;
@@ -157,60 +228,76 @@ impl Field {
         self.m.div_ceil(8)
     }
 
-    /// Reduce a product of up to 2·LIMBS limbs.
+    /// Reduce a product of up to 2·words limbs.
+    #[inline]
     fn reduce(&self, r: &mut [u64; 2 * LIMBS]) -> Fe {
-        let m = self.m;
-        let top_word = m / 64;
-        let put = |r: &mut [u64; 2 * LIMBS], pos: usize, t: u64| {
-            let (w, s) = (pos / 64, pos % 64);
-            r[w] ^= t << s;
-            if s != 0 {
-                r[w + 1] ^= t >> (64 - s);
-            }
-        };
-        for i in (top_word + 1..2 * LIMBS).rev() {
-            let t = r[i];
-            r[i] = 0;
-            // t · x^(64i) ≡ t · x^(64i − m) · (x^k… + 1)
-            let base = 64 * i - m;
-            put(r, base, t);
-            for &k in &self.ks {
-                put(r, base + k, t);
-            }
+        if let Some(i) = self.fast {
+            return (FAST[i].2)(r);
         }
-        let shift = m % 64;
-        let t = r[top_word] >> shift;
-        r[top_word] &= (1u64 << shift) - 1;
-        put(r, 0, t);
-        for &k in &self.ks {
-            put(r, k, t);
+        match self.words {
+            1 => self.reduce_n::<1>(r),
+            2 => self.reduce_n::<2>(r),
+            3 => self.reduce_n::<3>(r),
+            4 => self.reduce_n::<4>(r),
+            5 => self.reduce_n::<5>(r),
+            6 => self.reduce_n::<6>(r),
+            _ => self.reduce_n::<7>(r),
+        }
+    }
+
+    /// Two folds of the part above x^m: r = L + H·x^m ≡ L + H·(Σ x^k + 1). After the first, at
+    /// most k_max bits stand above x^m (k_max < m − 63, see [`Field::new`]); after the second
+    /// none. Whole-word shifts, a loop length known at compile time: no per-bit work.
+    #[inline(always)]
+    fn reduce_n<const N: usize>(&self, r: &mut [u64; 2 * LIMBS]) -> Fe {
+        let (w, s) = (self.m / 64, self.m % 64);
+        for _ in 0..2 {
+            // h = r >> m
+            let mut h = [0u64; LIMBS + 1];
+            for i in 0..N + 1 {
+                let lo = if i + w < 2 * N { r[i + w] } else { 0 };
+                let hi = if i + w + 1 < 2 * N { r[i + w + 1] } else { 0 };
+                h[i] = if s == 0 {
+                    lo
+                } else {
+                    (lo >> s) | (hi << (64 - s))
+                };
+            }
+            // r = r mod x^m
+            r[w] &= (1u64 << s) - 1;
+            for x in r.iter_mut().take(2 * N).skip(w + 1) {
+                *x = 0;
+            }
+            // r ^= h · (1 + Σ x^k)
+            for i in 0..N + 1 {
+                r[i] ^= h[i];
+            }
+            for &k in &self.ks {
+                let (kw, ks) = (k / 64, k % 64);
+                for i in 0..N + 1 {
+                    if i + kw < 2 * N {
+                        r[i + kw] ^= h[i] << ks;
+                    }
+                    if ks != 0 && i + kw + 1 < 2 * N {
+                        r[i + kw + 1] ^= h[i] >> (64 - ks);
+                    }
+                }
+            }
         }
         let mut out = Fe::ZERO;
-        out.0.copy_from_slice(&r[..LIMBS]);
+        out.0[..N].copy_from_slice(&r[..N]);
         out
     }
 
     /// a · b.
     pub fn mul(&self, a: &Fe, b: &Fe) -> Fe {
-        let mut r = [0u64; 2 * LIMBS];
-        for i in 0..self.words {
-            for j in 0..self.words {
-                let (lo, hi) = clmul(a.0[i], b.0[j]);
-                r[i + j] ^= lo;
-                r[i + j + 1] ^= hi;
-            }
-        }
+        let mut r = clmul::mul(&a.0, &b.0, self.words);
         self.reduce(&mut r)
     }
 
     /// a².
     pub fn square(&self, a: &Fe) -> Fe {
-        let mut r = [0u64; 2 * LIMBS];
-        for i in 0..self.words {
-            let (lo, hi) = clmul(a.0[i], a.0[i]);
-            r[2 * i] = lo;
-            r[2 * i + 1] = hi;
-        }
+        let mut r = clmul::square(&a.0, self.words);
         self.reduce(&mut r)
     }
 
@@ -322,6 +409,24 @@ mod tests {
                 }
                 let z = f.half_trace(&c0);
                 assert_eq!(f.square(&z).add(&z), c0);
+            }
+        }
+    }
+
+    #[test]
+    fn the_compiled_reductions_agree_with_the_generic_one() {
+        for (m, ks, _) in FAST {
+            let nk = if ks[1] == 0 { 1 } else { 3 };
+            let fast = Field::new(m, &ks[..nk]).unwrap();
+            assert!(fast.fast.is_some(), "m = {m}");
+            let generic = Field {
+                fast: None,
+                ..fast.clone()
+            };
+            for seed in 1..50 {
+                let (a, b) = (sample(&fast, seed), sample(&fast, seed * 3 + 1));
+                assert_eq!(fast.mul(&a, &b), generic.mul(&a, &b), "m = {m}");
+                assert_eq!(fast.square(&a), generic.square(&a), "m = {m}");
             }
         }
     }
