@@ -130,19 +130,23 @@ fn fe_hex(h: &str) -> Fe {
 }
 
 impl Curve {
-    /// The named curve with this index (0 … 9).
+    /// The named curve with this index (0 … 9); built once per process (a field's trace
+    /// table takes m² squarings), cloned after.
     pub fn named(index: usize) -> Option<Curve> {
-        let (m, ks, a, b, n, x, y) = *NAMED.get(index)?;
-        Some(Curve {
-            field: Field::new(m, ks).expect("a valid DSTU field"),
-            a,
-            b: fe_hex(b),
-            n: fe_hex(n),
-            g: Point::Affine {
-                x: fe_hex(x),
-                y: fe_hex(y),
-            },
-        })
+        static CURVES: std::sync::OnceLock<Vec<Curve>> = std::sync::OnceLock::new();
+        let all = CURVES.get_or_init(|| {
+            NAMED
+                .iter()
+                .map(|&(m, ks, a, b, n, x, y)| Curve {
+                    field: Field::new(m, ks).expect("a valid DSTU field"),
+                    a,
+                    b: fe_hex(b),
+                    n: fe_hex(n),
+                    g: Point::Affine { x: fe_hex(x), y: fe_hex(y) },
+                })
+                .collect()
+        });
+        all.get(index).cloned()
     }
 
     /// The named curve with this OID.
@@ -159,6 +163,11 @@ impl Curve {
     /// The index of the named curve equal to this one (explicit parameters of a named curve).
     pub fn named_index(&self) -> Option<usize> {
         (0..NAMED.len()).find(|&i| Curve::named(i).as_ref() == Some(self))
+    }
+
+    /// Whether n·P is the point at infinity (P in the group of order n).
+    pub fn has_order_n(&self, p: &Point) -> bool {
+        self.mul_add_public(&self.n, p, &Fe::ZERO, &Point::Infinity) == Point::Infinity
     }
 
     fn a_fe(&self) -> Fe {

@@ -168,7 +168,7 @@ impl PublicKey {
             .ok_or_else(|| bad("the point is not on the curve"))?;
         // Q must be in the group of prime order n: not the point of order 2, not a point of the
         // cofactor's small subgroups.
-        if curve.mul_public(&curve.n, &q) != Point::Infinity || q == Point::Infinity {
+        if !curve.has_order_n(&q) || q == Point::Infinity {
             return Err(bad("the point is not of order n"));
         }
         Ok(PublicKey { params, q })

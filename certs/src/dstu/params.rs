@@ -149,9 +149,13 @@ fn explicit_curve(seq: &Any<'_>, order: ByteOrder) -> Result<Curve, DstuError> {
     };
     let mut ks: Vec<usize> = ks.into_iter().map(|k| k as usize).collect();
     ks.sort_unstable_by(|x, y| y.cmp(x));
-    let field = Field::new(m as usize, &ks).ok_or_else(|| {
-        DstuError::Unsupported(format!("DSTU 4145 field GF(2^{m}) with exponents {ks:?}"))
-    })?;
+    // A standard field comes from the named curves' cache; another one is built here.
+    let field = match Curve::by_degree(m as usize).filter(|c| c.field.ks == ks) {
+        Some(c) => c.field,
+        None => Field::new(m as usize, &ks).ok_or_else(|| {
+            DstuError::Unsupported(format!("DSTU 4145 field GF(2^{m}) with exponents {ks:?}"))
+        })?,
+    };
     let a = match integer(a, "a")? {
         0 => 0u8,
         1 => 1u8,
@@ -187,7 +191,7 @@ fn explicit_curve(seq: &Any<'_>, order: ByteOrder) -> Result<Curve, DstuError> {
         .decompress(&compressed)
         .ok_or_else(|| malformed("the base point is not on the curve"))?;
     curve.g = g;
-    if curve.mul_public(&curve.n, &g) != Point::Infinity {
+    if !curve.has_order_n(&g) {
         return Err(malformed("the base point's order is not n"));
     }
     Ok(curve)
