@@ -22,6 +22,7 @@ pub mod names;
 pub mod oids;
 pub mod qualified;
 pub mod revocation;
+pub mod signature;
 pub mod statement;
 
 pub use certificate::CertificateSummary;

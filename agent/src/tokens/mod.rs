@@ -289,9 +289,10 @@ pub struct TokenRef {
     pub pin: PinFlags,
 }
 
-/// The DER DigestInfo prefix of each hash: CKM_RSA_PKCS signs DigestInfo ‖ hash.
-fn digest_info_prefix(digest: Digest) -> &'static [u8] {
-    match digest {
+/// The DER DigestInfo prefix of each hash: CKM_RSA_PKCS signs DigestInfo ‖ hash. RSA never
+/// signs GOST 34.311 (`cms::sign` refuses the pairing), so it has none.
+fn digest_info_prefix(digest: Digest) -> Option<&'static [u8]> {
+    Some(match digest {
         Digest::Sha256 => &[
             0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
             0x01, 0x05, 0x00, 0x04, 0x20,
@@ -304,7 +305,8 @@ fn digest_info_prefix(digest: Digest) -> &'static [u8] {
             0x30, 0x51, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
             0x03, 0x05, 0x00, 0x04, 0x40,
         ],
-    }
+        Digest::Gost34311 => return None,
+    })
 }
 
 /// PKCS#11 ECDSA answers r ‖ s; CMS wants a DER ECDSA-Sig-Value.
@@ -342,10 +344,18 @@ impl RawSigner for TokenSigner {
         let hash = digest.hash(message);
         let (mechanism, data) = match self.kind {
             KeyKind::Ec => (Mechanism::Ecdsa, hash),
-            KeyKind::Rsa => (
-                Mechanism::RsaPkcs,
-                [digest_info_prefix(digest), &hash].concat(),
-            ),
+            KeyKind::Rsa => {
+                let prefix = digest_info_prefix(digest).ok_or_else(|| {
+                    certs::Error::Crypto(format!("RSA does not sign {} digests", digest.name()))
+                })?;
+                (Mechanism::RsaPkcs, [prefix, &hash].concat())
+            }
+            // DSTU 4145 tokens (IIT Almaz, Kristall) come with the next issue's containers.
+            KeyKind::Dstu => {
+                return Err(certs::Error::Crypto(
+                    "DSTU 4145 keys on tokens are not supported yet".into(),
+                ))
+            }
         };
         match self.tokens.sign(&self.key, &self.pin, mechanism, &data) {
             Ok(raw) if self.kind == KeyKind::Ec => ecdsa_der(&raw),
@@ -366,7 +376,7 @@ mod tests {
     #[test]
     fn digest_info_prefixes_announce_their_hash_length() {
         for d in [Digest::Sha256, Digest::Sha384, Digest::Sha512] {
-            let p = digest_info_prefix(d);
+            let p = digest_info_prefix(d).unwrap();
             assert_eq!(*p.last().unwrap() as usize, d.output_len());
             // The outer SEQUENCE covers the rest of the prefix and the hash.
             assert_eq!(p[1] as usize, p.len() - 2 + d.output_len());

@@ -204,9 +204,10 @@ impl PublicKey {
         order: ByteOrder,
     ) -> Result<(), DstuError> {
         let c = &self.params.curve;
+        // Each half is at least ⌈n bits / 8⌉ bytes; the standard lets signers pad them wider
+        // (a fixed 2 × 32 or 2 × 64 bytes), so wider halves are read as long as they fit.
         let n_len = c.n_bits().div_ceil(8);
-        if signature.is_empty() || !signature.len().is_multiple_of(2) || signature.len() > 2 * n_len
-        {
+        if !signature.len().is_multiple_of(2) || signature.len() < 2 * n_len {
             return Err(DstuError::BadSignature);
         }
         let le = match order {
@@ -356,10 +357,14 @@ impl SecretKey {
                 continue;
             }
             // s = (e + d·r) mod n, in constant time.
-            let d_m = MontyForm::new(&U448::from_words(self.d), monty);
+            let mut d_m = MontyForm::new(&U448::from_words(self.d), monty);
             let r_m = MontyForm::new(&U448::from_words(r.0), monty);
-            let e_m = MontyForm::new(&U448::from_words(e.0), monty);
-            let s = (d_m * r_m + e_m).retrieve();
+            let mut e_m = MontyForm::new(&U448::from_words(e.0), monty);
+            let mut s_m = d_m * r_m + e_m;
+            let s = s_m.retrieve();
+            d_m.zeroize();
+            e_m.zeroize();
+            s_m.zeroize();
             e.0.zeroize();
             let s = Fe(s.to_words());
             if s.is_zero() {
@@ -376,6 +381,20 @@ impl SecretKey {
         let mut h = Gost34311::with_sbox(self.params.sbox.clone());
         h.update(data);
         self.sign_hash(&h.finish(), order)
+    }
+}
+
+impl crate::cms::RawSigner for SecretKey {
+    fn key_kind(&self) -> crate::cms::KeyKind {
+        crate::cms::KeyKind::Dstu
+    }
+
+    /// `digest` is always GOST 34.311 here ([`crate::cms::sign`] refuses other pairings); the
+    /// key's own S-box is used, as DSTU 4145 §5.9 defines the hash as part of the key's
+    /// parameters.
+    fn sign(&self, _digest: crate::cms::Digest, message: &[u8]) -> Result<Vec<u8>, crate::Error> {
+        SecretKey::sign(self, message, ByteOrder::Little)
+            .map_err(|e| crate::Error::Crypto(e.to_string()))
     }
 }
 

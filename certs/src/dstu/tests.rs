@@ -136,6 +136,14 @@ fn bad_signatures_are_refused_not_panicked_on() {
         public.verify(b"x", &sig, ByteOrder::Big),
         Err(DstuError::BadSignature)
     );
+    // Halves zero-padded wider than the order (the standard allows any L_D ≥ 2·len(n)) verify.
+    let padded = [&sig[..32], &[0u8; 8], &sig[32..], &[0u8; 8]].concat();
+    assert_eq!(public.verify(b"x", &padded, ByteOrder::Little), Ok(()));
+    let too_wide = [&sig[..32], &[0u8; 40], &sig[32..], &[0u8; 40]].concat();
+    assert_eq!(
+        public.verify(b"x", &too_wide, ByteOrder::Little),
+        Err(DstuError::BadSignature)
+    );
 }
 
 #[test]

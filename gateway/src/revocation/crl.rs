@@ -50,22 +50,34 @@ fn asn1_unix(t: x509_parser::time::ASN1Time) -> i64 {
     t.timestamp()
 }
 
-/// Check signature and issuer, then parse.
+/// Check signature and issuer, then parse. The signature is checked by `certs::signature`, so
+/// DSTU 4145 CRLs of Ukrainian CAs are read like ECDSA and RSA ones.
 pub fn parse(bytes: &[u8], issuer: &X509, now: i64, skew: i64) -> Result<Parsed, Problem> {
-    let crl = X509Crl::from_der(bytes)
-        .or_else(|_| X509Crl::from_pem(bytes))
+    let der = match X509Crl::from_pem(bytes) {
+        Ok(pem) => pem.to_der().map_err(|e| Problem::Unusable(e.to_string()))?,
+        Err(_) => bytes.to_vec(),
+    };
+    let (rest, parsed) = x509_parser::revocation_list::CertificateRevocationList::from_der(&der)
         .map_err(|e| Problem::Unusable(format!("not a CRL: {e}")))?;
-    let key = issuer
-        .public_key()
-        .map_err(|e| Problem::Unusable(e.to_string()))?;
-    if !crl.verify(&key).unwrap_or(false) {
-        return Err(Problem::Unusable(
-            "the CRL's signature is not the issuing CA's".into(),
-        ));
+    if !rest.is_empty() {
+        return Err(Problem::Unusable("not a CRL: trailing bytes".into()));
     }
-    let der = crl.to_der().map_err(|e| Problem::Unusable(e.to_string()))?;
-    let (_, parsed) = x509_parser::revocation_list::CertificateRevocationList::from_der(&der)
-        .map_err(|e| Problem::Unusable(format!("CRL: {e}")))?;
+    let issuer_der = issuer
+        .to_der()
+        .map_err(|e| Problem::Unusable(e.to_string()))?;
+    let issuer_cert = certs::parse(&issuer_der).map_err(|e| Problem::Unusable(e.to_string()))?;
+    certs::signature::verify_signed(
+        issuer_cert.tbs_certificate.subject_pki.raw,
+        &oids::dotted(&parsed.signature_algorithm.algorithm),
+        parsed.tbs_cert_list.as_ref(),
+        &parsed.signature_value.data,
+    )
+    .map_err(|e| match e {
+        certs::signature::SignatureError::Bad => {
+            Problem::Unusable("the CRL's signature is not the issuing CA's".into())
+        }
+        other => Problem::Unusable(format!("the CRL's signature: {other}")),
+    })?;
     let issuer_name = issuer
         .subject_name()
         .to_der()

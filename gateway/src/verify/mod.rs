@@ -13,7 +13,11 @@
 
 pub mod chain;
 
-use certs::cms::{self, Digest, SignedData, SignerId};
+use std::sync::Arc;
+
+use certs::cms::{self, SignedData, SignerError, SignerId};
+use certs::dstu;
+use certs::signature::VerifyingKey;
 use certs::oids;
 use certs::statement::{self, LoginStatement};
 use openssl::x509::X509;
@@ -36,6 +40,38 @@ pub struct Certificate<'a> {
     pub der: &'a [u8],
     pub parsed: X509Certificate<'a>,
     pub x509: X509,
+    /// The key, when it is DSTU 4145 (OpenSSL cannot decode those).
+    pub dstu: Option<Arc<dstu::PublicKey>>,
+}
+
+impl Certificate<'_> {
+    /// The subject's key as the signature checks take it.
+    pub fn key(&self) -> Result<KeyHolder, LoginError> {
+        match &self.dstu {
+            Some(k) => Ok(KeyHolder::Dstu(k.clone())),
+            None => self.x509.public_key().map(KeyHolder::OpenSsl).map_err(|_| {
+                LoginError::UnsupportedAlgorithm(format!(
+                    "key algorithm {}",
+                    oids::dotted(&self.parsed.public_key().algorithm.algorithm)
+                ))
+            }),
+        }
+    }
+}
+
+/// A decoded public key, owned.
+pub enum KeyHolder {
+    OpenSsl(openssl::pkey::PKey<openssl::pkey::Public>),
+    Dstu(Arc<dstu::PublicKey>),
+}
+
+impl KeyHolder {
+    pub fn as_key(&self) -> VerifyingKey<'_> {
+        match self {
+            KeyHolder::OpenSsl(k) => VerifyingKey::OpenSsl(k),
+            KeyHolder::Dstu(k) => VerifyingKey::Dstu(k),
+        }
+    }
 }
 
 /// The login verifier of one gateway: its trust policy and what it learned while verifying
@@ -47,6 +83,9 @@ pub struct Verifier {
     /// certificate (its provider-based key decoder) — more than verifying a P-256 signature —
     /// and a returning citizen brings the same certificate every time.
     x509: Bounded<[u8; 32], X509>,
+    /// DSTU 4145 keys by the SHA-256 of their SubjectPublicKeyInfo: decoding one (curve,
+    /// S-box, point decompression and order check) costs about as much as a verification.
+    dstu_keys: Bounded<[u8; 32], Arc<dstu::PublicKey>>,
     validated: chain::ValidatedCas,
 }
 
@@ -70,6 +109,7 @@ impl Verifier {
         Verifier {
             policy,
             x509: Bounded::new(X509_CACHE_MAX),
+            dstu_keys: Bounded::new(X509_CACHE_MAX),
             validated: chain::ValidatedCas::default(),
         }
     }
@@ -100,7 +140,31 @@ impl Verifier {
         let x509 = self
             .x509(der)
             .map_err(|e| LoginError::MalformedSignature(format!("certificate: {e}")))?;
-        Ok(Certificate { der, parsed, x509 })
+        let dstu = if certs::signature::is_dstu_key(parsed.public_key()) {
+            Some(self.dstu_key(parsed.public_key().raw)?)
+        } else {
+            None
+        };
+        Ok(Certificate {
+            der,
+            parsed,
+            x509,
+            dstu,
+        })
+    }
+
+    /// A DSTU 4145 key from its SubjectPublicKeyInfo, decoded once per distinct key.
+    pub fn dstu_key(&self, spki: &[u8]) -> Result<Arc<dstu::PublicKey>, LoginError> {
+        let id = openssl::sha::sha256(spki);
+        if let Some(k) = self.dstu_keys.get(&id) {
+            return Ok(k);
+        }
+        let key = Arc::new(dstu::PublicKey::from_spki_der(spki).map_err(|e| match e {
+            dstu::DstuError::Unsupported(m) => LoginError::UnsupportedAlgorithm(m),
+            other => LoginError::MalformedSignature(format!("DSTU 4145 key: {other}")),
+        })?);
+        self.dstu_keys.insert(id, key.clone());
+        Ok(key)
     }
 
     /// Steps 1–5 in order. `statement_check` is step 2 (origin and challenge against what the
@@ -199,74 +263,14 @@ pub fn parse_login(der: &[u8]) -> Result<ParsedLogin<'_>, LoginError> {
 }
 
 /// Step 3: the message digest matches the content and the signature verifies over the
-/// signed attributes with the signer certificate's key.
+/// signed attributes with the signer certificate's key (`certs::cms` for every algorithm).
 pub fn check_signature(login: &ParsedLogin<'_>, cert: &Certificate<'_>) -> Result<(), LoginError> {
     let sd = &login.signed_data;
-    let signer = &sd.signers[0];
-    let digest = Digest::from_oid(&signer.digest_algorithm)
-        .ok_or_else(|| LoginError::WeakAlgorithm(format!("digest {}", signer.digest_algorithm)))?;
     let content = sd.content.ok_or(LoginError::ContentMissing)?;
-    let expected = signer
-        .message_digest
-        .ok_or_else(|| LoginError::BadSignature("no message-digest attribute".into()))?;
-    if digest.hash(content) != expected {
-        return Err(LoginError::BadSignature(
-            "the content does not match the signed message digest".into(),
-        ));
-    }
-    let key = cert
-        .x509
-        .public_key()
-        .map_err(|_| LoginError::WeakAlgorithm("the signer's key type is not supported".into()))?;
-    check_signature_algorithm(&signer.signature_algorithm, &key, digest)?;
-    let attrs = signer
-        .signed_attributes
-        .as_ref()
-        .ok_or_else(|| LoginError::BadSignature("no signed attributes".into()))?;
-    let ok = openssl::sign::Verifier::new(digest.message_digest(), &key)
-        .and_then(|mut v| {
-            v.update(attrs)?;
-            v.verify(signer.signature)
-        })
-        .unwrap_or(false);
-    if !ok {
-        return Err(LoginError::BadSignature(
-            "the signature does not match the signer's key".into(),
-        ));
-    }
+    let key = cert.key()?;
+    cms::check_signature(&sd.signers[0], key.as_key(), |d| d.hash(content))
+        .map_err(signer_error)?;
     Ok(())
-}
-
-/// The CMS signature algorithm must fit the key and the digest (no RSA-PSS or SHA-1 mixes).
-fn check_signature_algorithm(
-    oid: &str,
-    key: &openssl::pkey::PKey<openssl::pkey::Public>,
-    digest: Digest,
-) -> Result<(), LoginError> {
-    use openssl::pkey::Id;
-    let ok = match key.id() {
-        Id::EC => matches!(
-            (oid, digest),
-            (oids::ECDSA_SHA256, Digest::Sha256)
-                | (oids::ECDSA_SHA384, Digest::Sha384)
-                | (oids::ECDSA_SHA512, Digest::Sha512)
-        ),
-        Id::RSA => matches!(
-            (oid, digest),
-            (oids::RSA_ENCRYPTION, _)
-                | (oids::RSA_SHA256, Digest::Sha256)
-                | (oids::RSA_SHA384, Digest::Sha384)
-                | (oids::RSA_SHA512, Digest::Sha512)
-        ),
-        _ => false,
-    };
-    if ok {
-        Ok(())
-    } else {
-        Err(LoginError::WeakAlgorithm(format!(
-            "signature algorithm {oid}"
-        )))
-    }
 }
 
 /// Step 4 begins here: signing-certificate-v2 names exactly the signer's certificate, so a
@@ -275,14 +279,20 @@ pub fn check_signing_certificate(
     login: &ParsedLogin<'_>,
     certificate: &[u8],
 ) -> Result<(), LoginError> {
-    let (alg, hash) = login.signed_data.signers[0]
-        .signing_certificate_v2
-        .as_ref()
-        .ok_or(LoginError::SignerCertificateMismatch)?;
-    let digest = Digest::from_oid(alg)
-        .ok_or_else(|| LoginError::WeakAlgorithm(format!("certificate hash {alg}")))?;
-    if digest.hash(certificate) != *hash {
-        return Err(LoginError::SignerCertificateMismatch);
+    cms::check_signing_certificate(&login.signed_data.signers[0], certificate)
+        .map_err(signer_error)
+}
+
+/// A CMS signer refusal as the login error with the same meaning.
+pub fn signer_error(e: SignerError) -> LoginError {
+    match e {
+        SignerError::Unsupported(m) => LoginError::UnsupportedAlgorithm(m),
+        SignerError::Weak(m) => LoginError::WeakAlgorithm(m),
+        SignerError::MissingAttribute(m) => LoginError::BadSignature(m.into()),
+        e @ (SignerError::DigestMismatch | SignerError::BadSignature) => {
+            LoginError::BadSignature(e.to_string())
+        }
+        SignerError::Malformed(m) => LoginError::MalformedSignature(m),
+        SignerError::CertificateMismatch => LoginError::SignerCertificateMismatch,
     }
-    Ok(())
 }

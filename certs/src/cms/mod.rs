@@ -15,6 +15,12 @@ use time::OffsetDateTime;
 
 use crate::{oids, Error};
 
+mod parse;
+mod verify;
+
+pub use parse::{parse, SignedData, SignerId, SignerInfo};
+pub use verify::{check_signature, check_signer, check_signing_certificate, SignerError};
+
 /// id-data: the eContentType of plain content.
 pub const ID_DATA: &str = "1.2.840.113549.1.7.1";
 /// id-signedData.
@@ -39,6 +45,8 @@ pub enum Digest {
     Sha384,
     /// SHA-512.
     Sha512,
+    /// GOST 34.311-95 with the Ukrainian default S-box: the digest of DSTU 4145 signatures.
+    Gost34311,
 }
 
 impl Digest {
@@ -48,6 +56,7 @@ impl Digest {
             Digest::Sha256 => "2.16.840.1.101.3.4.2.1",
             Digest::Sha384 => "2.16.840.1.101.3.4.2.2",
             Digest::Sha512 => "2.16.840.1.101.3.4.2.3",
+            Digest::Gost34311 => crate::dstu::OID_GOST34311,
         }
     }
 
@@ -57,6 +66,7 @@ impl Digest {
             Digest::Sha256 => "SHA-256",
             Digest::Sha384 => "SHA-384",
             Digest::Sha512 => "SHA-512",
+            Digest::Gost34311 => "GOST 34.311",
         }
     }
 
@@ -66,23 +76,40 @@ impl Digest {
             Digest::Sha256 => 32,
             Digest::Sha384 => 48,
             Digest::Sha512 => 64,
+            Digest::Gost34311 => 32,
         }
     }
 
-    /// OpenSSL's digest for it.
-    pub fn message_digest(self) -> MessageDigest {
+    /// OpenSSL's digest for it; `None` for GOST 34.311, which OpenSSL does not have.
+    pub fn message_digest(self) -> Option<MessageDigest> {
         match self {
-            Digest::Sha256 => MessageDigest::sha256(),
-            Digest::Sha384 => MessageDigest::sha384(),
-            Digest::Sha512 => MessageDigest::sha512(),
+            Digest::Sha256 => Some(MessageDigest::sha256()),
+            Digest::Sha384 => Some(MessageDigest::sha384()),
+            Digest::Sha512 => Some(MessageDigest::sha512()),
+            Digest::Gost34311 => None,
         }
     }
 
     /// The digest of `data`.
     pub fn hash(self, data: &[u8]) -> Vec<u8> {
-        hash(self.message_digest(), data)
-            .expect("OpenSSL digest")
-            .to_vec()
+        match self.message_digest() {
+            Some(md) => hash(md, data).expect("OpenSSL digest").to_vec(),
+            None => crate::dstu::Gost34311::digest(data).to_vec(),
+        }
+    }
+}
+
+impl Digest {
+    /// The digest for a dotted OID, if Brama accepts it.
+    pub fn from_oid(oid: &str) -> Option<Digest> {
+        [
+            Digest::Sha256,
+            Digest::Sha384,
+            Digest::Sha512,
+            Digest::Gost34311,
+        ]
+        .into_iter()
+            .find(|d| d.oid() == oid)
     }
 }
 
@@ -93,6 +120,8 @@ pub enum KeyKind {
     Ec,
     /// An RSA key (PKCS#1 v1.5).
     Rsa,
+    /// A DSTU 4145 key (little-endian signatures, GOST 34.311 digests).
+    Dstu,
 }
 
 /// Makes one raw signature. Implemented over OpenSSL keys here and over PKCS#11 tokens in
@@ -101,7 +130,7 @@ pub trait RawSigner {
     /// Which signature algorithm the key makes.
     fn key_kind(&self) -> KeyKind;
     /// Sign `message` hashed with `digest`: a DER ECDSA-Sig-Value for EC keys, a PKCS#1 v1.5
-    /// signature for RSA keys.
+    /// signature for RSA keys, r‖s little-endian for DSTU keys (hashed under the key's S-box).
     fn sign(&self, digest: Digest, message: &[u8]) -> Result<Vec<u8>, Error>;
 }
 
@@ -115,7 +144,10 @@ impl RawSigner for openssl::pkey::PKey<openssl::pkey::Private> {
     }
 
     fn sign(&self, digest: Digest, message: &[u8]) -> Result<Vec<u8>, Error> {
-        let mut signer = openssl::sign::Signer::new(digest.message_digest(), self)?;
+        let md = digest
+            .message_digest()
+            .ok_or_else(|| Error::Crypto(format!("an OpenSSL key cannot sign with {}", digest.name())))?;
+        let mut signer = openssl::sign::Signer::new(md, self)?;
         signer.update(message)?;
         Ok(signer.sign_to_vec()?)
     }
@@ -154,6 +186,13 @@ pub struct SignRequest<'a> {
 
 /// Build a DER ContentInfo holding a CAdES-BES SignedData.
 pub fn sign(req: &SignRequest<'_>, signer: &dyn RawSigner) -> Result<Vec<u8>, Error> {
+    if (signer.key_kind() == KeyKind::Dstu) != (req.digest == Digest::Gost34311) {
+        return Err(Error::Crypto(format!(
+            "a {:?} key does not sign {} digests",
+            signer.key_kind(),
+            req.digest.name()
+        )));
+    }
     let cert = crate::parse(req.certificate)?;
     let message_digest = match req.content {
         Content::Attached(data) => req.digest.hash(data),
@@ -176,7 +215,17 @@ pub fn sign(req: &SignRequest<'_>, signer: &dyn RawSigner) -> Result<Vec<u8>, Er
     // hashAlgorithm is SHA-256, the DEFAULT, so DER leaves it out.
     let issuer_serial = seq(&[&seq(&[&tlv(0xa4, issuer)]), &serial]);
     let named = req.signing_certificate.unwrap_or(req.certificate);
-    let ess_cert_id = seq(&[&tlv(0x04, &Digest::Sha256.hash(named)), &issuer_serial]);
+    // DSTU signers name their certificate by its GOST 34.311 hash, as Ukrainian verifiers
+    // expect; it is not the DEFAULT, so the hashAlgorithm is written.
+    let ess_cert_id = if signer.key_kind() == KeyKind::Dstu {
+        seq(&[
+            &seq(&[&oid(Digest::Gost34311.oid())]),
+            &tlv(0x04, &Digest::Gost34311.hash(named)),
+            &issuer_serial,
+        ])
+    } else {
+        seq(&[&tlv(0x04, &Digest::Sha256.hash(named)), &issuer_serial])
+    };
     let signing_certificate = seq(&[&seq(&[&ess_cert_id])]);
 
     let mut attrs = [
@@ -195,8 +244,12 @@ pub fn sign(req: &SignRequest<'_>, signer: &dyn RawSigner) -> Result<Vec<u8>, Er
             Digest::Sha256 => "1.2.840.10045.4.3.2",
             Digest::Sha384 => "1.2.840.10045.4.3.3",
             Digest::Sha512 => "1.2.840.10045.4.3.4",
+            Digest::Gost34311 => {
+                return Err(Error::Crypto("ECDSA does not sign GOST 34.311 digests".into()))
+            }
         })]),
         KeyKind::Rsa => seq(&[&oid("1.2.840.113549.1.1.1"), &[0x05, 0x00]]),
+        KeyKind::Dstu => seq(&[&oid(crate::dstu::OID_LE)]),
     };
     let signer_info = seq(&[
         &tlv(0x02, &[1]),
@@ -294,225 +347,3 @@ mod tests {
     }
 }
 
-/// A parsed SignedData: borrowed views into the DER, nothing verified yet.
-#[derive(Debug)]
-pub struct SignedData<'a> {
-    /// eContentType, dotted.
-    pub content_type: String,
-    /// The encapsulated content, when attached.
-    pub content: Option<&'a [u8]>,
-    /// Embedded certificates, DER.
-    pub certificates: Vec<&'a [u8]>,
-    /// The SignerInfos, in order.
-    pub signers: Vec<SignerInfo<'a>>,
-}
-
-/// How a SignerInfo names its certificate.
-#[derive(Debug)]
-pub enum SignerId<'a> {
-    /// issuer Name (DER) and serial INTEGER content bytes.
-    IssuerSerial {
-        /// The issuer Name, DER.
-        issuer: &'a [u8],
-        /// The serial number's content octets.
-        serial: &'a [u8],
-    },
-    /// The subjectKeyIdentifier.
-    SubjectKeyId(&'a [u8]),
-}
-
-/// One SignerInfo, borrowed from the DER it was parsed from.
-#[derive(Debug)]
-pub struct SignerInfo<'a> {
-    /// Which certificate signed.
-    pub sid: SignerId<'a>,
-    /// digestAlgorithm, dotted.
-    pub digest_algorithm: String,
-    /// The signed attributes re-encoded as the DER SET that was signed (tag 0x31).
-    pub signed_attributes: Option<Vec<u8>>,
-    /// The content-type attribute, dotted.
-    pub content_type_attribute: Option<String>,
-    /// The message-digest attribute's value, when present.
-    pub message_digest: Option<&'a [u8]>,
-    /// ESSCertIDv2 of signing-certificate-v2: (hash algorithm, hash) of the first cert id.
-    pub signing_certificate_v2: Option<(String, &'a [u8])>,
-    /// Whether any attribute appears twice (RFC 5652 forbids it for these).
-    pub duplicate_attributes: bool,
-    /// signatureAlgorithm, dotted.
-    pub signature_algorithm: String,
-    /// The signature value.
-    pub signature: &'a [u8],
-}
-
-impl Digest {
-    /// The digest for a dotted OID, if Brama accepts it.
-    pub fn from_oid(oid: &str) -> Option<Digest> {
-        [Digest::Sha256, Digest::Sha384, Digest::Sha512]
-            .into_iter()
-            .find(|d| d.oid() == oid)
-    }
-}
-
-/// Parse a DER ContentInfo holding SignedData. Structure only: no signature is checked.
-pub fn parse(der: &[u8]) -> Result<SignedData<'_>, Error> {
-    use crate::der::{elements, elements_raw, one};
-    let bad = |what: &str| Error::malformed(format!("CMS: {what}"));
-    let oid_of = |a: &asn1_rs::Any<'_>| {
-        a.as_oid()
-            .map(|o| oids::dotted(&o))
-            .map_err(|_| bad("expected an OID"))
-    };
-
-    let ci = elements(&one(der)?)?;
-    if ci.len() != 2 || oid_of(&ci[0])? != ID_SIGNED_DATA {
-        return Err(bad("not a SignedData ContentInfo"));
-    }
-    let sd = elements(&ci[1])?
-        .into_iter()
-        .next()
-        .ok_or_else(|| bad("empty content"))?;
-    let fields = elements(&sd)?;
-    // version, digestAlgorithms, encapContentInfo, [0] certificates?, [1] crls?, signerInfos
-    if fields.len() < 4 {
-        return Err(bad("SignedData is incomplete"));
-    }
-    let encap = elements(&fields[2])?;
-    let content_type = oid_of(encap.first().ok_or_else(|| bad("no eContentType"))?)?;
-    let content = match encap.get(1) {
-        Some(explicit) => {
-            let octets = elements(explicit)?
-                .into_iter()
-                .next()
-                .ok_or_else(|| bad("empty eContent"))?;
-            if octets.header.tag() != asn1_rs::Tag::OctetString || octets.header.is_constructed() {
-                return Err(bad("eContent is not a primitive OCTET STRING"));
-            }
-            Some(octets.data)
-        }
-        None => None,
-    };
-    let mut certificates = Vec::new();
-    for f in &fields[3..fields.len() - 1] {
-        if f.header.is_contextspecific() && f.header.tag().0 == 0 {
-            for (_, raw) in elements_raw(f)? {
-                certificates.push(raw);
-            }
-        }
-    }
-    let mut signers = Vec::new();
-    for si in elements(&fields[fields.len() - 1])? {
-        signers.push(parse_signer(&si)?);
-    }
-    Ok(SignedData {
-        content_type,
-        content,
-        certificates,
-        signers,
-    })
-}
-
-fn parse_signer<'a>(si: &asn1_rs::Any<'a>) -> Result<SignerInfo<'a>, Error> {
-    use crate::der::{elements, elements_raw};
-    let bad = |what: &str| Error::malformed(format!("CMS SignerInfo: {what}"));
-    let oid_of = |a: &asn1_rs::Any<'_>| {
-        a.as_oid()
-            .map(|o| oids::dotted(&o))
-            .map_err(|_| bad("expected an OID"))
-    };
-    let f = elements(si)?;
-    if f.len() < 5 {
-        return Err(bad("incomplete"));
-    }
-    let sid = if f[1].header.is_contextspecific() {
-        SignerId::SubjectKeyId(f[1].data)
-    } else {
-        let parts = elements_raw(&f[1])?;
-        let (Some((_, issuer)), Some((serial, _))) = (parts.first(), parts.get(1)) else {
-            return Err(bad("issuerAndSerialNumber is incomplete"));
-        };
-        SignerId::IssuerSerial {
-            issuer,
-            serial: serial.data,
-        }
-    };
-    let digest_algorithm = oid_of(
-        elements(&f[2])?
-            .first()
-            .ok_or_else(|| bad("empty digestAlgorithm"))?,
-    )?;
-    let mut i = 3;
-    let mut signer = SignerInfo {
-        sid,
-        digest_algorithm,
-        signed_attributes: None,
-        content_type_attribute: None,
-        message_digest: None,
-        signing_certificate_v2: None,
-        duplicate_attributes: false,
-        signature_algorithm: String::new(),
-        signature: &[],
-    };
-    if f[3].header.is_contextspecific() && f[3].header.tag().0 == 0 {
-        signer.signed_attributes = Some(tlv(0x31, f[3].data));
-        let mut seen = std::collections::HashSet::new();
-        for attr in elements(&f[3])? {
-            let parts = elements(&attr)?;
-            let kind = oid_of(parts.first().ok_or_else(|| bad("empty attribute"))?)?;
-            let values = elements(
-                parts
-                    .get(1)
-                    .ok_or_else(|| bad("attribute without values"))?,
-            )?;
-            if !seen.insert(kind.clone()) || values.len() != 1 {
-                signer.duplicate_attributes = true;
-            }
-            let value = values
-                .into_iter()
-                .next()
-                .ok_or_else(|| bad("attribute without a value"))?;
-            match kind.as_str() {
-                ATTR_CONTENT_TYPE => signer.content_type_attribute = Some(oid_of(&value)?),
-                ATTR_MESSAGE_DIGEST => signer.message_digest = Some(value.data),
-                ATTR_SIGNING_CERTIFICATE_V2 => {
-                    // SigningCertificateV2 { certs SEQUENCE OF ESSCertIDv2, policies? }
-                    let certs = elements(&value)?
-                        .into_iter()
-                        .next()
-                        .ok_or_else(|| bad("empty SigningCertificateV2"))?;
-                    let first = elements(&certs)?
-                        .into_iter()
-                        .next()
-                        .ok_or_else(|| bad("no ESSCertIDv2"))?;
-                    let id = elements(&first)?;
-                    let (alg, hash) = match id.first() {
-                        Some(a) if a.header.tag() == asn1_rs::Tag::Sequence => {
-                            let alg = oid_of(
-                                elements(a)?
-                                    .first()
-                                    .ok_or_else(|| bad("empty hashAlgorithm"))?,
-                            )?;
-                            (alg, id.get(1).ok_or_else(|| bad("no certHash"))?.data)
-                        }
-                        Some(h) => (Digest::Sha256.oid().to_string(), h.data),
-                        None => return Err(bad("empty ESSCertIDv2")),
-                    };
-                    signer.signing_certificate_v2 = Some((alg, hash));
-                }
-                _ => {}
-            }
-        }
-        i = 4;
-    }
-    let alg = f.get(i).ok_or_else(|| bad("no signatureAlgorithm"))?;
-    signer.signature_algorithm = oid_of(
-        elements(alg)?
-            .first()
-            .ok_or_else(|| bad("empty signatureAlgorithm"))?,
-    )?;
-    let sig = f.get(i + 1).ok_or_else(|| bad("no signature"))?;
-    if sig.header.tag() != asn1_rs::Tag::OctetString {
-        return Err(bad("signature is not an OCTET STRING"));
-    }
-    signer.signature = sig.data;
-    Ok(signer)
-}
