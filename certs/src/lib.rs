@@ -20,6 +20,7 @@ pub mod identity;
 pub mod load;
 pub mod names;
 pub mod oids;
+pub mod path;
 pub mod qualified;
 pub mod revocation;
 pub mod signature;
