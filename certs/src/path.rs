@@ -70,9 +70,12 @@ pub enum PathError {
         /// Where on the path.
         depth: usize,
     },
-    /// A weak key or algorithm (named).
+    /// A weak key (named).
     #[error("{0}")]
-    Weak(String),
+    WeakKey(String),
+    /// A weak signature algorithm (named).
+    #[error("{0}")]
+    WeakAlgorithm(String),
     /// An algorithm or key Brama does not implement (named).
     #[error("unsupported: {0}")]
     Unsupported(String),
@@ -235,7 +238,7 @@ fn check_signed(child: &Cert<'_>, issuer: &Cert<'_>, depth: usize) -> Result<(),
     )
     .map_err(|e| match e {
         SignatureError::Bad => PathError::BadSignature { depth },
-        SignatureError::Weak(m) => PathError::Weak(m),
+        SignatureError::Weak(m) => PathError::WeakAlgorithm(m),
         SignatureError::Unsupported(m) => PathError::Unsupported(m),
         SignatureError::Malformed(m) => PathError::Malformed(m),
     })
@@ -314,14 +317,14 @@ fn check_key_strength(c: &X509Certificate<'_>, depth: usize) -> Result<(), PathE
         })?;
         let m = key.params.curve.field.m;
         if m < MIN_DSTU_DEGREE {
-            return Err(PathError::Weak(format!(
+            return Err(PathError::WeakKey(format!(
                 "certificate {depth} of the chain: DSTU 4145 over GF(2^{m}) (at least {MIN_DSTU_DEGREE} required)"
             )));
         }
         return Ok(());
     }
     match spki.parsed() {
-        Ok(ParsedKey::RSA(rsa)) if rsa.key_size() < 2048 => Err(PathError::Weak(format!(
+        Ok(ParsedKey::RSA(rsa)) if rsa.key_size() < 2048 => Err(PathError::WeakKey(format!(
             "certificate {depth} of the chain: RSA-{}",
             rsa.key_size()
         ))),
@@ -331,7 +334,7 @@ fn check_key_strength(c: &X509Certificate<'_>, depth: usize) -> Result<(), PathE
             .and_then(crate::certificate::curve_name)
         {
             Some(_) => Ok(()),
-            None => Err(PathError::Weak(format!(
+            None => Err(PathError::WeakKey(format!(
                 "certificate {depth} of the chain: an EC curve other than P-256, P-384, P-521"
             ))),
         },

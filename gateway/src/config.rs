@@ -427,6 +427,7 @@ impl Config {
             allowed_eku: self.trust.allowed_eku.clone(),
             policies_allow: self.trust.policies_allow.clone(),
             policies_deny: self.trust.policies_deny.clone(),
+            persons_only: true,
         })
     }
 }

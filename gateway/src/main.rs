@@ -345,6 +345,16 @@ fn check_cert(
     let result = verifier
         .certificate(&ders[0])
         .and_then(|leaf| verifier.check_certificate(&leaf, &extra, at));
+    // An organisation's seal is refused as a login, but the operator still learns whether the
+    // certificate itself (chain, usage, qualified status) is valid.
+    let seal_valid = matches!(result, Err(gateway::LoginError::NotAPerson)).then(|| {
+        let mut verifier = verifier;
+        verifier.policy.persons_only = false;
+        verifier
+            .certificate(&ders[0])
+            .and_then(|leaf| verifier.check_certificate(&leaf, &extra, at))
+            .is_ok()
+    });
     if json {
         let verdict = match &result {
             Ok(_) => serde_json::json!({"verdict": "valid"}),
@@ -355,6 +365,9 @@ fn check_cert(
             }
         };
         let mut out = verdict;
+        if let Some(valid) = seal_valid {
+            out["certificate_valid"] = valid.into();
+        }
         out["certificate"] = serde_json::to_value(&summary).expect("serialises");
         println!(
             "{}",
@@ -377,6 +390,13 @@ fn check_cert(
                     "verdict: refused [{}] {e} (ETSI {indication}/{sub})",
                     e.code()
                 );
+                match seal_valid {
+                    Some(true) => println!(
+                        "the certificate itself is valid (chain, usage, qualified status): an organisation's seal"
+                    ),
+                    Some(false) => println!("the certificate itself is not valid either"),
+                    None => {}
+                }
             }
         }
     }

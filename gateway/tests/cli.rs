@@ -271,30 +271,52 @@ fn check_cert_gives_the_login_verdict_for_one_certificate() {
 }
 
 #[test]
-fn a_real_dstu_certificate_is_reported_as_unsupported_not_weak() {
+fn real_dstu_certificates_get_the_same_verdicts_as_ecdsa_ones() {
     let f = |name: &str| {
         format!(
             "{}/../fixtures/ua-real/{name}",
             env!("CARGO_MANIFEST_DIR")
         )
     };
-    let (code, out) = gateway(
-        &[
+    let check = |leaf: &str, intermediates: bool| {
+        let leaf = f(leaf);
+        let cao = f("CAO-05E19E2CD92EA2990100000001000000C1000000.cer");
+        let ca = f("diia-CA-05E19E2CD92EA2990100000001000000E1000000.cer");
+        let mut args = vec![
             "check-cert",
-            &f("diia-test-sign-7775603.cer"),
+            &leaf,
             "--anchors",
-            &f("CAO-05E19E2CD92EA2990100000001000000C1000000.cer"),
+            &cao,
             "--at",
-            "2023-01-01T00:00:00Z",
+            "2023-06-01T00:00:00Z",
             "--json",
-        ],
-        &[],
-    );
-    assert_eq!(code, Some(1), "{out}");
-    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(v["code"], "unsupported_algorithm");
+        ];
+        if intermediates {
+            args.extend(["--intermediates", &ca]);
+        }
+        let (code, out) = gateway(&args, &[]);
+        let v: serde_json::Value =
+            serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+        (code, v)
+    };
+    // CAO root → Diia CA → the test signing certificate: valid and qualified — and, since
+    // it names the Diia test organisation, not a person's, a login would be refused.
+    let (code, v) = check("diia-test-sign-7775603.cer", true);
+    assert_eq!(code, Some(1), "{v}");
+    assert_eq!(v["code"], "not_a_person", "{v}");
+    assert_eq!(v["certificate_valid"], true, "{v}");
+    assert_eq!(v["certificate"]["qualified"]["ua_qualified"], true, "{v}");
+    assert_eq!(v["certificate"]["qualified"]["qc_compliance"], true, "{v}");
     assert_eq!(
         v["certificate"]["identity"]["organisation"]["identifier"]["value"], "43395033",
-        "the identity is still read"
+        "the identity is read"
     );
+    // The same citizen's key-agreement certificate is refused as a login would be.
+    let (code, v) = check("diia-test-kep-7775604.cer", true);
+    assert_eq!(code, Some(1), "{v}");
+    assert_eq!(v["code"], "wrong_key_usage", "{v}");
+    // Without the Diia CA there is no path to the root.
+    let (code, v) = check("diia-test-sign-7775603.cer", false);
+    assert_eq!(code, Some(1), "{v}");
+    assert_eq!(v["code"], "untrusted_issuer", "{v}");
 }

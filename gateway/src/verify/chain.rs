@@ -55,6 +55,9 @@ pub struct TrustPolicy {
     /// When not empty, the leaf must carry one of these policies.
     pub policies_allow: Vec<String>,
     pub policies_deny: Vec<String>,
+    /// Whether only a person's certificate passes (logins: always). `check-cert` clears it to
+    /// say whether an organisation's seal certificate is itself valid.
+    pub persons_only: bool,
 }
 
 impl TrustPolicy {
@@ -70,6 +73,7 @@ impl TrustPolicy {
             allowed_eku: default_allowed_eku(),
             policies_allow: vec![],
             policies_deny: vec![],
+            persons_only: true,
         }
     }
 }
@@ -94,23 +98,9 @@ pub fn default_allowed_eku() -> Vec<String> {
     .to_vec()
 }
 
-/// Critical extensions Brama understands (OpenSSL or Brama checks each).
-pub const KNOWN_CRITICAL: &[&str] = &[
-    oids::EXT_KEY_USAGE,
-    oids::EXT_BASIC_CONSTRAINTS,
-    oids::EXT_EXTENDED_KEY_USAGE,
-    oids::EXT_CERTIFICATE_POLICIES,
-    oids::EXT_SUBJECT_ALT_NAME,
-    oids::EXT_QC_STATEMENTS,
-    oids::EXT_SUBJECT_DIRECTORY_ATTRIBUTES,
-    oids::EXT_SUBJECT_KEY_IDENTIFIER,
-    oids::EXT_AUTHORITY_KEY_IDENTIFIER,
-    oids::EXT_PRIVATE_KEY_USAGE_PERIOD,
-    oids::EXT_ISSUER_ALT_NAME,
-    oids::EXT_NAME_CONSTRAINTS, // OpenSSL enforces it
-    oids::EXT_POLICY_CONSTRAINTS,
-    oids::EXT_INHIBIT_ANY_POLICY,
-];
+/// Critical extensions Brama understands (OpenSSL or Brama checks each): one list for both
+/// paths, kept in `certs::path`.
+pub use certs::path::KNOWN_CRITICAL;
 
 /// A certificate that passed steps 4 and 5.
 #[derive(Debug)]
@@ -131,14 +121,27 @@ impl Verifier {
         at: OffsetDateTime,
     ) -> Result<Checked, LoginError> {
         let policy = &self.policy;
-        // OpenSSL cannot decode DSTU 4145 keys and would call them "too weak": say what it is.
-        if oids::dotted(&leaf.parsed.public_key().algorithm.algorithm).starts_with(oids::DSTU_4145)
-        {
-            return Err(LoginError::UnsupportedAlgorithm(
-                "DSTU 4145 keys are not supported yet".into(),
-            ));
-        }
-        let (chain, fresh) = self.build_chain(leaf, extra, at)?;
+        // OpenSSL can neither decode DSTU 4145 keys nor check DSTU signatures: a chain with
+        // DSTU on it goes through `certs::path`, which makes the same checks. A chain that
+        // OpenSSL refuses is tried there too when DSTU certificates are in play (a DSTU root
+        // over an ECDSA CA), so mixed chains work both ways.
+        let leaf_dstu = leaf.dstu.is_some()
+            || certs::dstu::is_dstu_oid(&oids::dotted(&leaf.parsed.signature_algorithm.algorithm));
+        let (chain, fresh) = if leaf_dstu {
+            (self.rust_chain(leaf, extra, at)?, false)
+        } else {
+            match self.build_chain(leaf, extra, at) {
+                Ok(found) => found,
+                // OpenSSL's "no path" or "bad signature" may be a DSTU link it cannot check;
+                // a defect it named precisely (expired, weak) stands.
+                Err(LoginError::InvalidChain(_) | LoginError::UntrustedIssuer(_))
+                    if self.dstu_in_play(extra) =>
+                {
+                    (self.rust_chain(leaf, extra, at)?, false)
+                }
+                Err(e) => return Err(e),
+            }
+        };
         check_critical(&leaf.parsed)?;
         if fresh {
             // CAs met for the first time: checked once here, then remembered as validated.
@@ -152,12 +155,12 @@ impl Verifier {
             self.validated.remember(&chain, &self.anchors_fingerprint());
         }
         check_usage(&leaf.parsed, policy)?;
-        check_key(&leaf.parsed)?;
+        check_key(leaf)?;
         let summary = CertificateSummary::of(leaf.der, &leaf.parsed)
             .map_err(|e| LoginError::MalformedSignature(e.to_string()))?;
         check_policies(&summary, policy)?;
         // Step 5: a person, with a qualified certificate for electronic signatures.
-        if summary.identity.kind != SubjectKind::Person {
+        if policy.persons_only && summary.identity.kind != SubjectKind::Person {
             return Err(LoginError::NotAPerson);
         }
         if policy.qualified == Qualified::Required && !summary.qualified.is_qualified_esign() {
@@ -168,6 +171,51 @@ impl Verifier {
             chain,
             crl_sources: crate::revocation::crl::CrlSources::of(&leaf.parsed),
         })
+    }
+
+    /// The path through `certs::path` (leaf first, anchor last). It checks the critical
+    /// extensions of every certificate on it.
+    fn rust_chain(
+        &self,
+        leaf: &Certificate<'_>,
+        extra: &[&[u8]],
+        at: OffsetDateTime,
+    ) -> Result<Vec<X509>, LoginError> {
+        let policy = &self.policy;
+        let ders = |certs: &[X509]| -> Vec<Vec<u8>> {
+            certs.iter().filter_map(|c| c.to_der().ok()).collect()
+        };
+        let anchors = ders(&policy.anchors);
+        let mut intermediates = ders(&policy.intermediates);
+        intermediates.extend(extra.iter().map(|d| d.to_vec()));
+        let crls: Vec<Vec<u8>> = policy.crls.iter().filter_map(|c| c.to_der().ok()).collect();
+        fn refs(v: &[Vec<u8>]) -> Vec<&[u8]> {
+            v.iter().map(|d| d.as_slice()).collect()
+        }
+        let (anchors, intermediates, crls) = (refs(&anchors), refs(&intermediates), refs(&crls));
+        let path = certs::path::validate(&certs::path::PathRequest {
+            leaf: leaf.der,
+            intermediates: &intermediates,
+            anchors: &anchors,
+            at: at.unix_timestamp(),
+            crls: &crls,
+        })
+        .map_err(path_error)?;
+        path.iter()
+            .map(|der| self.x509(der).map_err(|e| LoginError::InvalidChain(e.to_string())))
+            .collect()
+    }
+
+    /// Whether a DSTU certificate is among the anchors, the intermediates or `extra`.
+    fn dstu_in_play(&self, extra: &[&[u8]]) -> bool {
+        let policy = &self.policy;
+        extra.iter().any(|d| certs::path::involves_dstu(d))
+            || policy
+                .anchors
+                .iter()
+                .chain(&policy.intermediates)
+                .filter_map(|c| c.to_der().ok())
+                .any(|d| certs::path::involves_dstu(&d))
     }
 
     fn anchors_fingerprint(&self) -> Fingerprint {
@@ -218,6 +266,26 @@ impl Verifier {
             ffi::X509_V_ERR_CERT_REVOKED => LoginError::CertificateRevoked(String::new()),
             _ => LoginError::InvalidChain(format!("{text} (certificate {depth} of the chain)")),
         })
+    }
+}
+
+/// A `certs::path` refusal as the login error OpenSSL's path gives for the same defect.
+fn path_error(e: certs::path::PathError) -> LoginError {
+    use certs::path::PathError as P;
+    match e {
+        P::Expired { depth: 0 } => LoginError::CertificateExpired,
+        P::NotYetValid { depth: 0 } => LoginError::CertificateNotYetValid,
+        P::UntrustedIssuer(m) => LoginError::UntrustedIssuer(m),
+        P::WeakKey(m) => LoginError::WeakKey(m),
+        P::WeakAlgorithm(m) => LoginError::WeakAlgorithm(m),
+        P::Unsupported(m) => LoginError::UnsupportedAlgorithm(m),
+        P::UnknownCritical(oid) => LoginError::UnhandledCriticalExtension(oid),
+        P::Revoked(reason) => LoginError::CertificateRevoked(reason),
+        other @ (P::Expired { .. }
+        | P::NotYetValid { .. }
+        | P::BadSignature { .. }
+        | P::Invalid(_)
+        | P::Malformed(_)) => LoginError::InvalidChain(other.to_string()),
     }
 }
 
@@ -444,8 +512,15 @@ fn check_usage(cert: &X509Certificate<'_>, policy: &TrustPolicy) -> Result<(), L
     Ok(())
 }
 
-fn check_key(cert: &X509Certificate<'_>) -> Result<(), LoginError> {
-    let spki = cert.public_key();
+fn check_key(leaf: &Certificate<'_>) -> Result<(), LoginError> {
+    if let Some(key) = &leaf.dstu {
+        let m = key.params.curve.field.m;
+        if m < certs::path::MIN_DSTU_DEGREE {
+            return Err(LoginError::WeakKey(format!("DSTU 4145 over GF(2^{m})")));
+        }
+        return Ok(());
+    }
+    let spki = leaf.parsed.public_key();
     match spki.parsed() {
         Ok(PublicKey::RSA(rsa)) if rsa.key_size() >= 2048 => Ok(()),
         Ok(PublicKey::RSA(rsa)) => Err(LoginError::WeakKey(format!("RSA-{}", rsa.key_size()))),
