@@ -6,7 +6,6 @@
 
 use std::path::Path;
 
-use openssl::hash::MessageDigest;
 use openssl::pkey::{PKey, Private};
 use time::OffsetDateTime;
 use yasna::models::{ObjectIdentifier, UTCTime};
@@ -86,8 +85,8 @@ fn write_extension(w: yasna::DERWriter<'_>, dotted: &str, critical: bool, value:
     })
 }
 
-/// A signed CRL (DER), ECDSA or RSA with SHA-256 by `key`.
-pub fn build(p: &CrlParams<'_>, key: &PKey<Private>) -> Result<Vec<u8>, Error> {
+/// A signed CRL (DER) by `key`: ECDSA or RSA with SHA-256, or DSTU 4145.
+pub fn build(p: &CrlParams<'_>, key: &dyn super::keys::X509Signer) -> Result<Vec<u8>, Error> {
     let issuer = crate::parse(p.issuer_der)?;
     let issuer_name = issuer.subject().as_raw().to_vec();
     let key_id = issuer
@@ -96,17 +95,7 @@ pub fn build(p: &CrlParams<'_>, key: &PKey<Private>) -> Result<Vec<u8>, Error> {
         .find(|e| oids::dotted(&e.oid) == oids::EXT_SUBJECT_KEY_IDENTIFIER)
         .and_then(|e| der::one(e.value).ok())
         .map(|v| v.data.to_vec());
-    let alg_id = match key.id() {
-        openssl::pkey::Id::EC => yasna::construct_der(|w| {
-            w.write_sequence(|w| w.next().write_oid(&oid("1.2.840.10045.4.3.2")))
-        }),
-        _ => yasna::construct_der(|w| {
-            w.write_sequence(|w| {
-                w.next().write_oid(&oid("1.2.840.113549.1.1.11"));
-                w.next().write_null();
-            })
-        }),
-    };
+    let alg_id = key.algorithm();
     let tbs = yasna::construct_der(|w| {
         w.write_sequence(|w| {
             w.next().write_u8(1); // v2
@@ -151,9 +140,7 @@ pub fn build(p: &CrlParams<'_>, key: &PKey<Private>) -> Result<Vec<u8>, Error> {
             });
         })
     });
-    let mut signer = openssl::sign::Signer::new(MessageDigest::sha256(), key)?;
-    signer.update(&tbs)?;
-    let signature = signer.sign_to_vec()?;
+    let signature = key.sign_tbs(&tbs)?;
     Ok(yasna::construct_der(|w| {
         w.write_sequence(|w| {
             w.next().write_der(&tbs);

@@ -109,3 +109,66 @@ impl SigningKey for DevKey {
             .map_err(|_| rcgen::Error::RemoteKeyError)
     }
 }
+
+/// What signs a certificate or a CRL of the dev PKI: an OpenSSL key (ECDSA/RSA with SHA-256)
+/// or a DSTU 4145 key (GOST 34.311). The TBS builders are written once over it.
+pub trait X509Signer {
+    /// The signature's AlgorithmIdentifier, DER.
+    fn algorithm(&self) -> Vec<u8>;
+    /// The signatureValue BIT STRING's bytes over `tbs`.
+    fn sign_tbs(&self, tbs: &[u8]) -> Result<Vec<u8>, Error>;
+}
+
+impl X509Signer for PKey<Private> {
+    fn algorithm(&self) -> Vec<u8> {
+        let oid = |d: &str| yasna::models::ObjectIdentifier::from_slice(&crate::oids::arcs(d));
+        match self.id() {
+            openssl::pkey::Id::EC => yasna::construct_der(|w| {
+                w.write_sequence(|w| w.next().write_oid(&oid(crate::oids::ECDSA_SHA256)))
+            }),
+            _ => yasna::construct_der(|w| {
+                w.write_sequence(|w| {
+                    w.next().write_oid(&oid(crate::oids::RSA_SHA256));
+                    w.next().write_null();
+                })
+            }),
+        }
+    }
+
+    fn sign_tbs(&self, tbs: &[u8]) -> Result<Vec<u8>, Error> {
+        let mut signer = Signer::new(MessageDigest::sha256(), self)?;
+        signer.update(tbs)?;
+        Ok(signer.sign_to_vec()?)
+    }
+}
+
+impl X509Signer for DevKey {
+    fn algorithm(&self) -> Vec<u8> {
+        self.pkey.algorithm()
+    }
+
+    fn sign_tbs(&self, tbs: &[u8]) -> Result<Vec<u8>, Error> {
+        self.pkey.sign_tbs(tbs)
+    }
+}
+
+impl X509Signer for crate::dstu::SecretKey {
+    fn algorithm(&self) -> Vec<u8> {
+        yasna::construct_der(|w| {
+            w.write_sequence(|w| {
+                w.next()
+                    .write_oid(&yasna::models::ObjectIdentifier::from_slice(
+                        &crate::oids::arcs(crate::dstu::OID_LE),
+                    ))
+            })
+        })
+    }
+
+    /// In X.509 structures a DSTU signature value is a DER OCTET STRING inside the BIT STRING.
+    fn sign_tbs(&self, tbs: &[u8]) -> Result<Vec<u8>, Error> {
+        let sig = self
+            .sign(tbs, crate::dstu::ByteOrder::Little)
+            .map_err(|e| Error::Crypto(e.to_string()))?;
+        Ok(yasna::construct_der(|w| w.write_bytes(&sig)))
+    }
+}

@@ -11,6 +11,7 @@
 #![allow(missing_docs)] // a development tool behind the `devpki` feature; manifest.json documents its output
 
 pub mod crl;
+pub mod dstu;
 pub mod ext;
 pub mod keys;
 mod profile;
@@ -72,6 +73,10 @@ pub struct Manifest {
     pub authorities: Vec<Entry>,
     /// End-entity certificates: the valid ones and one per refusal reason.
     pub certificates: Vec<Entry>,
+    /// The DSTU 4145 side (`dstu/`): its authorities, its citizens, one twin of each refusal
+    /// case, and the mixed chains. Keys are PKCS#8 DER (`.pk8`); ECDSA keys here have PKCS#12.
+    #[serde(default)]
+    pub dstu: Vec<Entry>,
     /// Every file written, with what it is for.
     pub files: Vec<FileNote>,
 }
@@ -138,6 +143,7 @@ impl Manifest {
         self.certificates
             .iter()
             .chain(&self.authorities)
+            .chain(&self.dstu)
             .find(|e| e.name == name)
     }
 }

@@ -14,54 +14,54 @@ use super::keys::{DevKey, KeyType};
 use super::{now, write, write_key_files, Entry, FileNote, Manifest, Options, TrustFiles};
 use crate::{der, oids, Error};
 
-const YEAR: Duration = Duration::days(365);
+pub(super) const YEAR: Duration = Duration::days(365);
 const ORG_NAME: &str = "ТОВ «Брама Тест»";
 const ORG_EDRPOU: &str = "12345678";
-const CA_ORG: &str = "Brama (розробка)";
+pub(super) const CA_ORG: &str = "Brama (розробка)";
 
 /// A natural person named in a certificate.
-struct Person {
-    surname: String,
+pub(super) struct Person {
+    pub(super) surname: String,
     /// GN: "Ім'я По батькові".
-    given: String,
+    pub(super) given: String,
     /// The first nine digits of the РНОКПП; the check digit is computed.
-    tin9: String,
-    locality: String,
+    pub(super) tin9: String,
+    pub(super) locality: String,
 }
 
 #[derive(Clone, Copy, PartialEq)]
-enum Usage {
+pub(super) enum Usage {
     Signing,
     KeyAgreement,
     CertSignOnly,
 }
 
 #[derive(Clone, Copy, PartialEq)]
-enum Validity {
+pub(super) enum Validity {
     Current,
     Expired,
     NotYetValid,
 }
 
 /// One end-entity certificate of the dev PKI.
-struct Leaf {
-    name: String,
-    description: &'static str,
-    expected: &'static str,
-    key: KeyType,
+pub(super) struct Leaf {
+    pub(super) name: String,
+    pub(super) description: &'static str,
+    pub(super) expected: &'static str,
+    pub(super) key: KeyType,
     /// `None`: an organisation's seal.
-    person: Option<Person>,
-    representative: bool,
-    qualified: bool,
-    usage: Usage,
-    validity: Validity,
-    untrusted: bool,
-    revoked: bool,
-    sha1: bool,
+    pub(super) person: Option<Person>,
+    pub(super) representative: bool,
+    pub(super) qualified: bool,
+    pub(super) usage: Usage,
+    pub(super) validity: Validity,
+    pub(super) untrusted: bool,
+    pub(super) revoked: bool,
+    pub(super) sha1: bool,
 }
 
 impl Leaf {
-    fn citizen(name: &str, key: KeyType, person: Person) -> Leaf {
+    pub(super) fn citizen(name: &str, key: KeyType, person: Person) -> Leaf {
         Leaf {
             name: name.into(),
             description: "",
@@ -77,14 +77,14 @@ impl Leaf {
             sha1: false,
         }
     }
-    fn about(mut self, description: &'static str, expected: &'static str) -> Leaf {
+    pub(super) fn about(mut self, description: &'static str, expected: &'static str) -> Leaf {
         self.description = description;
         self.expected = expected;
         self
     }
 }
 
-fn person(surname: &str, given: &str, tin9: &str, locality: &str) -> Person {
+pub(super) fn person(surname: &str, given: &str, tin9: &str, locality: &str) -> Person {
     Person {
         surname: surname.into(),
         given: given.into(),
@@ -160,14 +160,14 @@ pub fn rnokpp_with_check_digit(first9: &str) -> String {
     format!("{first9}{}", sum.rem_euclid(11) % 10)
 }
 
-fn random_serial() -> Result<SerialNumber, Error> {
+pub(super) fn random_serial() -> Result<SerialNumber, Error> {
     let mut bytes = [0u8; 16];
     openssl::rand::rand_bytes(&mut bytes)?;
     bytes[0] = (bytes[0] & 0x7f) | 0x40; // positive, and always 16 octets
     Ok(SerialNumber::from_slice(&bytes))
 }
 
-fn random_password() -> Result<String, Error> {
+pub(super) fn random_password() -> Result<String, Error> {
     const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789";
     let mut bytes = [0u8; 12];
     openssl::rand::rand_bytes(&mut bytes)?;
@@ -177,19 +177,19 @@ fn random_password() -> Result<String, Error> {
         .collect())
 }
 
-fn hex(serial: &SerialNumber) -> String {
+pub(super) fn hex(serial: &SerialNumber) -> String {
     serial.as_ref().iter().map(|b| format!("{b:02X}")).collect()
 }
 
-fn custom(oid: &str) -> DnType {
+pub(super) fn custom(oid: &str) -> DnType {
     DnType::CustomDnType(oids::arcs(oid))
 }
 
-fn printable(s: &str) -> DnValue {
+pub(super) fn printable(s: &str) -> DnValue {
     DnValue::PrintableString(s.try_into().expect("ASCII printable literal"))
 }
 
-fn ca_params(
+pub(super) fn ca_params(
     cn: &str,
     key: &DevKey,
     pathlen: Option<u8>,
@@ -220,7 +220,7 @@ fn ca_params(
     Ok(p)
 }
 
-fn leaf_params(
+pub(super) fn leaf_params(
     leaf: &Leaf,
     key: &DevKey,
     opts: &Options,
@@ -330,7 +330,7 @@ fn leaf_params(
 
 /// Re-sign a certificate with another digest (rcgen offers no SHA-1). The TBS keeps every
 /// field; only its signature AlgorithmIdentifier (and the outer one) change.
-fn resign(
+pub(super) fn resign(
     cert_der: &[u8],
     issuer: &DevKey,
     digest: MessageDigest,
@@ -360,7 +360,7 @@ fn resign(
 }
 
 /// ecdsa-with-SHA1, no parameters.
-const ECDSA_WITH_SHA1: [u8; 11] = [
+pub(super) const ECDSA_WITH_SHA1: [u8; 11] = [
     0x30, 0x09, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x01,
 ];
 
@@ -652,6 +652,29 @@ pub(super) fn generate(opts: &Options, dir: &Path) -> Result<Manifest, Error> {
     );
     note("manifest.json", "This manifest");
 
+    let dstu = super::dstu::generate(
+        opts,
+        dir,
+        t,
+        &super::dstu::EcdsaSide {
+            root_params: &root_params,
+            root_key: &root_key,
+            ica_params: &ica_params,
+            ica_key: &ica_key,
+        },
+    )?;
+    for e in &dstu.entries {
+        note(&e.certificate, &format!("{}: certificate (PEM)", e.description));
+        note(&e.certificate_der, &format!("{}: certificate (DER)", e.name));
+        if !e.key.is_empty() {
+            note(&e.key, &format!("{}: private key", e.name));
+        }
+    }
+    note(
+        "dstu/dstu-ca.crl",
+        "CRL of the DSTU issuing CA (DER), signed with DSTU 4145; lists dstu-revoked",
+    );
+
     Ok(Manifest {
         version: 1,
         created: t
@@ -675,6 +698,7 @@ pub(super) fn generate(opts: &Options, dir: &Path) -> Result<Manifest, Error> {
         },
         authorities,
         certificates,
+        dstu: dstu.entries,
         files,
     })
 }

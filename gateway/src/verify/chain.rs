@@ -280,7 +280,7 @@ fn path_error(e: certs::path::PathError) -> LoginError {
         P::WeakAlgorithm(m) => LoginError::WeakAlgorithm(m),
         P::Unsupported(m) => LoginError::UnsupportedAlgorithm(m),
         P::UnknownCritical(oid) => LoginError::UnhandledCriticalExtension(oid),
-        P::Revoked(reason) => LoginError::CertificateRevoked(reason),
+        P::Revoked(reason) => LoginError::CertificateRevoked(format!(" ({reason}, CRL)")),
         other @ (P::Expired { .. }
         | P::NotYetValid { .. }
         | P::BadSignature { .. }

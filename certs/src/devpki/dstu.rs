@@ -1,0 +1,420 @@
+//! The DSTU 4145 side of the development PKI, in `dstu/`: a DSTU root and qualified CA, the
+//! citizens and the representative with DSTU-257 keys, one DSTU twin of every refusal case,
+//! two mixed chains (a DSTU root over an ECDSA CA, the ECDSA root over a DSTU CA), a DSTU CRL
+//! and a DSTU OCSP responder certificate.
+//!
+//! rcgen writes the certificates' fields (names, extensions) around a placeholder ECDSA key;
+//! [`finish`] then puts the DSTU public key into the TBS and signs it again with the issuer's
+//! real key — DSTU or ECDSA — since rcgen knows no DSTU algorithm.
+
+use std::path::Path;
+
+use rcgen::{CertificateParams, DistinguishedName, DnType, IsCa, Issuer, KeyIdMethod, KeyUsagePurpose};
+use rcgen::ExtendedKeyUsagePurpose;
+use time::{Duration, OffsetDateTime};
+use zeroize::Zeroizing;
+
+use super::keys::{DevKey, KeyType, X509Signer};
+use super::profile::{
+    ca_params, custom, leaf_params, person, printable, random_password, random_serial, Leaf, Usage,
+    Validity, CA_ORG, YEAR,
+};
+use super::{ext, write, Entry, Options};
+use crate::dstu::{self, gost28147, Params, SecretKey};
+use crate::{der, oids, Error};
+
+/// DSTU 4145-257 (`.2.6`), the curve of Ukrainian citizens' keys.
+pub const CURVE_257: usize = 6;
+/// DSTU 4145-431 (`.2.9`), for the root.
+pub const CURVE_431: usize = 9;
+/// DSTU 4145-163 (`.2.0`): too small, for the weak-key twin.
+pub const CURVE_163: usize = 0;
+
+/// A DSTU key with the placeholder rcgen signs around.
+pub struct DstuDevKey {
+    pub secret: SecretKey,
+    placeholder: DevKey,
+}
+
+impl DstuDevKey {
+    pub fn generate(curve: usize) -> Result<DstuDevKey, Error> {
+        let params = Params::named(curve).ok_or_else(|| Error::Crypto("no such curve".into()))?;
+        Ok(DstuDevKey {
+            secret: SecretKey::generate(params).map_err(|e| Error::Crypto(e.to_string()))?,
+            placeholder: DevKey::generate(KeyType::P256)?,
+        })
+    }
+
+    /// AlgorithmIdentifier parameters: the named curve and the default DKE, the form IIT's
+    /// certificates and jkurwa write.
+    fn params_der(&self) -> Vec<u8> {
+        let index = self.secret.params().named.expect("named curve");
+        let curve = format!("{}.{index}", dstu::curve::NAMED_CURVE_ARC);
+        yasna::construct_der(|w| {
+            w.write_sequence(|w| {
+                w.next().write_oid(&yasna::models::ObjectIdentifier::from_slice(&oids::arcs(&curve)));
+                w.next().write_bytes(&gost28147::DEFAULT_DKE);
+            })
+        })
+    }
+
+    fn algorithm_der(&self) -> Vec<u8> {
+        let params = self.params_der();
+        yasna::construct_der(|w| {
+            w.write_sequence(|w| {
+                w.next().write_oid(&yasna::models::ObjectIdentifier::from_slice(&oids::arcs(
+                    dstu::OID_LE,
+                )));
+                w.next().write_der(&params);
+            })
+        })
+    }
+
+    /// The subjectPublicKey BIT STRING's bytes: a DER OCTET STRING of the compressed point.
+    fn public_bits(&self) -> Vec<u8> {
+        let q = self.secret.public_key().compressed(dstu::ByteOrder::Little);
+        yasna::construct_der(|w| w.write_bytes(&q))
+    }
+
+    /// SubjectPublicKeyInfo, DER.
+    pub fn spki(&self) -> Vec<u8> {
+        let (alg, bits) = (self.algorithm_der(), self.public_bits());
+        yasna::construct_der(|w| {
+            w.write_sequence(|w| {
+                w.next().write_der(&alg);
+                w.next().write_bitvec_bytes(&bits, bits.len() * 8);
+            })
+        })
+    }
+
+    /// RFC 5280 method 1 over the subjectPublicKey bits, as for the other keys.
+    pub fn key_identifier(&self) -> Vec<u8> {
+        openssl::sha::sha1(&self.public_bits()).to_vec()
+    }
+
+    /// PKCS#8 PrivateKeyInfo as Ukrainian key stores hold it (d little-endian, jkurwa's and
+    /// IIT's layout). Unencrypted: the GOST 28147 container around it comes with the agent's
+    /// key-store issue.
+    pub fn pkcs8(&self) -> Zeroizing<Vec<u8>> {
+        let alg = self.algorithm_der();
+        let d = self.secret.to_le();
+        Zeroizing::new(yasna::construct_der(|w| {
+            w.write_sequence(|w| {
+                w.next().write_u8(0);
+                w.next().write_der(&alg);
+                w.next().write_bytes(&d);
+            })
+        }))
+    }
+}
+
+impl X509Signer for DstuDevKey {
+    fn algorithm(&self) -> Vec<u8> {
+        self.secret.algorithm()
+    }
+    fn sign_tbs(&self, tbs: &[u8]) -> Result<Vec<u8>, Error> {
+        self.secret.sign_tbs(tbs)
+    }
+}
+
+/// A key of either family, as an issuer or a subject.
+pub enum AnyKey<'a> {
+    Dstu(&'a DstuDevKey),
+    OpenSsl(&'a DevKey),
+}
+
+impl AnyKey<'_> {
+    fn placeholder(&self) -> &DevKey {
+        match self {
+            AnyKey::Dstu(k) => &k.placeholder,
+            AnyKey::OpenSsl(k) => k,
+        }
+    }
+    fn signer(&self) -> &dyn X509Signer {
+        match self {
+            AnyKey::Dstu(k) => *k,
+            AnyKey::OpenSsl(k) => *k,
+        }
+    }
+    fn key_identifier(&self) -> Vec<u8> {
+        match self {
+            AnyKey::Dstu(k) => k.key_identifier(),
+            AnyKey::OpenSsl(k) => k.key_identifier(),
+        }
+    }
+}
+
+/// Puts the subject's DSTU key into rcgen's certificate (when the subject is DSTU) and signs
+/// the TBS again with the issuer's real key.
+pub fn finish(cert_der: &[u8], subject: &AnyKey<'_>, issuer: &dyn X509Signer) -> Result<Vec<u8>, Error> {
+    let cert = der::one(cert_der)?;
+    let tbs = der::elements(&cert)?
+        .into_iter()
+        .next()
+        .ok_or_else(|| Error::malformed("no TBS"))?;
+    let mut fields: Vec<Vec<u8>> = der::elements_raw(&tbs)?
+        .into_iter()
+        .map(|(_, raw)| raw.to_vec())
+        .collect();
+    // [0] version, serialNumber, signature, issuer, validity, subject, subjectPublicKeyInfo
+    let alg = issuer.algorithm();
+    fields[2] = alg.clone();
+    if let AnyKey::Dstu(k) = subject {
+        fields[6] = k.spki();
+    }
+    let tbs = yasna::construct_der(|w| w.write_sequence(|w| fields.iter().for_each(|f| w.next().write_der(f))));
+    let signature = issuer.sign_tbs(&tbs)?;
+    Ok(yasna::construct_der(|w| {
+        w.write_sequence(|w| {
+            w.next().write_der(&tbs);
+            w.next().write_der(&alg);
+            w.next().write_bitvec_bytes(&signature, signature.len() * 8);
+        })
+    }))
+}
+
+/// One certificate rcgen writes and [`finish`] completes.
+fn make(
+    mut params: CertificateParams,
+    subject: AnyKey<'_>,
+    issuer: Option<(&CertificateParams, &AnyKey<'_>)>,
+) -> Result<Vec<u8>, Error> {
+    params.key_identifier_method = KeyIdMethod::PreSpecified(subject.key_identifier());
+    let rc = |e: rcgen::Error| Error::Crypto(e.to_string());
+    let (der, signer) = match issuer {
+        Some((ip, ik)) => {
+            let mut ip = ip.clone();
+            ip.key_identifier_method = KeyIdMethod::PreSpecified(ik.key_identifier());
+            let issuer = Issuer::from_params(&ip, ik.placeholder());
+            (params.signed_by(subject.placeholder(), &issuer).map_err(rc)?.der().to_vec(), ik.signer())
+        }
+        None => (params.self_signed(subject.placeholder()).map_err(rc)?.der().to_vec(), subject.signer()),
+    };
+    finish(&der, &subject, signer)
+}
+
+/// The DSTU twins of the ECDSA cases (same names with `dstu-`, same expected codes), and the
+/// valid DSTU citizens.
+fn leaves() -> Vec<(Leaf, usize)> {
+    use KeyType::P256;
+    let c = |name: &str, p| Leaf::citizen(name, P256, p);
+    vec![
+        (c("dstu-citizen", person("Сковорода", "Григорій Савич", "271234567", "Полтава"))
+            .about("Qualified signing certificate of a citizen, DSTU 4145-257", "valid"), CURVE_257),
+        (Leaf { representative: true, ..c("dstu-representative", person("Українка", "Леся Петрівна", "281234567", "Київ")) }
+            .about("Qualified certificate of an organisation's representative (EDRPOU), DSTU 4145-257", "valid"), CURVE_257),
+        (Leaf { usage: Usage::KeyAgreement, ..c("dstu-citizen-kep", person("Сковорода", "Григорій Савич", "271234567", "Полтава")) }
+            .about("The DSTU citizen's key-agreement certificate", "wrong_key_usage"), CURVE_257),
+        (Leaf { person: None, ..c("dstu-seal", person("", "", "", "Київ")) }
+            .about("Qualified electronic seal of an organisation, DSTU: not a person", "not_a_person"), CURVE_257),
+        (Leaf { validity: Validity::Expired, ..c("dstu-expired", person("Петренко", "Павло Петрович", "280000011", "Полтава")) }
+            .about("DSTU, expired a year ago", "certificate_expired"), CURVE_257),
+        (Leaf { validity: Validity::NotYetValid, ..c("dstu-not-yet-valid", person("Мельник", "Оксана Іванівна", "290000012", "Чернігів")) }
+            .about("DSTU, valid only from next year", "certificate_not_yet_valid"), CURVE_257),
+        (Leaf { revoked: true, ..c("dstu-revoked", person("Бондар", "Антон Васильович", "300000013", "Одеса")) }
+            .about("DSTU, revoked (keyCompromise) in the DSTU CRL", "certificate_revoked"), CURVE_257),
+        (Leaf { qualified: false, ..c("dstu-not-qualified", person("Ткаченко", "Ірина Олегівна", "310000014", "Харків")) }
+            .about("DSTU, trusted but not qualified", "not_qualified"), CURVE_257),
+        (Leaf { usage: Usage::CertSignOnly, ..c("dstu-wrong-key-usage", person("Кравченко", "Олег Іванович", "320000015", "Дніпро")) }
+            .about("DSTU, keyUsage keyCertSign only", "wrong_key_usage"), CURVE_257),
+        (Leaf { untrusted: true, ..c("dstu-untrusted", person("Олійник", "Ніна Сергіївна", "330000016", "Суми")) }
+            .about("DSTU, issued by a DSTU CA under a root nobody trusts", "untrusted_issuer"), CURVE_257),
+        (c("dstu-weak", person("Шевчук", "Борис Романович", "340000017", "Рівне"))
+            .about("DSTU 4145-163 key: below GF(2^233), too weak", "weak_key"), CURVE_163),
+        (Leaf { sha1: true, ..c("dstu-sha1", person("Поліщук", "Ганна Андріївна", "350000018", "Житомир")) }
+            .about("DSTU key certified by the ECDSA issuing CA with ECDSA-SHA1: weak algorithm", "weak_algorithm"), CURVE_257),
+    ]
+}
+
+/// What the ECDSA side hands over: its root and issuing CA (for the mixed chains and the
+/// SHA-1 twin).
+pub struct EcdsaSide<'a> {
+    pub root_params: &'a CertificateParams,
+    pub root_key: &'a DevKey,
+    pub ica_params: &'a CertificateParams,
+    pub ica_key: &'a DevKey,
+}
+
+/// Everything written, for the manifest.
+pub struct Written {
+    pub entries: Vec<Entry>,
+}
+
+pub(super) fn generate(opts: &Options, dir: &Path, t: OffsetDateTime, ec: &EcdsaSide<'_>) -> Result<Written, Error> {
+    let sub = dir.join("dstu");
+    std::fs::create_dir_all(&sub).map_err(Error::io(&sub))?;
+    let password = |_: &str| -> Result<String, Error> {
+        match &opts.password {
+            Some(p) => Ok(p.clone()),
+            None => random_password(),
+        }
+    };
+    let mut entries = Vec::new();
+    let mut record = |name: &str, description: &str, expected: &str, key_type: &str, cert: &[u8], key: Option<&AnyKey<'_>>, issuer: &str| -> Result<(), Error> {
+        let pem = format!("dstu/{name}.pem");
+        let cer = format!("dstu/{name}.cer");
+        let pem_text = openssl::base64::encode_block(cert);
+        let lines: Vec<&str> = pem_text.as_bytes().chunks(64).map(|c| std::str::from_utf8(c).expect("base64")).collect();
+        write(dir, &pem, format!("-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n", lines.join("\n")).as_bytes())?;
+        write(dir, &cer, cert)?;
+        let (key_file, pkcs12, pw) = match key {
+            Some(AnyKey::Dstu(k)) => {
+                let f = format!("dstu/{name}.pk8");
+                write(dir, &f, &k.pkcs8())?;
+                (f, None, String::new())
+            }
+            Some(AnyKey::OpenSsl(k)) => {
+                let pw = password(name)?;
+                let (_, _, key_file, p12) = super::write_key_files(&sub, name, cert, k, &pw, &[])?;
+                (format!("dstu/{key_file}"), Some(format!("dstu/{p12}")), pw)
+            }
+            None => (String::new(), None, String::new()),
+        };
+        let summary = crate::CertificateSummary::from_der(cert)?;
+        entries.push(Entry {
+            name: name.into(),
+            description: description.into(),
+            expected: expected.into(),
+            key_type: key_type.into(),
+            certificate: pem,
+            certificate_der: cer,
+            key: key_file,
+            pkcs12,
+            password: pw,
+            serial: summary.serial,
+            subject: summary.subject,
+            issuer: issuer.into(),
+        });
+        Ok(())
+    };
+
+    // --- Authorities ---
+    let root_key = DstuDevKey::generate(CURVE_431)?;
+    let root_params = ca_params("Brama Dev DSTU Root CA", &root_key.placeholder, None, t - YEAR * 5, 25)?;
+    let root = make(root_params.clone(), AnyKey::Dstu(&root_key), None)?;
+    record("dstu-root", "DSTU trust anchor (self-signed, DSTU 4145-431)", "valid", "DSTU 4145-431", &root, Some(&AnyKey::Dstu(&root_key)), "dstu-root")?;
+
+    let ca_key = DstuDevKey::generate(CURVE_257)?;
+    let mut ca_p = ca_params("Brama Dev DSTU Qualified CA", &ca_key.placeholder, Some(0), t - YEAR * 4, 14)?;
+    ca_p.distinguished_name.push(custom(oids::ORGANIZATION_IDENTIFIER), printable("NTRUA-00000002"));
+    let ca = make(ca_p.clone(), AnyKey::Dstu(&ca_key), Some((&root_params, &AnyKey::Dstu(&root_key))))?;
+    record("dstu-ca", "Qualified DSTU issuing CA (DSTU 4145-257, pathlen 0): issues the DSTU citizens, the DSTU CRL and OCSP responder", "valid", "DSTU 4145-257", &ca, Some(&AnyKey::Dstu(&ca_key)), "dstu-root")?;
+
+    let ocsp_key = DstuDevKey::generate(CURVE_257)?;
+    let mut op = CertificateParams::default();
+    let mut dn = DistinguishedName::new();
+    dn.push(DnType::OrganizationName, CA_ORG);
+    dn.push(DnType::CommonName, "Brama Dev DSTU OCSP Responder");
+    dn.push(DnType::CountryName, printable("UA"));
+    op.distinguished_name = dn;
+    op.serial_number = Some(random_serial()?);
+    op.not_before = t - Duration::days(1);
+    op.not_after = t + YEAR * 2;
+    op.is_ca = IsCa::ExplicitNoCa;
+    op.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    op.extended_key_usages = vec![ExtendedKeyUsagePurpose::OcspSigning];
+    op.use_authority_key_identifier_extension = true;
+    op.custom_extensions.push(ext::ocsp_nocheck());
+    let ocsp = make(op, AnyKey::Dstu(&ocsp_key), Some((&ca_p, &AnyKey::Dstu(&ca_key))))?;
+    record("dstu-ocsp", "Delegated DSTU OCSP responder (id-kp-OCSPSigning, ocsp-nocheck) of the DSTU CA", "valid", "DSTU 4145-257", &ocsp, Some(&AnyKey::Dstu(&ocsp_key)), "dstu-ca")?;
+
+    let bad_root_key = DstuDevKey::generate(CURVE_257)?;
+    let bad_root_params = ca_params("Brama Untrusted DSTU Root CA", &bad_root_key.placeholder, None, t - YEAR * 5, 25)?;
+    let bad_root = make(bad_root_params.clone(), AnyKey::Dstu(&bad_root_key), None)?;
+    record("dstu-untrusted-root", "A DSTU root nobody trusts", "valid", "DSTU 4145-257", &bad_root, None, "dstu-untrusted-root")?;
+    let bad_ca_key = DstuDevKey::generate(CURVE_257)?;
+    let bad_ca_p = ca_params("Brama Untrusted DSTU CA", &bad_ca_key.placeholder, Some(0), t - YEAR * 4, 14)?;
+    let bad_ca = make(bad_ca_p.clone(), AnyKey::Dstu(&bad_ca_key), Some((&bad_root_params, &AnyKey::Dstu(&bad_root_key))))?;
+    record("dstu-untrusted-ca", "DSTU CA under the untrusted DSTU root", "valid", "DSTU 4145-257", &bad_ca, None, "dstu-untrusted-root")?;
+
+    // Mixed chains: an ECDSA CA under the DSTU root, a DSTU CA under the ECDSA root.
+    let ec_under_dstu_key = DevKey::generate(KeyType::P256)?;
+    let ec_under_dstu_p = ca_params("Brama Dev ECDSA CA under DSTU Root", &ec_under_dstu_key, Some(0), t - YEAR * 4, 14)?;
+    let ec_under_dstu = make(ec_under_dstu_p.clone(), AnyKey::OpenSsl(&ec_under_dstu_key), Some((&root_params, &AnyKey::Dstu(&root_key))))?;
+    record("ecdsa-ca-under-dstu-root", "Qualified ECDSA P-256 CA certified by the DSTU root (mixed chain)", "valid", "ECDSA P-256", &ec_under_dstu, None, "dstu-root")?;
+    let dstu_under_ec_key = DstuDevKey::generate(CURVE_257)?;
+    let dstu_under_ec_p = ca_params("Brama Dev DSTU CA under ECDSA Root", &dstu_under_ec_key.placeholder, Some(0), t - YEAR * 4, 14)?;
+    let dstu_under_ec = make(dstu_under_ec_p.clone(), AnyKey::Dstu(&dstu_under_ec_key), Some((ec.root_params, &AnyKey::OpenSsl(ec.root_key))))?;
+    record("dstu-ca-under-ecdsa-root", "Qualified DSTU 4145-257 CA certified by the ECDSA root (mixed chain)", "valid", "DSTU 4145-257", &dstu_under_ec, None, "root")?;
+
+    // --- End entities ---
+    let mut revoked = Vec::new();
+    let mut leaves = leaves();
+    leaves.push((
+        Leaf::citizen("mixed-ecdsa-citizen", KeyType::P256, person("Стус", "Василь Семенович", "361234567", "Київ"))
+            .about("ECDSA P-256 citizen under the ECDSA CA that the DSTU root certified", "valid"),
+        usize::MAX,
+    ));
+    leaves.push((
+        Leaf::citizen("mixed-dstu-citizen", KeyType::P256, person("Костенко", "Ліна Василівна", "371234567", "Ржищів"))
+            .about("DSTU 4145-257 citizen under the DSTU CA that the ECDSA root certified", "valid"),
+        CURVE_257,
+    ));
+    for (leaf, curve) in leaves {
+        let mut params = leaf_params(&leaf, &DevKey::generate(KeyType::P256)?, opts, t)?;
+        params.crl_distribution_points.clear();
+        let freshest = oids::arcs(oids::EXT_FRESHEST_CRL);
+        params
+            .custom_extensions
+            .retain(|e| !e.oid_components().eq(freshest.iter().copied()));
+        let dkey;
+        let ekey;
+        let subject = if curve == usize::MAX {
+            ekey = DevKey::generate(KeyType::P256)?;
+            AnyKey::OpenSsl(&ekey)
+        } else {
+            dkey = DstuDevKey::generate(curve)?;
+            AnyKey::Dstu(&dkey)
+        };
+        let (issuer_params, issuer_key, issuer_name): (&CertificateParams, AnyKey<'_>, &str) = if leaf.untrusted {
+            (&bad_ca_p, AnyKey::Dstu(&bad_ca_key), "dstu-untrusted-ca")
+        } else if leaf.sha1 {
+            (ec.ica_params, AnyKey::OpenSsl(ec.ica_key), "issuing_ca")
+        } else if leaf.name == "mixed-ecdsa-citizen" {
+            (&ec_under_dstu_p, AnyKey::OpenSsl(&ec_under_dstu_key), "ecdsa-ca-under-dstu-root")
+        } else if leaf.name == "mixed-dstu-citizen" {
+            (&dstu_under_ec_p, AnyKey::Dstu(&dstu_under_ec_key), "dstu-ca-under-ecdsa-root")
+        } else {
+            (&ca_p, AnyKey::Dstu(&ca_key), "dstu-ca")
+        };
+        let mut der = make(params.clone(), subject_ref(&subject), Some((issuer_params, &issuer_key)))?;
+        if leaf.sha1 {
+            der = super::profile::resign(&der, ec.ica_key, openssl::hash::MessageDigest::sha1(), &super::profile::ECDSA_WITH_SHA1)?;
+        }
+        if leaf.revoked {
+            revoked.push(super::crl::Revoked {
+                serial: params.serial_number.as_ref().expect("serial").as_ref().to_vec(),
+                at: t - Duration::hours(1),
+                reason: 1,
+            });
+        }
+        let key_type = match (&subject, curve) {
+            (AnyKey::OpenSsl(_), _) => "ECDSA P-256".to_string(),
+            (_, CURVE_163) => "DSTU 4145-163".to_string(),
+            _ => "DSTU 4145-257".to_string(),
+        };
+        record(&leaf.name, leaf.description, leaf.expected, &key_type, &der, Some(&subject), issuer_name)?;
+    }
+
+    // The DSTU CA's CRL, signed with DSTU 4145.
+    let crl = super::crl::build(
+        &super::crl::CrlParams {
+            issuer_der: &ca,
+            this_update: t - Duration::minutes(5),
+            next_update: t + Duration::days(30),
+            number: 1,
+            delta_of: None,
+            revoked: &revoked,
+        },
+        &ca_key,
+    )?;
+    write(dir, "dstu/dstu-ca.crl", &crl)?;
+    Ok(Written { entries })
+}
+
+fn subject_ref<'a>(k: &'a AnyKey<'a>) -> AnyKey<'a> {
+    match k {
+        AnyKey::Dstu(d) => AnyKey::Dstu(d),
+        AnyKey::OpenSsl(o) => AnyKey::OpenSsl(o),
+    }
+}
