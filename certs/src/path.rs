@@ -130,7 +130,9 @@ impl<'a> Cert<'a> {
 
     fn authority_key_id(&self) -> Option<&[u8]> {
         match self.extension(oids::EXT_AUTHORITY_KEY_IDENTIFIER) {
-            Some(ParsedExtension::AuthorityKeyIdentifier(a)) => a.key_identifier.as_ref().map(|k| k.0),
+            Some(ParsedExtension::AuthorityKeyIdentifier(a)) => {
+                a.key_identifier.as_ref().map(|k| k.0)
+            }
             _ => None,
         }
     }
@@ -168,7 +170,11 @@ pub struct PathRequest<'a> {
 /// Builds and checks a path for `req.leaf`; returns it as DER, leaf first, anchor last.
 pub fn validate(req: &PathRequest<'_>) -> Result<Vec<Vec<u8>>, PathError> {
     let leaf = Cert::new(req.leaf)?;
-    let anchors: Vec<Cert<'_>> = req.anchors.iter().filter_map(|d| Cert::new(d).ok()).collect();
+    let anchors: Vec<Cert<'_>> = req
+        .anchors
+        .iter()
+        .filter_map(|d| Cert::new(d).ok())
+        .collect();
     let others: Vec<Cert<'_>> = req
         .intermediates
         .iter()
@@ -259,8 +265,8 @@ fn check_path(path: &[&Cert<'_>], at: i64) -> Result<(), PathError> {
             if !KNOWN_CRITICAL.contains(&oid.as_str()) {
                 return Err(PathError::UnknownCritical(oid));
             }
-            if let ParsedExtension::UnsupportedExtension { .. } | ParsedExtension::ParseError { .. } =
-                ext.parsed_extension()
+            if let ParsedExtension::UnsupportedExtension { .. }
+            | ParsedExtension::ParseError { .. } = ext.parsed_extension()
             {
                 if oid != oids::EXT_QC_STATEMENTS && oid != oids::EXT_SUBJECT_DIRECTORY_ATTRIBUTES {
                     return Err(PathError::Malformed(format!(
@@ -276,7 +282,8 @@ fn check_path(path: &[&Cert<'_>], at: i64) -> Result<(), PathError> {
     let mut below = 0usize;
     for depth in 1..path.len() {
         let c = path[depth];
-        let what = |rule: &str| PathError::Invalid(format!("certificate {depth} of the chain: {rule}"));
+        let what =
+            |rule: &str| PathError::Invalid(format!("certificate {depth} of the chain: {rule}"));
         match c.extension(oids::EXT_BASIC_CONSTRAINTS) {
             Some(ParsedExtension::BasicConstraints(bc)) if bc.ca => {
                 if let Some(max) = bc.path_len_constraint {
@@ -292,7 +299,8 @@ fn check_path(path: &[&Cert<'_>], at: i64) -> Result<(), PathError> {
                 return Err(what("keyUsage has no keyCertSign"));
             }
         }
-        if let Some(ParsedExtension::NameConstraints(nc)) = c.extension(oids::EXT_NAME_CONSTRAINTS) {
+        if let Some(ParsedExtension::NameConstraints(nc)) = c.extension(oids::EXT_NAME_CONSTRAINTS)
+        {
             for (d, sub) in path[..depth].iter().enumerate() {
                 // Self-issued intermediates are exempt (RFC 5280 §6.1.3 (b)).
                 if d > 0 && sub.self_issued() {
@@ -338,9 +346,9 @@ fn check_key_strength(c: &X509Certificate<'_>, depth: usize) -> Result<(), PathE
                 "certificate {depth} of the chain: an EC curve other than P-256, P-384, P-521"
             ))),
         },
-        _ => Err(PathError::Unsupported(signature::algorithm_name(&oids::dotted(
-            &spki.algorithm.algorithm,
-        )))),
+        _ => Err(PathError::Unsupported(signature::algorithm_name(
+            &oids::dotted(&spki.algorithm.algorithm),
+        ))),
     }
 }
 
@@ -363,7 +371,9 @@ fn check_name_constraints(
     for sub in nc.permitted_subtrees.iter().flatten() {
         match within(&sub.base) {
             Some(ok) => permitted_dn = Some(permitted_dn.unwrap_or(false) || ok),
-            None if sans => return Err("name constraints on a name form Brama does not check".into()),
+            None if sans => {
+                return Err("name constraints on a name form Brama does not check".into())
+            }
             None => {}
         }
     }
@@ -374,7 +384,9 @@ fn check_name_constraints(
         match within(&sub.base) {
             Some(true) => return Err("the subject is within the excluded name constraints".into()),
             Some(false) => {}
-            None if sans => return Err("name constraints on a name form Brama does not check".into()),
+            None if sans => {
+                return Err("name constraints on a name form Brama does not check".into())
+            }
             None => {}
         }
     }
@@ -420,7 +432,9 @@ fn check_crls(path: &[&Cert<'_>], crls: &[&[u8]], at: i64) -> Result<(), PathErr
             &crl.signature_value.data,
         );
         if signed.is_err() {
-            return Err(PathError::Invalid("the CRL's signature does not verify".into()));
+            return Err(PathError::Invalid(
+                "the CRL's signature does not verify".into(),
+            ));
         }
         if crl.last_update().timestamp() > at {
             return Err(PathError::Invalid("the CRL is not yet valid".into()));

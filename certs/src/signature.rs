@@ -29,12 +29,12 @@ pub enum SignatureError {
 /// Digest and signature algorithms that are known and refused as weak: MD5 and SHA-1 in all
 /// their pairings.
 const WEAK: &[&str] = &[
-    "1.2.840.113549.2.5",    // md5
-    "1.3.14.3.2.26",         // sha1
-    "1.2.840.113549.1.1.4",  // md5WithRSAEncryption
-    "1.2.840.113549.1.1.5",  // sha1WithRSAEncryption
-    "1.2.840.10045.4.1",     // ecdsa-with-SHA1
-    "1.2.840.10040.4.3",     // dsa-with-sha1
+    "1.2.840.113549.2.5",   // md5
+    "1.3.14.3.2.26",        // sha1
+    "1.2.840.113549.1.1.4", // md5WithRSAEncryption
+    "1.2.840.113549.1.1.5", // sha1WithRSAEncryption
+    "1.2.840.10045.4.1",    // ecdsa-with-SHA1
+    "1.2.840.10040.4.3",    // dsa-with-sha1
 ];
 
 /// Whether `oid` is a digest or signature algorithm refused as weak.
@@ -95,9 +95,7 @@ impl Algorithm {
                 None if is_weak(other) => {
                     return Err(SignatureError::Weak(format!("signature algorithm {other}")))
                 }
-                None => {
-                    return Err(SignatureError::Unsupported(algorithm_name(other)))
-                }
+                None => return Err(SignatureError::Unsupported(algorithm_name(other))),
             },
         })
     }

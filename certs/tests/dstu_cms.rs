@@ -16,7 +16,11 @@ fn fixture(path: &str) -> Vec<u8> {
 
 /// Verifies the only signer of `p7` over `content` (or the attached content) with the
 /// embedded certificate, else `certificate`.
-fn verify(p7: &[u8], content: Option<&[u8]>, certificate: Option<&[u8]>) -> Result<Digest, SignerError> {
+fn verify(
+    p7: &[u8],
+    content: Option<&[u8]>,
+    certificate: Option<&[u8]>,
+) -> Result<Digest, SignerError> {
     let sd = cms::parse(p7).expect("well-formed CMS");
     assert_eq!(sd.signers.len(), 1);
     let signer = &sd.signers[0];
@@ -52,7 +56,10 @@ fn diia_cades_bes_attached_and_detached_verify() {
     assert_eq!(verify(&attached, None, Some(&cert)), Ok(Digest::Gost34311));
     let detached = fixture("ua-dstu/diia-cades-bes-detached.p7s");
     assert!(cms::parse(&detached).unwrap().content.is_none());
-    assert_eq!(verify(&detached, Some(&fox), Some(&cert)), Ok(Digest::Gost34311));
+    assert_eq!(
+        verify(&detached, Some(&fox), Some(&cert)),
+        Ok(Digest::Gost34311)
+    );
     let mut d4 = fox.clone();
     d4[0] = 0xD4;
     assert_eq!(
@@ -78,7 +85,10 @@ fn a_flipped_bit_in_the_signature_or_the_attributes_fails() {
     let mut bad = attached.clone();
     let last = bad.len() - 1;
     bad[last] ^= 0x01;
-    assert_eq!(verify(&bad, None, Some(&cert)), Err(SignerError::BadSignature));
+    assert_eq!(
+        verify(&bad, None, Some(&cert)),
+        Err(SignerError::BadSignature)
+    );
     // The signing time, a signed attribute, moved by one second (its last digit).
     let time = signer.signing_time.expect("a signing time");
     let text = format!("{:02}Z", time.second());
@@ -90,7 +100,10 @@ fn a_flipped_bit_in_the_signature_or_the_attributes_fails() {
     bad[pos + 1] ^= 0x01;
     let moved = cms::parse(&bad).unwrap().signers[0].signing_time.unwrap();
     assert_ne!(moved, time);
-    assert_eq!(verify(&bad, None, Some(&cert)), Err(SignerError::BadSignature));
+    assert_eq!(
+        verify(&bad, None, Some(&cert)),
+        Err(SignerError::BadSignature)
+    );
 }
 
 #[test]

@@ -21,7 +21,12 @@ fn at(text: &str) -> i64 {
         .unix_timestamp()
 }
 
-fn check(leaf: &str, intermediates: &[&str], anchors: &[&str], when: &str) -> Result<usize, PathError> {
+fn check(
+    leaf: &str,
+    intermediates: &[&str],
+    anchors: &[&str],
+    when: &str,
+) -> Result<usize, PathError> {
     let leaf = fixture(leaf);
     let i: Vec<Vec<u8>> = intermediates.iter().map(|n| fixture(n)).collect();
     let a: Vec<Vec<u8>> = anchors.iter().map(|n| fixture(n)).collect();
@@ -39,16 +44,29 @@ fn check(leaf: &str, intermediates: &[&str], anchors: &[&str], when: &str) -> Re
 
 #[test]
 fn the_diia_chain_validates_at_a_time_inside_every_validity() {
-    assert_eq!(check(SIGN, &[DIIA_CA], &[CAO], "2023-06-01T00:00:00Z"), Ok(3));
     assert_eq!(
-        check("ua-real/diia-test-kep-7775604.cer", &[DIIA_CA], &[CAO], "2023-06-01T00:00:00Z"),
+        check(SIGN, &[DIIA_CA], &[CAO], "2023-06-01T00:00:00Z"),
+        Ok(3)
+    );
+    assert_eq!(
+        check(
+            "ua-real/diia-test-kep-7775604.cer",
+            &[DIIA_CA],
+            &[CAO],
+            "2023-06-01T00:00:00Z"
+        ),
         Ok(3),
         "the path is fine; its key usage is the gateway's concern"
     );
     // The Diia CA trusted directly ends the path there.
     assert_eq!(check(SIGN, &[], &[DIIA_CA], "2023-06-01T00:00:00Z"), Ok(2));
     assert_eq!(
-        check("ua-dstu/diia-tsp-05E19E2CD92EA2990200000001000000E4000000.cer", &[], &[CAO], "2023-06-01T00:00:00Z"),
+        check(
+            "ua-dstu/diia-tsp-05E19E2CD92EA2990200000001000000E4000000.cer",
+            &[],
+            &[CAO],
+            "2023-06-01T00:00:00Z"
+        ),
         Ok(2)
     );
 }
@@ -62,7 +80,12 @@ fn refusals_on_the_real_chain() {
     ));
     // Another root.
     assert!(matches!(
-        check(SIGN, &[DIIA_CA], &["ua-real/CZOROOT.cer"], "2023-06-01T00:00:00Z"),
+        check(
+            SIGN,
+            &[DIIA_CA],
+            &["ua-real/CZOROOT.cer"],
+            "2023-06-01T00:00:00Z"
+        ),
         Err(PathError::UntrustedIssuer(_))
     ));
     // Before the citizen's certificate was issued; long after it expired.
@@ -77,7 +100,10 @@ fn refusals_on_the_real_chain() {
     // The citizen's certificate with one bit of its serial number flipped.
     let mut leaf = fixture(SIGN);
     let serial = hex::decode("3ED5083160DBC59B04000000A91E060073A57600").unwrap();
-    let pos = leaf.windows(serial.len()).position(|w| w == serial).unwrap();
+    let pos = leaf
+        .windows(serial.len())
+        .position(|w| w == serial)
+        .unwrap();
     leaf[pos + serial.len() - 1] ^= 0x01;
     let ca = fixture(DIIA_CA);
     let cao = fixture(CAO);

@@ -272,12 +272,7 @@ fn check_cert_gives_the_login_verdict_for_one_certificate() {
 
 #[test]
 fn real_dstu_certificates_get_the_same_verdicts_as_ecdsa_ones() {
-    let f = |name: &str| {
-        format!(
-            "{}/../fixtures/ua-real/{name}",
-            env!("CARGO_MANIFEST_DIR")
-        )
-    };
+    let f = |name: &str| format!("{}/../fixtures/ua-real/{name}", env!("CARGO_MANIFEST_DIR"));
     let check = |leaf: &str, intermediates: bool| {
         let leaf = f(leaf);
         let cao = f("CAO-05E19E2CD92EA2990100000001000000C1000000.cer");

@@ -400,3 +400,131 @@ fn a_ca_validated_once_is_trusted_again_only_under_the_same_anchors() {
         );
     }
 }
+
+/// Every refusal of steps 1–5 once with ECDSA and once with DSTU 4145: the dev PKI's `dstu-`
+/// twins get the same codes as their ECDSA originals, under one policy that trusts both roots.
+#[test]
+fn every_refusal_has_a_dstu_twin_with_the_same_code() {
+    let p = Pki::new();
+    let verifier = Verifier::new(p.policy_with_dstu());
+    let leaves: Vec<_> = p
+        .manifest
+        .dstu
+        .iter()
+        .filter(|e| e.key.ends_with(".pk8") || e.pkcs12.is_some())
+        .filter(|e| !["dstu-root", "dstu-ca", "dstu-ocsp"].contains(&e.name.as_str()))
+        .collect();
+    for e in &leaves {
+        // Revocation is a later step (login.rs); steps 1–5 pass a revoked certificate.
+        let expected = if e.expected == "certificate_revoked" {
+            "valid"
+        } else {
+            e.expected.as_str()
+        };
+        let der = if e.issuer == "dstu-untrusted-ca" {
+            let s = statement("ch");
+            let ca = std::fs::read(p.dir.join("dstu/dstu-untrusted-ca.cer")).unwrap();
+            let chain = vec![ca];
+            p.sign_with(
+                &e.name,
+                statement::CONTENT_TYPE,
+                Content::Attached(&s),
+                |r| r.chain = Box::leak(chain.into_boxed_slice()),
+            )
+        } else {
+            login(&p, &e.name)
+        };
+        assert_eq!(
+            code(verify_by(&verifier, &der)),
+            expected,
+            "{}: {}",
+            e.name,
+            e.description
+        );
+    }
+    // Each ECDSA case has its twin: the same set of codes.
+    let codes = |list: &mut dyn Iterator<Item = &String>| {
+        let mut v: Vec<String> = list.cloned().collect();
+        v.sort();
+        v.dedup();
+        v
+    };
+    assert_eq!(
+        codes(&mut p.manifest.certificates.iter().map(|e| &e.expected)),
+        codes(&mut leaves.iter().map(|e| &e.expected)),
+    );
+    // The same ECDSA cases still get their codes under the policy that trusts both roots.
+    for e in &p.manifest.certificates {
+        if e.issuer == "untrusted_ca" || e.expected == "certificate_revoked" {
+            continue;
+        }
+        assert_eq!(
+            code(verify_by(&verifier, &login(&p, &e.name))),
+            e.expected,
+            "{}",
+            e.name
+        );
+    }
+}
+
+#[test]
+fn a_dstu_login_yields_the_person_and_the_organisation() {
+    let p = Pki::new();
+    let verifier = Verifier::new(p.policy_with_dstu());
+    let v = verify_by(&verifier, &login(&p, "dstu-representative")).unwrap();
+    let id = &v.checked.summary.identity;
+    assert_eq!(id.surname.as_deref(), Some("Українка"));
+    assert_eq!(id.organisation.as_ref().unwrap().edrpou(), Some("12345678"));
+    assert_eq!(v.checked.summary.key_algorithm, "DSTU 4145");
+    assert_eq!(v.checked.chain.len(), 3, "leaf, DSTU CA, DSTU root");
+    // Mixed chains both ways.
+    for name in ["mixed-ecdsa-citizen", "mixed-dstu-citizen"] {
+        let v = verify_by(&verifier, &login(&p, name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(v.checked.chain.len(), 3, "{name}");
+    }
+    // Under the ECDSA-only policy the DSTU citizen has no path.
+    assert_eq!(
+        code(verify(&p, &login(&p, "dstu-citizen"))),
+        "untrusted_issuer"
+    );
+}
+
+#[test]
+fn attacks_on_a_dstu_signature_get_the_ecdsa_codes() {
+    let p = Pki::new();
+    let verifier = Verifier::new(p.policy_with_dstu());
+    let good = login(&p, "dstu-citizen");
+    assert_eq!(code(verify_by(&verifier, &good)), "valid");
+    let at = good.windows(4).position(|w| w == b"\"ch\"").unwrap();
+    let mut tampered = good.clone();
+    tampered[at + 1] = b'x';
+    assert_eq!(code(verify_by(&verifier, &tampered)), "bad_signature");
+    let mut bad_sig = good.clone();
+    let last = bad_sig.len() - 1;
+    bad_sig[last] ^= 0x55;
+    assert_eq!(code(verify_by(&verifier, &bad_sig)), "bad_signature");
+    let s = statement("ch");
+    let doc = p.sign_with("dstu-citizen", cms::ID_DATA, Content::Attached(&s), |_| {});
+    assert_eq!(code(verify_by(&verifier, &doc)), "wrong_content_type");
+    let other = LoginStatement::new("https://evil.example", "ch", 1).to_bytes();
+    let evil = p.sign_with(
+        "dstu-citizen",
+        statement::CONTENT_TYPE,
+        Content::Attached(&other),
+        |_| {},
+    );
+    assert_eq!(code(verify_by(&verifier, &evil)), "wrong_origin");
+    // signing-certificate-v2 naming the kep certificate of the same citizen.
+    let kep = std::fs::read(p.dir.join("dstu/dstu-citizen-kep.cer")).unwrap();
+    let kep: &'static [u8] = Box::leak(kep.into_boxed_slice());
+    let forged = p.sign_with(
+        "dstu-citizen",
+        statement::CONTENT_TYPE,
+        Content::Attached(&s),
+        |r| r.signing_certificate = Some(kep),
+    );
+    assert_eq!(
+        code(verify_by(&verifier, &forged)),
+        "signer_certificate_mismatch"
+    );
+}

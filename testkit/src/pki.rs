@@ -48,7 +48,8 @@ impl Pki {
         TrustPolicy::new(vec![pem("root.pem")], vec![pem("ica.pem")])
     }
 
-    /// What the agent makes: Brama's builder with the key from the entry's container.
+    /// What the agent makes: Brama's builder with the key from the entry's container (its
+    /// PKCS#12, or for DSTU keys its PKCS#8 file, signing with GOST 34.311).
     pub fn sign_with(
         &self,
         name: &str,
@@ -57,23 +58,55 @@ impl Pki {
         tweak: impl FnOnce(&mut SignRequest<'_>),
     ) -> Vec<u8> {
         let e = self.manifest.certificate(name).unwrap();
-        let opened = certs::load::pkcs12(
-            &std::fs::read(self.path(e.pkcs12.as_ref().unwrap())).unwrap(),
-            name,
-            &e.password,
-        )
-        .unwrap();
+        let certificate;
+        let signer: Box<dyn cms::RawSigner> = if e.key.ends_with(".pk8") {
+            certificate = std::fs::read(self.path(&e.certificate_der)).unwrap();
+            let der = std::fs::read(self.path(&e.key)).unwrap();
+            Box::new(certs::dstu::SecretKey::from_pkcs8(&der).unwrap())
+        } else {
+            let opened = certs::load::pkcs12(
+                &std::fs::read(self.path(e.pkcs12.as_ref().unwrap())).unwrap(),
+                name,
+                &e.password,
+            )
+            .unwrap();
+            certificate = opened.certificate.clone();
+            Box::new(opened.key)
+        };
+        let digest = if e.key.ends_with(".pk8") {
+            Digest::Gost34311
+        } else {
+            Digest::Sha256
+        };
         let mut req = SignRequest {
             content_type,
             content,
-            digest: Digest::Sha256,
-            certificate: &opened.certificate,
+            digest,
+            certificate: &certificate,
             chain: &[],
             signing_time: time::OffsetDateTime::now_utc(),
             signing_certificate: None,
         };
         tweak(&mut req);
-        cms::sign(&req, &opened.key).unwrap()
+        cms::sign(&req, signer.as_ref()).unwrap()
+    }
+
+    /// The trust policy over both sides of this PKI: the ECDSA and the DSTU roots as anchors,
+    /// every CA (the mixed ones too, and the untrusted DSTU CA, which chains nowhere) as
+    /// intermediates.
+    pub fn policy_with_dstu(&self) -> TrustPolicy {
+        let pem = |f: &str| X509::from_pem(&std::fs::read(self.path(f)).unwrap()).unwrap();
+        let mut policy = self.policy();
+        policy.anchors.push(pem("dstu/dstu-root.pem"));
+        for ca in [
+            "dstu/dstu-ca.pem",
+            "dstu/ecdsa-ca-under-dstu-root.pem",
+            "dstu/dstu-ca-under-ecdsa-root.pem",
+            "dstu/dstu-untrusted-ca.pem",
+        ] {
+            policy.intermediates.push(pem(ca));
+        }
+        policy
     }
 
     /// A login statement for `origin` and `challenge`, signed as the agent would.

@@ -109,7 +109,7 @@ impl Digest {
             Digest::Gost34311,
         ]
         .into_iter()
-            .find(|d| d.oid() == oid)
+        .find(|d| d.oid() == oid)
     }
 }
 
@@ -144,9 +144,9 @@ impl RawSigner for openssl::pkey::PKey<openssl::pkey::Private> {
     }
 
     fn sign(&self, digest: Digest, message: &[u8]) -> Result<Vec<u8>, Error> {
-        let md = digest
-            .message_digest()
-            .ok_or_else(|| Error::Crypto(format!("an OpenSSL key cannot sign with {}", digest.name())))?;
+        let md = digest.message_digest().ok_or_else(|| {
+            Error::Crypto(format!("an OpenSSL key cannot sign with {}", digest.name()))
+        })?;
         let mut signer = openssl::sign::Signer::new(md, self)?;
         signer.update(message)?;
         Ok(signer.sign_to_vec()?)
@@ -245,7 +245,9 @@ pub fn sign(req: &SignRequest<'_>, signer: &dyn RawSigner) -> Result<Vec<u8>, Er
             Digest::Sha384 => "1.2.840.10045.4.3.3",
             Digest::Sha512 => "1.2.840.10045.4.3.4",
             Digest::Gost34311 => {
-                return Err(Error::Crypto("ECDSA does not sign GOST 34.311 digests".into()))
+                return Err(Error::Crypto(
+                    "ECDSA does not sign GOST 34.311 digests".into(),
+                ))
             }
         })]),
         KeyKind::Rsa => seq(&[&oid("1.2.840.113549.1.1.1"), &[0x05, 0x00]]),
@@ -346,4 +348,3 @@ mod tests {
         );
     }
 }
-

@@ -1,7 +1,10 @@
 //! Reading SignedData: structure only, borrowed from the DER; [`super::verify`] checks it.
 
-use super::{tlv, ATTR_CONTENT_TYPE, ATTR_MESSAGE_DIGEST, ATTR_SIGNING_CERTIFICATE_V2, ATTR_SIGNING_TIME, ID_SIGNED_DATA};
 use super::Digest;
+use super::{
+    tlv, ATTR_CONTENT_TYPE, ATTR_MESSAGE_DIGEST, ATTR_SIGNING_CERTIFICATE_V2, ATTR_SIGNING_TIME,
+    ID_SIGNED_DATA,
+};
 use crate::{oids, Error};
 
 /// A parsed SignedData: borrowed views into the DER, nothing verified yet.
@@ -230,7 +233,10 @@ fn parse_signer<'a>(si: &asn1_rs::Any<'a>) -> Result<SignerInfo<'a>, Error> {
 fn signing_time(value: &asn1_rs::Any<'_>) -> Option<time::OffsetDateTime> {
     use asn1_rs::{GeneralizedTime, Tag, UtcTime};
     let t = match value.tag() {
-        Tag::UtcTime => UtcTime::try_from(value.clone()).ok()?.utc_adjusted_datetime().ok()?,
+        Tag::UtcTime => UtcTime::try_from(value.clone())
+            .ok()?
+            .utc_adjusted_datetime()
+            .ok()?,
         Tag::GeneralizedTime => GeneralizedTime::try_from(value.clone())
             .ok()?
             .utc_datetime()

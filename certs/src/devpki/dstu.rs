@@ -9,8 +9,10 @@
 
 use std::path::Path;
 
-use rcgen::{CertificateParams, DistinguishedName, DnType, IsCa, Issuer, KeyIdMethod, KeyUsagePurpose};
 use rcgen::ExtendedKeyUsagePurpose;
+use rcgen::{
+    CertificateParams, DistinguishedName, DnType, IsCa, Issuer, KeyIdMethod, KeyUsagePurpose,
+};
 use time::{Duration, OffsetDateTime};
 use zeroize::Zeroizing;
 
@@ -52,7 +54,10 @@ impl DstuDevKey {
         let curve = format!("{}.{index}", dstu::curve::NAMED_CURVE_ARC);
         yasna::construct_der(|w| {
             w.write_sequence(|w| {
-                w.next().write_oid(&yasna::models::ObjectIdentifier::from_slice(&oids::arcs(&curve)));
+                w.next()
+                    .write_oid(&yasna::models::ObjectIdentifier::from_slice(&oids::arcs(
+                        &curve,
+                    )));
                 w.next().write_bytes(&gost28147::DEFAULT_DKE);
             })
         })
@@ -62,9 +67,10 @@ impl DstuDevKey {
         let params = self.params_der();
         yasna::construct_der(|w| {
             w.write_sequence(|w| {
-                w.next().write_oid(&yasna::models::ObjectIdentifier::from_slice(&oids::arcs(
-                    dstu::OID_LE,
-                )));
+                w.next()
+                    .write_oid(&yasna::models::ObjectIdentifier::from_slice(&oids::arcs(
+                        dstu::OID_LE,
+                    )));
                 w.next().write_der(&params);
             })
         })
@@ -146,7 +152,11 @@ impl AnyKey<'_> {
 
 /// Puts the subject's DSTU key into rcgen's certificate (when the subject is DSTU) and signs
 /// the TBS again with the issuer's real key.
-pub fn finish(cert_der: &[u8], subject: &AnyKey<'_>, issuer: &dyn X509Signer) -> Result<Vec<u8>, Error> {
+pub fn finish(
+    cert_der: &[u8],
+    subject: &AnyKey<'_>,
+    issuer: &dyn X509Signer,
+) -> Result<Vec<u8>, Error> {
     let cert = der::one(cert_der)?;
     let tbs = der::elements(&cert)?
         .into_iter()
@@ -162,7 +172,9 @@ pub fn finish(cert_der: &[u8], subject: &AnyKey<'_>, issuer: &dyn X509Signer) ->
     if let AnyKey::Dstu(k) = subject {
         fields[6] = k.spki();
     }
-    let tbs = yasna::construct_der(|w| w.write_sequence(|w| fields.iter().for_each(|f| w.next().write_der(f))));
+    let tbs = yasna::construct_der(|w| {
+        w.write_sequence(|w| fields.iter().for_each(|f| w.next().write_der(f)))
+    });
     let signature = issuer.sign_tbs(&tbs)?;
     Ok(yasna::construct_der(|w| {
         w.write_sequence(|w| {
@@ -186,9 +198,23 @@ fn make(
             let mut ip = ip.clone();
             ip.key_identifier_method = KeyIdMethod::PreSpecified(ik.key_identifier());
             let issuer = Issuer::from_params(&ip, ik.placeholder());
-            (params.signed_by(subject.placeholder(), &issuer).map_err(rc)?.der().to_vec(), ik.signer())
+            (
+                params
+                    .signed_by(subject.placeholder(), &issuer)
+                    .map_err(rc)?
+                    .der()
+                    .to_vec(),
+                ik.signer(),
+            )
         }
-        None => (params.self_signed(subject.placeholder()).map_err(rc)?.der().to_vec(), subject.signer()),
+        None => (
+            params
+                .self_signed(subject.placeholder())
+                .map_err(rc)?
+                .der()
+                .to_vec(),
+            subject.signer(),
+        ),
     };
     finish(&der, &subject, signer)
 }
@@ -199,30 +225,153 @@ fn leaves() -> Vec<(Leaf, usize)> {
     use KeyType::P256;
     let c = |name: &str, p| Leaf::citizen(name, P256, p);
     vec![
-        (c("dstu-citizen", person("Сковорода", "Григорій Савич", "271234567", "Полтава"))
-            .about("Qualified signing certificate of a citizen, DSTU 4145-257", "valid"), CURVE_257),
-        (Leaf { representative: true, ..c("dstu-representative", person("Українка", "Леся Петрівна", "281234567", "Київ")) }
-            .about("Qualified certificate of an organisation's representative (EDRPOU), DSTU 4145-257", "valid"), CURVE_257),
-        (Leaf { usage: Usage::KeyAgreement, ..c("dstu-citizen-kep", person("Сковорода", "Григорій Савич", "271234567", "Полтава")) }
-            .about("The DSTU citizen's key-agreement certificate", "wrong_key_usage"), CURVE_257),
-        (Leaf { person: None, ..c("dstu-seal", person("", "", "", "Київ")) }
-            .about("Qualified electronic seal of an organisation, DSTU: not a person", "not_a_person"), CURVE_257),
-        (Leaf { validity: Validity::Expired, ..c("dstu-expired", person("Петренко", "Павло Петрович", "280000011", "Полтава")) }
-            .about("DSTU, expired a year ago", "certificate_expired"), CURVE_257),
-        (Leaf { validity: Validity::NotYetValid, ..c("dstu-not-yet-valid", person("Мельник", "Оксана Іванівна", "290000012", "Чернігів")) }
-            .about("DSTU, valid only from next year", "certificate_not_yet_valid"), CURVE_257),
-        (Leaf { revoked: true, ..c("dstu-revoked", person("Бондар", "Антон Васильович", "300000013", "Одеса")) }
-            .about("DSTU, revoked (keyCompromise) in the DSTU CRL", "certificate_revoked"), CURVE_257),
-        (Leaf { qualified: false, ..c("dstu-not-qualified", person("Ткаченко", "Ірина Олегівна", "310000014", "Харків")) }
-            .about("DSTU, trusted but not qualified", "not_qualified"), CURVE_257),
-        (Leaf { usage: Usage::CertSignOnly, ..c("dstu-wrong-key-usage", person("Кравченко", "Олег Іванович", "320000015", "Дніпро")) }
-            .about("DSTU, keyUsage keyCertSign only", "wrong_key_usage"), CURVE_257),
-        (Leaf { untrusted: true, ..c("dstu-untrusted", person("Олійник", "Ніна Сергіївна", "330000016", "Суми")) }
-            .about("DSTU, issued by a DSTU CA under a root nobody trusts", "untrusted_issuer"), CURVE_257),
-        (c("dstu-weak", person("Шевчук", "Борис Романович", "340000017", "Рівне"))
-            .about("DSTU 4145-163 key: below GF(2^233), too weak", "weak_key"), CURVE_163),
-        (Leaf { sha1: true, ..c("dstu-sha1", person("Поліщук", "Ганна Андріївна", "350000018", "Житомир")) }
-            .about("DSTU key certified by the ECDSA issuing CA with ECDSA-SHA1: weak algorithm", "weak_algorithm"), CURVE_257),
+        (
+            c(
+                "dstu-citizen",
+                person("Сковорода", "Григорій Савич", "271234567", "Полтава"),
+            )
+            .about(
+                "Qualified signing certificate of a citizen, DSTU 4145-257",
+                "valid",
+            ),
+            CURVE_257,
+        ),
+        (
+            Leaf {
+                representative: true,
+                ..c(
+                    "dstu-representative",
+                    person("Українка", "Леся Петрівна", "281234567", "Київ"),
+                )
+            }
+            .about(
+                "Qualified certificate of an organisation's representative (EDRPOU), DSTU 4145-257",
+                "valid",
+            ),
+            CURVE_257,
+        ),
+        (
+            Leaf {
+                usage: Usage::KeyAgreement,
+                ..c(
+                    "dstu-citizen-kep",
+                    person("Сковорода", "Григорій Савич", "271234567", "Полтава"),
+                )
+            }
+            .about(
+                "The DSTU citizen's key-agreement certificate",
+                "wrong_key_usage",
+            ),
+            CURVE_257,
+        ),
+        (
+            Leaf {
+                person: None,
+                ..c("dstu-seal", person("", "", "", "Київ"))
+            }
+            .about(
+                "Qualified electronic seal of an organisation, DSTU: not a person",
+                "not_a_person",
+            ),
+            CURVE_257,
+        ),
+        (
+            Leaf {
+                validity: Validity::Expired,
+                ..c(
+                    "dstu-expired",
+                    person("Петренко", "Павло Петрович", "280000011", "Полтава"),
+                )
+            }
+            .about("DSTU, expired a year ago", "certificate_expired"),
+            CURVE_257,
+        ),
+        (
+            Leaf {
+                validity: Validity::NotYetValid,
+                ..c(
+                    "dstu-not-yet-valid",
+                    person("Мельник", "Оксана Іванівна", "290000012", "Чернігів"),
+                )
+            }
+            .about(
+                "DSTU, valid only from next year",
+                "certificate_not_yet_valid",
+            ),
+            CURVE_257,
+        ),
+        (
+            Leaf {
+                revoked: true,
+                ..c(
+                    "dstu-revoked",
+                    person("Бондар", "Антон Васильович", "300000013", "Одеса"),
+                )
+            }
+            .about(
+                "DSTU, revoked (keyCompromise) in the DSTU CRL",
+                "certificate_revoked",
+            ),
+            CURVE_257,
+        ),
+        (
+            Leaf {
+                qualified: false,
+                ..c(
+                    "dstu-not-qualified",
+                    person("Ткаченко", "Ірина Олегівна", "310000014", "Харків"),
+                )
+            }
+            .about("DSTU, trusted but not qualified", "not_qualified"),
+            CURVE_257,
+        ),
+        (
+            Leaf {
+                usage: Usage::CertSignOnly,
+                ..c(
+                    "dstu-wrong-key-usage",
+                    person("Кравченко", "Олег Іванович", "320000015", "Дніпро"),
+                )
+            }
+            .about("DSTU, keyUsage keyCertSign only", "wrong_key_usage"),
+            CURVE_257,
+        ),
+        (
+            Leaf {
+                untrusted: true,
+                ..c(
+                    "dstu-untrusted",
+                    person("Олійник", "Ніна Сергіївна", "330000016", "Суми"),
+                )
+            }
+            .about(
+                "DSTU, issued by a DSTU CA under a root nobody trusts",
+                "untrusted_issuer",
+            ),
+            CURVE_257,
+        ),
+        (
+            c(
+                "dstu-weak",
+                person("Шевчук", "Борис Романович", "340000017", "Рівне"),
+            )
+            .about("DSTU 4145-163 key: below GF(2^233), too weak", "weak_key"),
+            CURVE_163,
+        ),
+        (
+            Leaf {
+                sha1: true,
+                ..c(
+                    "dstu-sha1",
+                    person("Поліщук", "Ганна Андріївна", "350000018", "Житомир"),
+                )
+            }
+            .about(
+                "DSTU key certified by the ECDSA issuing CA with ECDSA-SHA1: weak algorithm",
+                "weak_algorithm",
+            ),
+            CURVE_257,
+        ),
     ]
 }
 
@@ -240,7 +389,12 @@ pub struct Written {
     pub entries: Vec<Entry>,
 }
 
-pub(super) fn generate(opts: &Options, dir: &Path, t: OffsetDateTime, ec: &EcdsaSide<'_>) -> Result<Written, Error> {
+pub(super) fn generate(
+    opts: &Options,
+    dir: &Path,
+    t: OffsetDateTime,
+    ec: &EcdsaSide<'_>,
+) -> Result<Written, Error> {
     let sub = dir.join("dstu");
     std::fs::create_dir_all(&sub).map_err(Error::io(&sub))?;
     let password = |_: &str| -> Result<String, Error> {
@@ -250,12 +404,31 @@ pub(super) fn generate(opts: &Options, dir: &Path, t: OffsetDateTime, ec: &Ecdsa
         }
     };
     let mut entries = Vec::new();
-    let mut record = |name: &str, description: &str, expected: &str, key_type: &str, cert: &[u8], key: Option<&AnyKey<'_>>, issuer: &str| -> Result<(), Error> {
+    let mut record = |name: &str,
+                      description: &str,
+                      expected: &str,
+                      key_type: &str,
+                      cert: &[u8],
+                      key: Option<&AnyKey<'_>>,
+                      issuer: &str|
+     -> Result<(), Error> {
         let pem = format!("dstu/{name}.pem");
         let cer = format!("dstu/{name}.cer");
         let pem_text = openssl::base64::encode_block(cert);
-        let lines: Vec<&str> = pem_text.as_bytes().chunks(64).map(|c| std::str::from_utf8(c).expect("base64")).collect();
-        write(dir, &pem, format!("-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n", lines.join("\n")).as_bytes())?;
+        let lines: Vec<&str> = pem_text
+            .as_bytes()
+            .chunks(64)
+            .map(|c| std::str::from_utf8(c).expect("base64"))
+            .collect();
+        write(
+            dir,
+            &pem,
+            format!(
+                "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
+                lines.join("\n")
+            )
+            .as_bytes(),
+        )?;
         write(dir, &cer, cert)?;
         let (key_file, pkcs12, pw) = match key {
             Some(AnyKey::Dstu(k)) => {
@@ -290,14 +463,41 @@ pub(super) fn generate(opts: &Options, dir: &Path, t: OffsetDateTime, ec: &Ecdsa
 
     // --- Authorities ---
     let root_key = DstuDevKey::generate(CURVE_431)?;
-    let root_params = ca_params("Brama Dev DSTU Root CA", &root_key.placeholder, None, t - YEAR * 5, 25)?;
+    let root_params = ca_params(
+        "Brama Dev DSTU Root CA",
+        &root_key.placeholder,
+        None,
+        t - YEAR * 5,
+        25,
+    )?;
     let root = make(root_params.clone(), AnyKey::Dstu(&root_key), None)?;
-    record("dstu-root", "DSTU trust anchor (self-signed, DSTU 4145-431)", "valid", "DSTU 4145-431", &root, Some(&AnyKey::Dstu(&root_key)), "dstu-root")?;
+    record(
+        "dstu-root",
+        "DSTU trust anchor (self-signed, DSTU 4145-431)",
+        "valid",
+        "DSTU 4145-431",
+        &root,
+        Some(&AnyKey::Dstu(&root_key)),
+        "dstu-root",
+    )?;
 
     let ca_key = DstuDevKey::generate(CURVE_257)?;
-    let mut ca_p = ca_params("Brama Dev DSTU Qualified CA", &ca_key.placeholder, Some(0), t - YEAR * 4, 14)?;
-    ca_p.distinguished_name.push(custom(oids::ORGANIZATION_IDENTIFIER), printable("NTRUA-00000002"));
-    let ca = make(ca_p.clone(), AnyKey::Dstu(&ca_key), Some((&root_params, &AnyKey::Dstu(&root_key))))?;
+    let mut ca_p = ca_params(
+        "Brama Dev DSTU Qualified CA",
+        &ca_key.placeholder,
+        Some(0),
+        t - YEAR * 4,
+        14,
+    )?;
+    ca_p.distinguished_name.push(
+        custom(oids::ORGANIZATION_IDENTIFIER),
+        printable("NTRUA-00000002"),
+    );
+    let ca = make(
+        ca_p.clone(),
+        AnyKey::Dstu(&ca_key),
+        Some((&root_params, &AnyKey::Dstu(&root_key))),
+    )?;
     record("dstu-ca", "Qualified DSTU issuing CA (DSTU 4145-257, pathlen 0): issues the DSTU citizens, the DSTU CRL and OCSP responder", "valid", "DSTU 4145-257", &ca, Some(&AnyKey::Dstu(&ca_key)), "dstu-root")?;
 
     let ocsp_key = DstuDevKey::generate(CURVE_257)?;
@@ -315,39 +515,133 @@ pub(super) fn generate(opts: &Options, dir: &Path, t: OffsetDateTime, ec: &Ecdsa
     op.extended_key_usages = vec![ExtendedKeyUsagePurpose::OcspSigning];
     op.use_authority_key_identifier_extension = true;
     op.custom_extensions.push(ext::ocsp_nocheck());
-    let ocsp = make(op, AnyKey::Dstu(&ocsp_key), Some((&ca_p, &AnyKey::Dstu(&ca_key))))?;
-    record("dstu-ocsp", "Delegated DSTU OCSP responder (id-kp-OCSPSigning, ocsp-nocheck) of the DSTU CA", "valid", "DSTU 4145-257", &ocsp, Some(&AnyKey::Dstu(&ocsp_key)), "dstu-ca")?;
+    let ocsp = make(
+        op,
+        AnyKey::Dstu(&ocsp_key),
+        Some((&ca_p, &AnyKey::Dstu(&ca_key))),
+    )?;
+    record(
+        "dstu-ocsp",
+        "Delegated DSTU OCSP responder (id-kp-OCSPSigning, ocsp-nocheck) of the DSTU CA",
+        "valid",
+        "DSTU 4145-257",
+        &ocsp,
+        Some(&AnyKey::Dstu(&ocsp_key)),
+        "dstu-ca",
+    )?;
 
     let bad_root_key = DstuDevKey::generate(CURVE_257)?;
-    let bad_root_params = ca_params("Brama Untrusted DSTU Root CA", &bad_root_key.placeholder, None, t - YEAR * 5, 25)?;
+    let bad_root_params = ca_params(
+        "Brama Untrusted DSTU Root CA",
+        &bad_root_key.placeholder,
+        None,
+        t - YEAR * 5,
+        25,
+    )?;
     let bad_root = make(bad_root_params.clone(), AnyKey::Dstu(&bad_root_key), None)?;
-    record("dstu-untrusted-root", "A DSTU root nobody trusts", "valid", "DSTU 4145-257", &bad_root, None, "dstu-untrusted-root")?;
+    record(
+        "dstu-untrusted-root",
+        "A DSTU root nobody trusts",
+        "valid",
+        "DSTU 4145-257",
+        &bad_root,
+        None,
+        "dstu-untrusted-root",
+    )?;
     let bad_ca_key = DstuDevKey::generate(CURVE_257)?;
-    let bad_ca_p = ca_params("Brama Untrusted DSTU CA", &bad_ca_key.placeholder, Some(0), t - YEAR * 4, 14)?;
-    let bad_ca = make(bad_ca_p.clone(), AnyKey::Dstu(&bad_ca_key), Some((&bad_root_params, &AnyKey::Dstu(&bad_root_key))))?;
-    record("dstu-untrusted-ca", "DSTU CA under the untrusted DSTU root", "valid", "DSTU 4145-257", &bad_ca, None, "dstu-untrusted-root")?;
+    let bad_ca_p = ca_params(
+        "Brama Untrusted DSTU CA",
+        &bad_ca_key.placeholder,
+        Some(0),
+        t - YEAR * 4,
+        14,
+    )?;
+    let bad_ca = make(
+        bad_ca_p.clone(),
+        AnyKey::Dstu(&bad_ca_key),
+        Some((&bad_root_params, &AnyKey::Dstu(&bad_root_key))),
+    )?;
+    record(
+        "dstu-untrusted-ca",
+        "DSTU CA under the untrusted DSTU root",
+        "valid",
+        "DSTU 4145-257",
+        &bad_ca,
+        None,
+        "dstu-untrusted-root",
+    )?;
 
     // Mixed chains: an ECDSA CA under the DSTU root, a DSTU CA under the ECDSA root.
     let ec_under_dstu_key = DevKey::generate(KeyType::P256)?;
-    let ec_under_dstu_p = ca_params("Brama Dev ECDSA CA under DSTU Root", &ec_under_dstu_key, Some(0), t - YEAR * 4, 14)?;
-    let ec_under_dstu = make(ec_under_dstu_p.clone(), AnyKey::OpenSsl(&ec_under_dstu_key), Some((&root_params, &AnyKey::Dstu(&root_key))))?;
-    record("ecdsa-ca-under-dstu-root", "Qualified ECDSA P-256 CA certified by the DSTU root (mixed chain)", "valid", "ECDSA P-256", &ec_under_dstu, None, "dstu-root")?;
+    let ec_under_dstu_p = ca_params(
+        "Brama Dev ECDSA CA under DSTU Root",
+        &ec_under_dstu_key,
+        Some(0),
+        t - YEAR * 4,
+        14,
+    )?;
+    let ec_under_dstu = make(
+        ec_under_dstu_p.clone(),
+        AnyKey::OpenSsl(&ec_under_dstu_key),
+        Some((&root_params, &AnyKey::Dstu(&root_key))),
+    )?;
+    record(
+        "ecdsa-ca-under-dstu-root",
+        "Qualified ECDSA P-256 CA certified by the DSTU root (mixed chain)",
+        "valid",
+        "ECDSA P-256",
+        &ec_under_dstu,
+        None,
+        "dstu-root",
+    )?;
     let dstu_under_ec_key = DstuDevKey::generate(CURVE_257)?;
-    let dstu_under_ec_p = ca_params("Brama Dev DSTU CA under ECDSA Root", &dstu_under_ec_key.placeholder, Some(0), t - YEAR * 4, 14)?;
-    let dstu_under_ec = make(dstu_under_ec_p.clone(), AnyKey::Dstu(&dstu_under_ec_key), Some((ec.root_params, &AnyKey::OpenSsl(ec.root_key))))?;
-    record("dstu-ca-under-ecdsa-root", "Qualified DSTU 4145-257 CA certified by the ECDSA root (mixed chain)", "valid", "DSTU 4145-257", &dstu_under_ec, None, "root")?;
+    let dstu_under_ec_p = ca_params(
+        "Brama Dev DSTU CA under ECDSA Root",
+        &dstu_under_ec_key.placeholder,
+        Some(0),
+        t - YEAR * 4,
+        14,
+    )?;
+    let dstu_under_ec = make(
+        dstu_under_ec_p.clone(),
+        AnyKey::Dstu(&dstu_under_ec_key),
+        Some((ec.root_params, &AnyKey::OpenSsl(ec.root_key))),
+    )?;
+    record(
+        "dstu-ca-under-ecdsa-root",
+        "Qualified DSTU 4145-257 CA certified by the ECDSA root (mixed chain)",
+        "valid",
+        "DSTU 4145-257",
+        &dstu_under_ec,
+        None,
+        "root",
+    )?;
 
     // --- End entities ---
     let mut revoked = Vec::new();
     let mut leaves = leaves();
     leaves.push((
-        Leaf::citizen("mixed-ecdsa-citizen", KeyType::P256, person("Стус", "Василь Семенович", "361234567", "Київ"))
-            .about("ECDSA P-256 citizen under the ECDSA CA that the DSTU root certified", "valid"),
+        Leaf::citizen(
+            "mixed-ecdsa-citizen",
+            KeyType::P256,
+            person("Стус", "Василь Семенович", "361234567", "Київ"),
+        )
+        .about(
+            "ECDSA P-256 citizen under the ECDSA CA that the DSTU root certified",
+            "valid",
+        ),
         usize::MAX,
     ));
     leaves.push((
-        Leaf::citizen("mixed-dstu-citizen", KeyType::P256, person("Костенко", "Ліна Василівна", "371234567", "Ржищів"))
-            .about("DSTU 4145-257 citizen under the DSTU CA that the ECDSA root certified", "valid"),
+        Leaf::citizen(
+            "mixed-dstu-citizen",
+            KeyType::P256,
+            person("Костенко", "Ліна Василівна", "371234567", "Ржищів"),
+        )
+        .about(
+            "DSTU 4145-257 citizen under the DSTU CA that the ECDSA root certified",
+            "valid",
+        ),
         CURVE_257,
     ));
     for (leaf, curve) in leaves {
@@ -366,24 +660,47 @@ pub(super) fn generate(opts: &Options, dir: &Path, t: OffsetDateTime, ec: &Ecdsa
             dkey = DstuDevKey::generate(curve)?;
             AnyKey::Dstu(&dkey)
         };
-        let (issuer_params, issuer_key, issuer_name): (&CertificateParams, AnyKey<'_>, &str) = if leaf.untrusted {
-            (&bad_ca_p, AnyKey::Dstu(&bad_ca_key), "dstu-untrusted-ca")
-        } else if leaf.sha1 {
-            (ec.ica_params, AnyKey::OpenSsl(ec.ica_key), "issuing_ca")
-        } else if leaf.name == "mixed-ecdsa-citizen" {
-            (&ec_under_dstu_p, AnyKey::OpenSsl(&ec_under_dstu_key), "ecdsa-ca-under-dstu-root")
-        } else if leaf.name == "mixed-dstu-citizen" {
-            (&dstu_under_ec_p, AnyKey::Dstu(&dstu_under_ec_key), "dstu-ca-under-ecdsa-root")
-        } else {
-            (&ca_p, AnyKey::Dstu(&ca_key), "dstu-ca")
-        };
-        let mut der = make(params.clone(), subject_ref(&subject), Some((issuer_params, &issuer_key)))?;
+        let (issuer_params, issuer_key, issuer_name): (&CertificateParams, AnyKey<'_>, &str) =
+            if leaf.untrusted {
+                (&bad_ca_p, AnyKey::Dstu(&bad_ca_key), "dstu-untrusted-ca")
+            } else if leaf.sha1 {
+                (ec.ica_params, AnyKey::OpenSsl(ec.ica_key), "issuing_ca")
+            } else if leaf.name == "mixed-ecdsa-citizen" {
+                (
+                    &ec_under_dstu_p,
+                    AnyKey::OpenSsl(&ec_under_dstu_key),
+                    "ecdsa-ca-under-dstu-root",
+                )
+            } else if leaf.name == "mixed-dstu-citizen" {
+                (
+                    &dstu_under_ec_p,
+                    AnyKey::Dstu(&dstu_under_ec_key),
+                    "dstu-ca-under-ecdsa-root",
+                )
+            } else {
+                (&ca_p, AnyKey::Dstu(&ca_key), "dstu-ca")
+            };
+        let mut der = make(
+            params.clone(),
+            subject_ref(&subject),
+            Some((issuer_params, &issuer_key)),
+        )?;
         if leaf.sha1 {
-            der = super::profile::resign(&der, ec.ica_key, openssl::hash::MessageDigest::sha1(), &super::profile::ECDSA_WITH_SHA1)?;
+            der = super::profile::resign(
+                &der,
+                ec.ica_key,
+                openssl::hash::MessageDigest::sha1(),
+                &super::profile::ECDSA_WITH_SHA1,
+            )?;
         }
         if leaf.revoked {
             revoked.push(super::crl::Revoked {
-                serial: params.serial_number.as_ref().expect("serial").as_ref().to_vec(),
+                serial: params
+                    .serial_number
+                    .as_ref()
+                    .expect("serial")
+                    .as_ref()
+                    .to_vec(),
                 at: t - Duration::hours(1),
                 reason: 1,
             });
@@ -393,7 +710,15 @@ pub(super) fn generate(opts: &Options, dir: &Path, t: OffsetDateTime, ec: &Ecdsa
             (_, CURVE_163) => "DSTU 4145-163".to_string(),
             _ => "DSTU 4145-257".to_string(),
         };
-        record(&leaf.name, leaf.description, leaf.expected, &key_type, &der, Some(&subject), issuer_name)?;
+        record(
+            &leaf.name,
+            leaf.description,
+            leaf.expected,
+            &key_type,
+            &der,
+            Some(&subject),
+            issuer_name,
+        )?;
     }
 
     // The DSTU CA's CRL, signed with DSTU 4145.

@@ -664,8 +664,14 @@ pub(super) fn generate(opts: &Options, dir: &Path) -> Result<Manifest, Error> {
         },
     )?;
     for e in &dstu.entries {
-        note(&e.certificate, &format!("{}: certificate (PEM)", e.description));
-        note(&e.certificate_der, &format!("{}: certificate (DER)", e.name));
+        note(
+            &e.certificate,
+            &format!("{}: certificate (PEM)", e.description),
+        );
+        note(
+            &e.certificate_der,
+            &format!("{}: certificate (DER)", e.name),
+        );
         if !e.key.is_empty() {
             note(&e.key, &format!("{}: private key", e.name));
         }

@@ -142,7 +142,10 @@ impl Curve {
                     a,
                     b: fe_hex(b),
                     n: fe_hex(n),
-                    g: Point::Affine { x: fe_hex(x), y: fe_hex(y) },
+                    g: Point::Affine {
+                        x: fe_hex(x),
+                        y: fe_hex(y),
+                    },
                 })
                 .collect()
         });

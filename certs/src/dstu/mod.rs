@@ -311,6 +311,42 @@ impl SecretKey {
         Ok(key)
     }
 
+    /// From an unencrypted PKCS#8 PrivateKeyInfo as Ukrainian key stores hold it (jkurwa's
+    /// `Key40A0.cer`, IIT's stores once decrypted): the DSTU algorithm with its parameters, and
+    /// d little-endian in the privateKey OCTET STRING (IIT pads it to whole 32-bit words).
+    pub fn from_pkcs8(der: &[u8]) -> Result<SecretKey, DstuError> {
+        let bad = |what: &str| DstuError::Malformed(format!("DSTU 4145 PKCS#8: {what}"));
+        let top = crate::der::one(der).map_err(|_| bad("not DER"))?;
+        let f = crate::der::elements(&top).map_err(|_| bad("not a SEQUENCE"))?;
+        let (Some(version), Some(alg), Some(key)) = (f.first(), f.get(1), f.get(2)) else {
+            return Err(bad("incomplete PrivateKeyInfo"));
+        };
+        if version.tag() != asn1_rs::Tag::Integer || key.tag() != asn1_rs::Tag::OctetString {
+            return Err(bad("not a PrivateKeyInfo"));
+        }
+        let alg = crate::der::elements(alg).map_err(|_| bad("bad AlgorithmIdentifier"))?;
+        let oid = alg
+            .first()
+            .and_then(|o| o.as_oid().ok())
+            .map(|o| crate::oids::dotted(&o))
+            .ok_or_else(|| bad("no algorithm"))?;
+        let order = ByteOrder::of_oid(&oid).ok_or_else(|| {
+            DstuError::Unsupported(format!("key algorithm {oid} is not DSTU 4145"))
+        })?;
+        let params = alg
+            .get(1)
+            .ok_or_else(|| bad("no parameters"))
+            .and_then(|p| {
+                asn1_rs::ToDer::to_der_vec(p).map_err(|_| bad("parameters do not re-encode"))
+            })?;
+        let params = Params::from_der(&params, order)?;
+        let mut d = zeroize::Zeroizing::new(key.data.to_vec());
+        if order == ByteOrder::Big {
+            d.reverse();
+        }
+        SecretKey::from_le(params, &d)
+    }
+
     /// The scalar's little-endian bytes (⌈n bits / 8⌉ of them); the caller zeroizes them.
     pub fn to_le(&self) -> zeroize::Zeroizing<Vec<u8>> {
         zeroize::Zeroizing::new(Fe(self.d).to_le(self.params.curve.n_bits().div_ceil(8)))

@@ -293,3 +293,22 @@ fn explicit_curve_parameters_are_read_and_checked() {
     // Read in the wrong byte order, the base point is not on the curve.
     assert!(Params::from_der(&explicit(6, 0, ByteOrder::Little), ByteOrder::Big).is_err());
 }
+
+#[test]
+fn the_real_unencrypted_key_of_jkurwa_opens_and_signs() {
+    let der = fixture("ua-dstu/Key40A0.cer");
+    let key = SecretKey::from_pkcs8(&der).unwrap();
+    assert_eq!(key.params().curve.field.m, 257);
+    let public = key.public_key();
+    let sig = key.sign(b"statement", ByteOrder::Little).unwrap();
+    assert_eq!(public.verify(b"statement", &sig, ByteOrder::Little), Ok(()));
+    // Truncated, not PKCS#8, another algorithm.
+    assert!(matches!(
+        SecretKey::from_pkcs8(&der[..der.len() - 20]),
+        Err(DstuError::Malformed(_))
+    ));
+    assert!(matches!(
+        SecretKey::from_pkcs8(b"\x30\x00"),
+        Err(DstuError::Malformed(_))
+    ));
+}

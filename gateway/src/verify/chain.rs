@@ -202,7 +202,10 @@ impl Verifier {
         })
         .map_err(path_error)?;
         path.iter()
-            .map(|der| self.x509(der).map_err(|e| LoginError::InvalidChain(e.to_string())))
+            .map(|der| {
+                self.x509(der)
+                    .map_err(|e| LoginError::InvalidChain(e.to_string()))
+            })
             .collect()
     }
 

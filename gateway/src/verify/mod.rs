@@ -17,8 +17,8 @@ use std::sync::Arc;
 
 use certs::cms::{self, SignedData, SignerError, SignerId};
 use certs::dstu;
-use certs::signature::VerifyingKey;
 use certs::oids;
+use certs::signature::VerifyingKey;
 use certs::statement::{self, LoginStatement};
 use openssl::x509::X509;
 use x509_parser::certificate::X509Certificate;
@@ -279,8 +279,7 @@ pub fn check_signing_certificate(
     login: &ParsedLogin<'_>,
     certificate: &[u8],
 ) -> Result<(), LoginError> {
-    cms::check_signing_certificate(&login.signed_data.signers[0], certificate)
-        .map_err(signer_error)
+    cms::check_signing_certificate(&login.signed_data.signers[0], certificate).map_err(signer_error)
 }
 
 /// A CMS signer refusal as the login error with the same meaning.
