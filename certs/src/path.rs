@@ -182,7 +182,7 @@ pub fn validate(req: &PathRequest<'_>) -> Result<Vec<Vec<u8>>, PathError> {
         .filter_map(|d| Cert::new(d).ok())
         .collect();
     let mut path = vec![&leaf];
-    let found = extend(&mut path, &anchors, &others, req.at)?;
+    let found = extend(&mut path, &anchors, &others)?;
     check_path(&found, req.at)?;
     if !req.crls.is_empty() {
         check_crls(&found, req.crls, req.at)?;
@@ -196,7 +196,6 @@ fn extend<'c, 'a>(
     path: &mut Vec<&'c Cert<'a>>,
     anchors: &'c [Cert<'a>],
     others: &'c [Cert<'a>],
-    at: i64,
 ) -> Result<Vec<&'c Cert<'a>>, PathError> {
     let current = *path.last().expect("the leaf");
     let depth = path.len() - 1;
@@ -225,7 +224,7 @@ fn extend<'c, 'a>(
         if is_anchor {
             return Ok(path.clone());
         }
-        match extend(path, anchors, others, at) {
+        match extend(path, anchors, others) {
             Ok(done) => return Ok(done),
             Err(e) => best = e,
         }

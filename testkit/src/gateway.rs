@@ -114,6 +114,40 @@ pub async fn start(p: &Pki, backend: &str) -> (tempfile::TempDir, Running) {
 }
 
 pub async fn start_with(p: &Pki, backend: &str, extra: &str) -> (tempfile::TempDir, Running) {
+    start_trusting(p, backend, extra, &["root.pem"], &["ica.pem"]).await
+}
+
+/// Trusting both sides of the dev PKI: the ECDSA and DSTU roots, every CA of both.
+pub async fn start_with_dstu(p: &Pki, backend: &str, extra: &str) -> (tempfile::TempDir, Running) {
+    start_trusting(
+        p,
+        backend,
+        extra,
+        &["root.pem", "dstu/dstu-root.pem"],
+        &[
+            "ica.pem",
+            "dstu/dstu-ca.pem",
+            "dstu/ecdsa-ca-under-dstu-root.pem",
+            "dstu/dstu-ca-under-ecdsa-root.pem",
+        ],
+    )
+    .await
+}
+
+async fn start_trusting(
+    p: &Pki,
+    backend: &str,
+    extra: &str,
+    anchors: &[&str],
+    intermediates: &[&str],
+) -> (tempfile::TempDir, Running) {
+    let list = |files: &[&str]| {
+        files
+            .iter()
+            .map(|f| format!("\"{}\"", p.dir.join(f).display()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     let db = tempfile::tempdir().unwrap();
     let toml = format!(
         r#"listen = "127.0.0.1:0"
@@ -123,16 +157,16 @@ database = "sqlite://{}"
 public_paths = ["/public/", "/favicon.ico"]
 {extra}
 [trust]
-anchors = ["{}"]
-intermediates = ["{}"]
+anchors = [{}]
+intermediates = [{}]
 [revocation]
 mode = "off"
 [admin]
 listen = "127.0.0.1:0"
 "#,
         db.path().join("brama.db").display(),
-        p.dir.join("root.pem").display(),
-        p.dir.join("ica.pem").display(),
+        list(anchors),
+        list(intermediates),
         extra = extra,
     );
     let file = db.path().join("gateway.toml");
