@@ -15,6 +15,7 @@ pub mod cms;
 pub mod der;
 #[cfg(feature = "devpki")]
 pub mod devpki;
+pub mod document;
 pub mod dstu;
 pub mod identity;
 pub mod load;

@@ -175,6 +175,18 @@ pub fn encrypted_pem_key(bytes: &[u8], name: &str, password: &str) -> Result<PKe
         .map_err(|_| Error::WrongPassword(name.into()))
 }
 
+/// The DER of `bytes`: itself when it is not PEM, else the first PEM block with one of
+/// `labels`; `None` for PEM without such a block.
+pub fn pem_or_der(bytes: &[u8], labels: &[&str]) -> Option<Vec<u8>> {
+    if !is_pem(bytes) {
+        return Some(bytes.to_vec());
+    }
+    x509_parser::pem::Pem::iter_from_buffer(bytes)
+        .filter_map(Result::ok)
+        .find(|p| labels.contains(&p.label.as_str()))
+        .map(|p| p.contents)
+}
+
 fn is_pem(bytes: &[u8]) -> bool {
     let start = bytes
         .iter()

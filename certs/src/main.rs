@@ -60,6 +60,29 @@ enum Command {
         #[arg(long)]
         delta: bool,
     },
+    /// Verify a CMS/CAdES signature (ECDSA, RSA, DSTU 4145; attached or detached): the
+    /// signer, the signing time, the signed attributes checked, the verdict, and with
+    /// --anchors the chain. Exit status 0 only for a valid signature.
+    Verify {
+        /// The signature: DER or PEM (.p7s, .p7m, .p7).
+        signature: PathBuf,
+        /// The signed content, for a detached signature.
+        #[arg(long, value_name = "FILE")]
+        content: Option<PathBuf>,
+        /// Trust anchors (PEM, DER, PKCS#7 bundles such as CAList.cer); without them the chain
+        /// is not checked.
+        #[arg(long = "anchors", value_name = "FILE")]
+        anchors: Vec<PathBuf>,
+        /// More certificates: intermediate CAs, or the signer's when the signature lacks it.
+        #[arg(long = "certs", value_name = "FILE")]
+        certs: Vec<PathBuf>,
+        /// Check the chain at this time (RFC 3339), not now.
+        #[arg(long)]
+        at: Option<String>,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print the identity, validity and qualified status of the certificates in FILE.
     Show {
         /// PEM, DER (.cer/.crt), PKCS#7 bundle (.p7b) or PKCS#12 (.p12/.pfx).
@@ -75,6 +98,31 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::Verify {
+        signature,
+        content,
+        anchors,
+        certs,
+        at,
+        json,
+    } = &cli.command
+    {
+        return match verify(
+            signature,
+            content.as_deref(),
+            anchors,
+            certs,
+            at.as_deref(),
+            *json,
+        ) {
+            Ok(true) => ExitCode::SUCCESS,
+            Ok(false) => ExitCode::from(1),
+            Err(e) => {
+                eprintln!("brama-certs: error [{}]: {e}", e.code());
+                ExitCode::from(2)
+            }
+        };
+    }
     match run(cli.command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -84,8 +132,108 @@ fn main() -> ExitCode {
     }
 }
 
+/// `verify`: the report printed; `Ok(valid)`, `Err` only when a file cannot be read.
+fn verify(
+    signature: &std::path::Path,
+    content: Option<&std::path::Path>,
+    anchors: &[PathBuf],
+    certs: &[PathBuf],
+    at: Option<&str>,
+    json: bool,
+) -> Result<bool, Error> {
+    let read_certs = |files: &[PathBuf]| -> Result<Vec<Vec<u8>>, Error> {
+        let mut out = Vec::new();
+        for f in files {
+            out.extend(load::certificates(
+                &load::read_file(f)?,
+                &f.display().to_string(),
+                None,
+            )?);
+        }
+        Ok(out)
+    };
+    let at = match at {
+        Some(t) => {
+            time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
+                .map_err(|e| Error::Malformed(format!("--at '{t}': not an RFC 3339 time ({e})")))?
+        }
+        None => time::OffsetDateTime::now_utc(),
+    };
+    let signature = load::read_file(signature)?;
+    let content = content.map(load::read_file).transpose()?;
+    let (anchors, certificates) = (read_certs(anchors)?, read_certs(certs)?);
+    let report = certs::document::verify(&certs::document::Request {
+        signature: &signature,
+        content: content.as_deref(),
+        anchors: &anchors,
+        certificates: &certificates,
+        at: at.unix_timestamp(),
+    });
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).expect("report serialises")
+        );
+    } else {
+        if let Some(s) = &report.signer {
+            println!(
+                "signer:       {}  ({})",
+                s.identity.display_name(),
+                s.subject
+            );
+            println!(
+                "certificate:  {} by {}, serial {}, valid {} to {}",
+                s.key_algorithm,
+                s.issuer_name.as_deref().unwrap_or(&s.issuer),
+                s.serial,
+                s.not_before,
+                s.not_after
+            );
+        }
+        if let Some(t) = &report.signing_time {
+            println!("signing time: {t}");
+        }
+        println!(
+            "content:      {} ({})",
+            report.content_type,
+            if report.attached {
+                "attached"
+            } else {
+                "detached"
+            }
+        );
+        if let Some(d) = report.digest {
+            println!("digest:       {d}");
+        }
+        let attrs: Vec<String> = report
+            .attributes
+            .iter()
+            .map(|a| format!("{}{}", a.name, if a.checked { " ✓" } else { "" }))
+            .collect();
+        println!("attributes:   {}", attrs.join(", "));
+        if let Some(chain) = &report.chain {
+            for (i, c) in chain.iter().enumerate() {
+                println!("chain {i}:      {c}");
+            }
+        }
+        match (&report.code, &report.message) {
+            (Some(code), Some(m)) => println!("verdict:      invalid [{code}] {m}"),
+            _ => println!(
+                "verdict:      valid{}",
+                if report.chain.is_none() {
+                    " (signature only: no --anchors, chain not checked)"
+                } else {
+                    ""
+                }
+            ),
+        }
+    }
+    Ok(report.verdict == "valid")
+}
+
 fn run(command: Command) -> Result<(), Error> {
     match command {
+        Command::Verify { .. } => unreachable!("handled in main"),
         Command::Revoke {
             dir,
             name,
