@@ -98,8 +98,14 @@ fn default_database() -> String {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Trust {
-    /// Trust anchors: PEM/DER certificates or PKCS#7 bundles (`CACertificates.p7b`).
+    /// Trust anchors: PEM/DER certificates or PKCS#7 bundles, every certificate an anchor.
+    #[serde(default)]
     pub anchors: Vec<PathBuf>,
+    /// Certificates-only PKCS#7 bundles such as the official `CACertificates.p7b` (or PEM/DER
+    /// files): each self-signed certificate becomes an anchor, every other one an
+    /// intermediate CA, so the operator points at the bundle instead of listing files.
+    #[serde(default)]
+    pub bundles: Vec<PathBuf>,
     /// CA certificates to build chains with (clients may send only their leaf).
     #[serde(default)]
     pub intermediates: Vec<PathBuf>,
@@ -355,8 +361,11 @@ impl Config {
             ));
         }
         self.revocation_settings(base)?;
-        if self.trust.anchors.is_empty() {
-            return Err(bad("trust.anchors", "at least one trust anchor is needed"));
+        if self.trust.anchors.is_empty() && self.trust.bundles.is_empty() {
+            return Err(bad(
+                "trust.anchors",
+                "at least one trust anchor is needed (trust.anchors or trust.bundles)",
+            ));
         }
         if self.session.idle_timeout == 0
             || self.session.ttl == 0
@@ -418,9 +427,24 @@ impl Config {
             }
             Ok(out)
         };
+        let mut anchors = read("trust.anchors", &self.trust.anchors)?;
+        let mut intermediates = read("trust.intermediates", &self.trust.intermediates)?;
+        for cert in read("trust.bundles", &self.trust.bundles)? {
+            if is_self_signed(&cert) {
+                anchors.push(cert);
+            } else {
+                intermediates.push(cert);
+            }
+        }
+        if anchors.is_empty() {
+            return Err(bad(
+                "trust.bundles",
+                "the bundles hold no self-signed certificate to trust",
+            ));
+        }
         Ok(TrustPolicy {
-            anchors: read("trust.anchors", &self.trust.anchors)?,
-            intermediates: read("trust.intermediates", &self.trust.intermediates)?,
+            anchors,
+            intermediates,
             crls: Vec::new(),
             qualified: self.trust.qualified,
             key_usage: self.trust.key_usage,
@@ -430,6 +454,25 @@ impl Config {
             persons_only: true,
         })
     }
+}
+
+/// Self-signed: its subject is its issuer and its own key verifies its signature (any
+/// algorithm, DSTU included).
+fn is_self_signed(cert: &X509) -> bool {
+    let Ok(der) = cert.to_der() else {
+        return false;
+    };
+    let Ok(c) = certs::parse(&der) else {
+        return false;
+    };
+    c.subject().as_raw() == c.issuer().as_raw()
+        && certs::signature::verify_signed(
+            c.public_key().raw,
+            &certs::oids::dotted(&c.signature_algorithm.algorithm),
+            c.tbs_certificate.as_ref(),
+            &c.signature_value.data,
+        )
+        .is_ok()
 }
 
 impl Config {

@@ -190,6 +190,14 @@ fn main() -> ExitCode {
                     "configuration OK: {} → {} (database {})",
                     c.public_origin, c.backend, c.database
                 );
+                let base = cli.config.as_deref().and_then(std::path::Path::parent);
+                if let Ok(policy) = c.trust_policy(base) {
+                    println!(
+                        "trust: {} anchors, {} intermediate CAs",
+                        policy.anchors.len(),
+                        policy.intermediates.len()
+                    );
+                }
                 ExitCode::SUCCESS
             }
             Err(e) => {

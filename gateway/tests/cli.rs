@@ -315,3 +315,75 @@ fn real_dstu_certificates_get_the_same_verdicts_as_ecdsa_ones() {
     assert_eq!(code, Some(1), "{v}");
     assert_eq!(v["code"], "untrusted_issuer", "{v}");
 }
+
+#[test]
+fn a_trust_bundle_loads_self_signed_certificates_as_anchors_and_the_rest_as_cas() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pki = tmp.path().join("pki");
+    certs::devpki::init(&certs::devpki::Options::new(&pki)).unwrap();
+    // A bundle written by another tool: root, issuing CA, the DSTU root and CA, one PKCS#7.
+    let out = Command::new("openssl")
+        .args([
+            "crl2pkcs7",
+            "-nocrl",
+            "-outform",
+            "DER",
+            "-out",
+            "CACertificates.p7b",
+        ])
+        .args(["-certfile", "root.pem", "-certfile", "ica.pem"])
+        .args([
+            "-certfile",
+            "dstu/dstu-root.pem",
+            "-certfile",
+            "dstu/dstu-ca.pem",
+        ])
+        .current_dir(&pki)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let file = tmp.path().join("gateway.toml");
+    let f = file.to_str().unwrap();
+    let config = |trust: &str| {
+        format!(
+            "public_origin = \"https://cabinet.example\"\nbackend = \"http://127.0.0.1:3000\"\n\
+             [trust]\n{trust}\n[revocation]\nmode = \"off\"\n"
+        )
+    };
+    std::fs::write(&file, config("bundles = [\"pki/CACertificates.p7b\"]")).unwrap();
+    let (code, out) = gateway(&["--config", f, "check-config"], &[]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("trust: 2 anchors, 2 intermediate CAs"),
+        "{out}"
+    );
+    // The real jkurwa bundle (CAList.cer): four self-signed CAs.
+    let calist = format!(
+        "{}/../fixtures/ua-real/CAList.cer",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::write(&file, config(&format!("bundles = [\"{calist}\"]"))).unwrap();
+    let (code, out) = gateway(&["--config", f, "check-config"], &[]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("trust: 4 anchors, 0 intermediate CAs"),
+        "{out}"
+    );
+    // A bundle of CAs only (no self-signed one) trusts nothing: refused with the key named.
+    std::fs::write(&file, config("bundles = [\"pki/ica.pem\"]")).unwrap();
+    let (code, out) = gateway(&["--config", f, "check-config"], &[]);
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains("trust.bundles"), "{out}");
+    // A citizen of each side chains through the bundle.
+    std::fs::write(&file, config("bundles = [\"pki/CACertificates.p7b\"]")).unwrap();
+    for leaf in ["pki/citizen-p256.pem", "pki/dstu/dstu-citizen.pem"] {
+        let leaf = tmp.path().join(leaf);
+        let (code, out) = gateway(&["--config", f, "check-cert", leaf.to_str().unwrap()], &[]);
+        assert_eq!(code, Some(0), "{out}");
+        assert!(out.contains("verdict: valid"), "{out}");
+    }
+}
