@@ -3,6 +3,11 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 bash scripts/setup.sh
+# jkurwa (npm), the independent DSTU 4145 peer that certs/tests/jkurwa.rs drives.
+(
+  cd tests/dstu-peer
+  [ -d node_modules/jkurwa ] || npm ci --no-audit --no-fund --silent
+)
 cargo test --workspace "$@"
 # The browser client of the agent, with node's own test runner.
 node --test gateway/pages/

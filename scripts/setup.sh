@@ -17,6 +17,8 @@ for p in "${packages[@]}"; do
 done
 # Node.js runs the browser client's tests; any install (Debian's or another) will do.
 command -v node >/dev/null || missing+=(nodejs)
+# npm installs playwright-core and jkurwa (the DSTU peer) from their lock files.
+command -v npm >/dev/null || missing+=(npm)
 if ((${#missing[@]})); then
   echo "setup: installing ${missing[*]}" >&2
   sudo=""

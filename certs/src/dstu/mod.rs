@@ -347,6 +347,22 @@ impl SecretKey {
         SecretKey::from_le(params, &d)
     }
 
+    /// An unencrypted PKCS#8 PrivateKeyInfo (the inverse of [`SecretKey::from_pkcs8`]), with
+    /// the curve named or spelled out.
+    pub fn to_pkcs8(&self, explicit_curve: bool) -> zeroize::Zeroizing<Vec<u8>> {
+        use crate::cms::tlv;
+        let alg = tlv(
+            0x30,
+            &[
+                tlv(0x06, &crate::oids::encode(OID_LE)),
+                self.params.to_der(explicit_curve),
+            ]
+            .concat(),
+        );
+        let d = self.to_le();
+        zeroize::Zeroizing::new(tlv(0x30, &[tlv(0x02, &[0]), alg, tlv(0x04, &d)].concat()))
+    }
+
     /// The scalar's little-endian bytes (⌈n bits / 8⌉ of them); the caller zeroizes them.
     pub fn to_le(&self) -> zeroize::Zeroizing<Vec<u8>> {
         zeroize::Zeroizing::new(Fe(self.d).to_le(self.params.curve.n_bits().div_ceil(8)))

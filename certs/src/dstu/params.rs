@@ -100,6 +100,63 @@ impl Params {
     }
 }
 
+impl Params {
+    /// The parameters as DER, little-endian octet strings: the curve named by its OID when it
+    /// is a named one and `explicit` is false, else spelled out (field, a, b, n, base point, as
+    /// IIT's certificates write it); the DKE when the key carried one or `explicit` is set.
+    pub fn to_der(&self, explicit: bool) -> Vec<u8> {
+        use crate::cms::tlv;
+        let int = |be: &[u8]| {
+            let mut v: Vec<u8> = be.iter().copied().skip_while(|b| *b == 0).collect();
+            if v.first().is_none_or(|b| b & 0x80 != 0) {
+                v.insert(0, 0);
+            }
+            tlv(0x02, &v)
+        };
+        let small = |x: usize| int(&(x as u64).to_be_bytes());
+        let c = &self.curve;
+        let definition = match self.named.filter(|_| !explicit) {
+            Some(i) => tlv(
+                0x06,
+                &crate::oids::encode(&format!("{}.{i}", super::curve::NAMED_CURVE_ARC)),
+            ),
+            None => {
+                let len = c.field.byte_len();
+                let exponents = match c.field.ks.as_slice() {
+                    [k] => small(*k),
+                    ks => tlv(
+                        0x30,
+                        &ks.iter()
+                            .rev()
+                            .map(|k| small(*k))
+                            .collect::<Vec<_>>()
+                            .concat(),
+                    ),
+                };
+                let mut n_be = c.n.to_le(c.n_bits().div_ceil(8));
+                n_be.reverse();
+                let g = c.compress(&c.g).expect("the base point is finite");
+                tlv(
+                    0x30,
+                    &[
+                        tlv(0x30, &[small(c.field.m), exponents].concat()),
+                        small(c.a as usize),
+                        tlv(0x04, &c.b.to_le(len)),
+                        int(&n_be),
+                        tlv(0x04, &g.to_le(len)),
+                    ]
+                    .concat(),
+                )
+            }
+        };
+        let mut body = definition;
+        if self.explicit_dke || explicit {
+            body.extend(tlv(0x04, &self.sbox.to_dke()));
+        }
+        tlv(0x30, &body)
+    }
+}
+
 fn integer(any: &Any<'_>, what: &str) -> Result<u64, DstuError> {
     let bad = || {
         DstuError::Malformed(format!(

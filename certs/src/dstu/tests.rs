@@ -312,3 +312,29 @@ fn the_real_unencrypted_key_of_jkurwa_opens_and_signs() {
         Err(DstuError::Malformed(_))
     ));
 }
+
+#[test]
+fn parameters_and_keys_round_trip_named_and_explicit() {
+    for i in 0..10 {
+        let key = SecretKey::generate(Params::named(i).unwrap()).unwrap();
+        for explicit in [false, true] {
+            let der = key.to_pkcs8(explicit);
+            let back = SecretKey::from_pkcs8(&der).unwrap();
+            assert_eq!(
+                back.public_key().point(),
+                key.public_key().point(),
+                "{i} {explicit}"
+            );
+            assert_eq!(back.params().curve, key.params().curve);
+            assert_eq!(
+                back.params().named,
+                Some(i),
+                "an explicit standard curve is recognised"
+            );
+        }
+    }
+    // The real key's parameters are explicit; written back they read the same.
+    let real = SecretKey::from_pkcs8(&fixture("ua-dstu/Key40A0.cer")).unwrap();
+    let again = SecretKey::from_pkcs8(&real.to_pkcs8(true)).unwrap();
+    assert_eq!(again.public_key().point(), real.public_key().point());
+}
