@@ -7,7 +7,6 @@ use base64::Engine;
 use certs::cms::{self, Content, Digest, SignRequest};
 use certs::devpki::Manifest;
 use certs::statement::LoginStatement;
-use openssl::pkey::{PKey, Private};
 
 use crate::tools::{self, Proc};
 
@@ -35,7 +34,8 @@ pub fn start(s: &Setup<'_>) -> (Proc, u16) {
     let config = format!(
         "listen = \"127.0.0.1:{port}\"\npublic_origin = \"{ORIGIN}\"\nbackend = \"http://127.0.0.1:{backend}\"\n\
          database = \"sqlite://{db}\"\nworkers = {workers}\n\
-         [trust]\nanchors = [\"{root}\"]\nintermediates = [\"{ica}\"]\n\
+         [trust]\nanchors = [\"{root}\", \"{dstu_root}\"]\n\
+         intermediates = [\"{ica}\", \"{dstu_ca}\"]\n\
          [revocation]\nmode = \"{revocation}\"\n[admin]\nlisten = \"\"\n\
          [limits]\nlogin_per_minute = 0\nchallenge_per_minute = 0\ncertificate_per_minute = 0\n",
         backend = s.backend_port,
@@ -43,6 +43,8 @@ pub fn start(s: &Setup<'_>) -> (Proc, u16) {
         workers = s.workers,
         root = s.pki.join("root.pem").display(),
         ica = s.pki.join("ica.pem").display(),
+        dstu_root = s.pki.join("dstu/dstu-root.pem").display(),
+        dstu_ca = s.pki.join("dstu/dstu-ca.pem").display(),
         revocation = s.revocation,
     );
     let file = s.dir.join("gateway.toml");
@@ -57,21 +59,32 @@ pub fn start(s: &Setup<'_>) -> (Proc, u16) {
     (p, port)
 }
 
-/// A dev-PKI key and its certificate, opened once.
+/// A dev-PKI key and its certificate, opened once: ECDSA/RSA from its PKCS#12, DSTU 4145
+/// from its PKCS#8 file.
 pub struct Signer {
     pub certificate: Vec<u8>,
-    key: PKey<Private>,
+    key: Box<dyn certs::cms::RawSigner + Send + Sync>,
+    digest: Digest,
 }
 
 impl Signer {
     pub fn open(pki: &Path, manifest: &Manifest, name: &str) -> Signer {
         let e = manifest.certificate(name).expect("dev-PKI entry");
+        if e.key.ends_with(".pk8") {
+            let der = std::fs::read(pki.join(&e.key)).expect("PKCS#8");
+            return Signer {
+                certificate: std::fs::read(pki.join(&e.certificate_der)).expect("certificate"),
+                key: Box::new(certs::dstu::SecretKey::from_pkcs8(&der).expect("DSTU key")),
+                digest: Digest::Gost34311,
+            };
+        }
         let file = pki.join(e.pkcs12.as_ref().expect("PKCS#12 file"));
         let opened = certs::load::pkcs12(&std::fs::read(file).expect("PKCS#12"), name, &e.password)
             .expect("PKCS#12 opens");
         Signer {
             certificate: opened.certificate,
-            key: opened.key,
+            key: Box::new(opened.key),
+            digest: Digest::Sha256,
         }
     }
 
@@ -82,14 +95,14 @@ impl Signer {
         let req = SignRequest {
             content_type: certs::statement::CONTENT_TYPE,
             content: Content::Attached(&statement),
-            digest: Digest::Sha256,
+            digest: self.digest,
             certificate: &self.certificate,
             chain: &[],
             signing_time: now,
             signing_certificate: None,
         };
         base64::engine::general_purpose::STANDARD
-            .encode(cms::sign(&req, &self.key).expect("signature"))
+            .encode(cms::sign(&req, self.key.as_ref()).expect("signature"))
     }
 }
 

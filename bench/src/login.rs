@@ -123,4 +123,98 @@ pub async fn run(plan: &Plan, report: &mut Report) {
             per_sec / ceiling
         ),
     });
+    dstu(plan, report, &pki, &manifest, tmp.path()).await;
+}
+
+/// DSTU 4145: verifications per second of this process beside `openssl speed ecdsap256` on the
+/// same core, then DSTU logins against ECDSA logins on one gateway (revocation off for both:
+/// `openssl ocsp` cannot answer for the DSTU CA, and the same setting keeps the pair fair).
+async fn dstu(
+    plan: &Plan,
+    report: &mut Report,
+    pki: &std::path::Path,
+    manifest: &certs::devpki::Manifest,
+    tmp: &std::path::Path,
+) {
+    use certs::dstu::{ByteOrder, Params, SecretKey};
+    // What a login verifies: a signature over ~300 bytes of signed attributes.
+    let key = SecretKey::generate(Params::named(6).expect("DSTU-257")).expect("key");
+    let public = key.public_key();
+    let attributes = vec![0x31u8; 300];
+    let signature = key.sign(&attributes, ByteOrder::Little).expect("signature");
+    let seconds = plan.openssl_seconds as f64;
+    let started = Instant::now();
+    let mut verified = 0u64;
+    while started.elapsed().as_secs_f64() < seconds {
+        for _ in 0..50 {
+            public
+                .verify(&attributes, &signature, ByteOrder::Little)
+                .expect("verifies");
+        }
+        verified += 50;
+    }
+    let dstu_per_sec = verified as f64 / started.elapsed().as_secs_f64();
+    let p256 = tools::openssl_verify_per_sec(&plan.own_cpu, plan.openssl_seconds);
+    report.push(Row {
+        scenario: format!(
+            "DSTU 4145-257 verify (GOST 34.311 over 300 bytes), in process on CPU {}",
+            plan.own_cpu
+        ),
+        figure: format!("{dstu_per_sec:.0} verify/s"),
+        ratio: format!(
+            "{:.2} of openssl speed ecdsap256 verify ({p256:.0}/s, same CPU); bar 0.25, goal 0.5",
+            dstu_per_sec / p256
+        ),
+    });
+
+    let dir = tmp.join("gateway-dstu");
+    std::fs::create_dir_all(&dir).expect("folder");
+    let (_g, port) = gateway::start(&gateway::Setup {
+        bin_dir: &plan.bin_dir,
+        dir: &dir,
+        pki,
+        backend_port: tools::free_port(),
+        workers: 1,
+        cpus: &plan.proxy_cpu,
+        revocation: "off",
+    });
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    let rate = |names: &[&str]| {
+        let signers: Vec<Signer> = names
+            .iter()
+            .map(|n| Signer::open(pki, manifest, n))
+            .collect();
+        let (http, base) = (http.clone(), base.clone());
+        async move {
+            let mut warm = Vec::new();
+            for s in &signers {
+                let c = gateway::challenge(&http, &base).await;
+                warm.push((c.cookie, s.sign_login(&c.challenge)));
+            }
+            post_all(&base, warm, 1).await;
+            let mut logins = Vec::new();
+            for i in 0..plan.logins / 2 {
+                let c = gateway::challenge(&http, &base).await;
+                logins.push((c.cookie, signers[i % signers.len()].sign_login(&c.challenge)));
+            }
+            let started = Instant::now();
+            post_all(&base, logins, plan.connections as usize).await;
+            (plan.logins / 2) as f64 / started.elapsed().as_secs_f64()
+        }
+    };
+    let dstu_logins = rate(&["dstu-citizen", "mixed-dstu-citizen"]).await;
+    let ecdsa_logins = rate(&["citizen-p256", "mixed-ecdsa-citizen"]).await;
+    report.push(Row {
+        scenario: format!(
+            "DSTU logins: {} logins by DSTU-257 citizens (DSTU root, and ECDSA root over a DSTU CA), revocation off, 1 worker on CPU {}",
+            plan.logins / 2,
+            plan.proxy_cpu
+        ),
+        figure: format!("{dstu_logins:.0} logins/s"),
+        ratio: format!(
+            "{:.2} of P-256 logins on the same gateway ({ecdsa_logins:.0}/s)",
+            dstu_logins / ecdsa_logins
+        ),
+    });
 }
