@@ -35,7 +35,7 @@ pub fn start(s: &Setup<'_>) -> (Proc, u16) {
         "listen = \"127.0.0.1:{port}\"\npublic_origin = \"{ORIGIN}\"\nbackend = \"http://127.0.0.1:{backend}\"\n\
          database = \"sqlite://{db}\"\nworkers = {workers}\n\
          [trust]\nanchors = [\"{root}\", \"{dstu_root}\"]\n\
-         intermediates = [\"{ica}\", \"{dstu_ca}\"]\n\
+         intermediates = [\"{ica}\", \"{dstu_ca}\", \"{mixed1}\", \"{mixed2}\"]\n\
          [revocation]\nmode = \"{revocation}\"\n[admin]\nlisten = \"\"\n\
          [limits]\nlogin_per_minute = 0\nchallenge_per_minute = 0\ncertificate_per_minute = 0\n",
         backend = s.backend_port,
@@ -45,6 +45,8 @@ pub fn start(s: &Setup<'_>) -> (Proc, u16) {
         ica = s.pki.join("ica.pem").display(),
         dstu_root = s.pki.join("dstu/dstu-root.pem").display(),
         dstu_ca = s.pki.join("dstu/dstu-ca.pem").display(),
+        mixed1 = s.pki.join("dstu/dstu-ca-under-ecdsa-root.pem").display(),
+        mixed2 = s.pki.join("dstu/ecdsa-ca-under-dstu-root.pem").display(),
         revocation = s.revocation,
     );
     let file = s.dir.join("gateway.toml");

@@ -196,18 +196,21 @@ async fn dstu(
             let mut logins = Vec::new();
             for i in 0..plan.logins / 2 {
                 let c = gateway::challenge(&http, &base).await;
-                logins.push((c.cookie, signers[i % signers.len()].sign_login(&c.challenge)));
+                logins.push((
+                    c.cookie,
+                    signers[i % signers.len()].sign_login(&c.challenge),
+                ));
             }
             let started = Instant::now();
             post_all(&base, logins, plan.connections as usize).await;
             (plan.logins / 2) as f64 / started.elapsed().as_secs_f64()
         }
     };
-    let dstu_logins = rate(&["dstu-citizen", "mixed-dstu-citizen"]).await;
-    let ecdsa_logins = rate(&["citizen-p256", "mixed-ecdsa-citizen"]).await;
+    let dstu_logins = rate(&["dstu-citizen", "dstu-representative"]).await;
+    let ecdsa_logins = rate(&["citizen-p256", "representative-p256"]).await;
     report.push(Row {
         scenario: format!(
-            "DSTU logins: {} logins by DSTU-257 citizens (DSTU root, and ECDSA root over a DSTU CA), revocation off, 1 worker on CPU {}",
+            "DSTU logins: {} logins by two DSTU-257 citizens (DSTU-431 root, DSTU-257 CA), revocation off, 1 worker on CPU {}",
             plan.logins / 2,
             plan.proxy_cpu
         ),

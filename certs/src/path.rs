@@ -323,7 +323,7 @@ fn check_path(path: &[&Cert<'_>], at: i64) -> Result<(), PathError> {
 fn check_key_strength(c: &X509Certificate<'_>, depth: usize) -> Result<(), PathError> {
     let spki = c.public_key();
     if signature::is_dstu_key(spki) {
-        let key = dstu::PublicKey::from_spki_der(spki.raw).map_err(|e| match e {
+        let key = dstu::PublicKey::decoded(spki.raw).map_err(|e| match e {
             dstu::DstuError::Unsupported(m) => PathError::Unsupported(m),
             other => PathError::Malformed(format!("certificate {depth} of the chain: {other}")),
         })?;

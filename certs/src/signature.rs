@@ -197,8 +197,8 @@ pub fn verify_with(
             let key = match key {
                 VerifyingKey::Dstu(k) => k,
                 VerifyingKey::Spki(spki) => {
-                    decoded = dstu::PublicKey::from_spki_der(spki)?;
-                    &decoded
+                    decoded = dstu::PublicKey::decoded(spki)?;
+                    &*decoded
                 }
                 VerifyingKey::OpenSsl(_) => {
                     return Err(SignatureError::Unsupported(

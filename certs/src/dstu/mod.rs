@@ -99,6 +99,9 @@ pub fn is_dstu_oid(oid: &str) -> bool {
     ByteOrder::of_oid(oid).is_some()
 }
 
+/// Keys [`PublicKey::decoded`] keeps (a few hundred qualified CAs exist).
+pub const KEY_CACHE_MAX: usize = 4096;
+
 /// A DSTU 4145 public key: a point Q = −d·G of the curve, checked on the curve and of order n.
 #[derive(Clone, Debug)]
 pub struct PublicKey {
@@ -144,6 +147,29 @@ impl PublicKey {
             return Err(bad());
         }
         PublicKey::from_spki_parts(&oid, params, &key.data[1..])
+    }
+
+    /// [`PublicKey::from_spki_der`] through a process-wide cache of the keys decoded so far.
+    /// A CA's key is met on every login it issued for, and decoding one (decompression and the
+    /// order check, a full scalar multiplication) costs about as much as a verification.
+    /// Bounded: the cache starts over when it reaches [`KEY_CACHE_MAX`] keys.
+    pub fn decoded(spki: &[u8]) -> Result<std::sync::Arc<PublicKey>, DstuError> {
+        use std::collections::HashMap;
+        use std::sync::{Arc, Mutex, OnceLock};
+        static CACHE: OnceLock<Mutex<HashMap<[u8; 32], Arc<PublicKey>>>> = OnceLock::new();
+        let cache = CACHE.get_or_init(Default::default);
+        let id = openssl::sha::sha256(spki);
+        if let Some(k) = cache.lock().ok().and_then(|c| c.get(&id).cloned()) {
+            return Ok(k);
+        }
+        let key = Arc::new(PublicKey::from_spki_der(spki)?);
+        if let Ok(mut c) = cache.lock() {
+            if c.len() >= KEY_CACHE_MAX {
+                c.clear();
+            }
+            c.insert(id, key.clone());
+        }
+        Ok(key)
     }
 
     /// From the compressed point's octets.

@@ -83,9 +83,6 @@ pub struct Verifier {
     /// certificate (its provider-based key decoder) — more than verifying a P-256 signature —
     /// and a returning citizen brings the same certificate every time.
     x509: Bounded<[u8; 32], X509>,
-    /// DSTU 4145 keys by the SHA-256 of their SubjectPublicKeyInfo: decoding one (curve,
-    /// S-box, point decompression and order check) costs about as much as a verification.
-    dstu_keys: Bounded<[u8; 32], Arc<dstu::PublicKey>>,
     validated: chain::ValidatedCas,
 }
 
@@ -109,7 +106,6 @@ impl Verifier {
         Verifier {
             policy,
             x509: Bounded::new(X509_CACHE_MAX),
-            dstu_keys: Bounded::new(X509_CACHE_MAX),
             validated: chain::ValidatedCas::default(),
         }
     }
@@ -153,18 +149,13 @@ impl Verifier {
         })
     }
 
-    /// A DSTU 4145 key from its SubjectPublicKeyInfo, decoded once per distinct key.
+    /// A DSTU 4145 key from its SubjectPublicKeyInfo, decoded once per distinct key (the
+    /// process-wide cache of `certs::dstu`, which the chain checks share).
     pub fn dstu_key(&self, spki: &[u8]) -> Result<Arc<dstu::PublicKey>, LoginError> {
-        let id = openssl::sha::sha256(spki);
-        if let Some(k) = self.dstu_keys.get(&id) {
-            return Ok(k);
-        }
-        let key = Arc::new(dstu::PublicKey::from_spki_der(spki).map_err(|e| match e {
+        dstu::PublicKey::decoded(spki).map_err(|e| match e {
             dstu::DstuError::Unsupported(m) => LoginError::UnsupportedAlgorithm(m),
             other => LoginError::MalformedSignature(format!("DSTU 4145 key: {other}")),
-        })?);
-        self.dstu_keys.insert(id, key.clone());
-        Ok(key)
+        })
     }
 
     /// Steps 1–5 in order. `statement_check` is step 2 (origin and challenge against what the
