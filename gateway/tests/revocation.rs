@@ -153,13 +153,20 @@ async fn crl_server(dir: PathBuf, port: u16) -> Arc<AtomicUsize> {
 }
 
 async fn gateway(p: &Pki, revocation: &str) -> (tempfile::TempDir, Running) {
+    let trust = format!(
+        "anchors = [\"{}\"]\nintermediates = [\"{}\"]",
+        p.dir.join("root.pem").display(),
+        p.dir.join("ica.pem").display(),
+    );
+    gateway_trusting(&trust, revocation).await
+}
+
+async fn gateway_trusting(trust: &str, revocation: &str) -> (tempfile::TempDir, Running) {
     let backend = echo_backend().await;
     let db = tempfile::tempdir().unwrap();
     let toml = format!(
-        "listen = \"127.0.0.1:0\"\npublic_origin = \"{ORIGIN}\"\nbackend = \"http://{backend}\"\ndatabase = \"sqlite://{}\"\n[trust]\nanchors = [\"{}\"]\nintermediates = [\"{}\"]\n[admin]\nlisten = \"127.0.0.1:0\"\n[limits]\ncertificate_per_minute = 0\n[revocation]\n{revocation}\n",
+        "listen = \"127.0.0.1:0\"\npublic_origin = \"{ORIGIN}\"\nbackend = \"http://{backend}\"\ndatabase = \"sqlite://{}\"\n[trust]\n{trust}\n[admin]\nlisten = \"127.0.0.1:0\"\n[limits]\ncertificate_per_minute = 0\n[revocation]\n{revocation}\n",
         db.path().join("brama.db").display(),
-        p.dir.join("root.pem").display(),
-        p.dir.join("ica.pem").display(),
     );
     let file = db.path().join("gateway.toml");
     std::fs::write(&file, toml).unwrap();
@@ -539,4 +546,52 @@ async fn crl_only_issuer_with_a_delta_crl() {
         v => panic!("{v:?}"),
     }
     g.stop().await;
+}
+
+/// A DSTU CA's CRL, signed with DSTU 4145, read by the same checker: the revoked DSTU citizen
+/// is revoked, the other is good, a CRL signed by another CA is not used.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dstu_signed_crl_revokes_a_dstu_certificate() {
+    let p = revocation_pki();
+    let rule = |crl: &str| {
+        format!(
+            "[[revocation.issuer]]\nca = \"{}\"\nocsp_url = \"\"\ncrls = [\"{}\"]\n",
+            p.dir.join("dstu/dstu-ca.pem").display(),
+            p.dir.join(crl).display()
+        )
+    };
+    let c = checker(&p, &rule("dstu/dstu-ca.crl"));
+    let ca = cert(&p, "dstu/dstu-ca");
+    assert_eq!(
+        c.check(&cert(&p, "dstu/dstu-citizen"), &ca, now()).await,
+        Verdict::Good { source: "crl" }
+    );
+    match c.check(&cert(&p, "dstu/dstu-revoked"), &ca, now()).await {
+        Verdict::Revoked { reason, .. } => assert_eq!(reason, "keyCompromise"),
+        v => panic!("{v:?}"),
+    }
+    // Over HTTP, fail-closed: the revoked DSTU citizen gets the ECDSA twin's status and code.
+    let trust = format!(
+        "anchors = [\"{}\"]\nintermediates = [\"{}\"]",
+        p.dir.join("dstu/dstu-root.pem").display(),
+        p.dir.join("dstu/dstu-ca.pem").display(),
+    );
+    let (_db, g) = gateway_trusting(&trust, &rule("dstu/dstu-ca.crl")).await;
+    let (status, body) = sign_in(&g, &p, "dstu-citizen").await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = sign_in(&g, &p, "dstu-revoked").await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (401, Some("certificate_revoked")),
+        "{body}"
+    );
+    g.stop().await;
+    // The ECDSA CA's CRL offered for the DSTU CA: its signature is not the DSTU CA's.
+    match checker(&p, &rule("crl.der"))
+        .check(&cert(&p, "dstu/dstu-citizen"), &ca, now())
+        .await
+    {
+        Verdict::Unavailable(why) => assert!(why.contains("CRL"), "{why}"),
+        v => panic!("{v:?}"),
+    }
 }
