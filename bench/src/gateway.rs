@@ -72,11 +72,14 @@ pub struct Signer {
 impl Signer {
     pub fn open(pki: &Path, manifest: &Manifest, name: &str) -> Signer {
         let e = manifest.certificate(name).expect("dev-PKI entry");
-        if e.key.ends_with(".pk8") {
-            let der = std::fs::read(pki.join(&e.key)).expect("PKCS#8");
+        if e.key.ends_with(".dat") {
+            let der = std::fs::read(pki.join(&e.key)).expect("key store");
             return Signer {
                 certificate: std::fs::read(pki.join(&e.certificate_der)).expect("certificate"),
-                key: Box::new(certs::dstu::SecretKey::from_pkcs8(&der).expect("DSTU key")),
+                key: Box::new(
+                    certs::dstu::SecretKey::from_store(&der, e.password.as_bytes())
+                        .expect("DSTU key store"),
+                ),
                 digest: Digest::Gost34311,
             };
         }

@@ -105,7 +105,11 @@ fn jkurwa_verifies_the_cms_brama_signs() {
     let dir = tmp.path().join("pki");
     let m = dev_pki(&dir);
     let e = m.certificate("dstu-citizen").unwrap();
-    let key = SecretKey::from_pkcs8(&std::fs::read(dir.join(&e.key)).unwrap()).unwrap();
+    let key = SecretKey::from_store(
+        &std::fs::read(dir.join(&e.key)).unwrap(),
+        e.password.as_bytes(),
+    )
+    .unwrap();
     let cert = std::fs::read(dir.join(&e.certificate_der)).unwrap();
     let doc = "Заява: прошу зареєструвати мене як безробітного".as_bytes();
     let p7 = cms::sign(
@@ -174,4 +178,30 @@ fn brama_verifies_a_login_statement_jkurwa_signs_with_the_real_key() {
     );
     let other = fixture("ua-real/diia-test-sign-7775603.cer");
     assert!(cms::check_signer(signer, &other, &statement).is_err());
+}
+
+#[test]
+fn jkurwa_opens_the_key_stores_brama_writes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("pki");
+    let m = dev_pki(&dir);
+    let e = m.certificate("dstu-citizen").unwrap();
+    let hash = certs::dstu::Gost34311::digest(b"a login's signed attributes");
+    std::fs::write(tmp.path().join("hash.bin"), hash).unwrap();
+    let out = tmp.path().join("sig.bin");
+    let opened = jkurwa(&[
+        "store-sign",
+        dir.join(&e.key).to_str().unwrap(),
+        &e.password,
+        tmp.path().join("hash.bin").to_str().unwrap(),
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(opened["keys"], 1);
+    assert_eq!(opened["m"], 257);
+    // Signed with the key jkurwa decrypted: it verifies under the certificate's key.
+    let cert = std::fs::read(dir.join(&e.certificate_der)).unwrap();
+    let cert = certs::parse(&cert).unwrap();
+    let public = certs::dstu::PublicKey::from_spki_der(cert.public_key().raw).unwrap();
+    let sig = std::fs::read(&out).unwrap();
+    assert_eq!(public.verify_hash(&hash, &sig, ByteOrder::Little), Ok(()));
 }

@@ -204,8 +204,11 @@ fn dev_pki_signatures_ecdsa_by_openssl_and_dstu_by_brama() {
     assert_eq!(v["digest"], "SHA-256");
     // DSTU: made by Brama's CMS builder with the dev DSTU key, attached.
     let d = m.certificate("dstu-citizen").unwrap();
-    let key =
-        certs::dstu::SecretKey::from_pkcs8(&std::fs::read(dir.join(&d.key)).unwrap()).unwrap();
+    let key = certs::dstu::SecretKey::from_store(
+        &std::fs::read(dir.join(&d.key)).unwrap(),
+        d.password.as_bytes(),
+    )
+    .unwrap();
     let cert = std::fs::read(dir.join(&d.certificate_der)).unwrap();
     let doc = std::fs::read(dir.join("doc.txt")).unwrap();
     let p7 = certs::cms::sign(

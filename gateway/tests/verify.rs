@@ -411,7 +411,7 @@ fn every_refusal_has_a_dstu_twin_with_the_same_code() {
         .manifest
         .dstu
         .iter()
-        .filter(|e| e.key.ends_with(".pk8") || e.pkcs12.is_some())
+        .filter(|e| e.key.ends_with(".dat") || e.pkcs12.is_some())
         .filter(|e| !["dstu-root", "dstu-ca", "dstu-ocsp"].contains(&e.name.as_str()))
         .collect();
     for e in &leaves {

@@ -59,10 +59,10 @@ impl Pki {
     ) -> Vec<u8> {
         let e = self.manifest.certificate(name).unwrap();
         let certificate;
-        let signer: Box<dyn cms::RawSigner> = if e.key.ends_with(".pk8") {
+        let signer: Box<dyn cms::RawSigner> = if e.key.ends_with(".dat") {
             certificate = std::fs::read(self.path(&e.certificate_der)).unwrap();
             let der = std::fs::read(self.path(&e.key)).unwrap();
-            Box::new(certs::dstu::SecretKey::from_pkcs8(&der).unwrap())
+            Box::new(certs::dstu::SecretKey::from_store(&der, e.password.as_bytes()).unwrap())
         } else {
             let opened = certs::load::pkcs12(
                 &std::fs::read(self.path(e.pkcs12.as_ref().unwrap())).unwrap(),
@@ -73,7 +73,7 @@ impl Pki {
             certificate = opened.certificate.clone();
             Box::new(opened.key)
         };
-        let digest = if e.key.ends_with(".pk8") {
+        let digest = if e.key.ends_with(".dat") {
             Digest::Gost34311
         } else {
             Digest::Sha256

@@ -4,6 +4,7 @@
 //   node peer.js curves DIR                  verify Brama's raw signatures, sign the same hash
 //   node peer.js verify-cms FILE             jkurwa's verdict on a CMS signature
 //   node peer.js sign-cms KEY CERT DATA OUT  a CMS signedData by jkurwa, content attached
+//   node peer.js store-sign STORE PASSWORD HASH OUT  open a protected key store, sign a hash
 "use strict";
 const fs = require("fs");
 const path = require("path");
@@ -60,7 +61,20 @@ function signCms(keyFile, certFile, dataFile, out) {
   return { written: out };
 }
 
-const run = { curves, "verify-cms": verifyCms, "sign-cms": signCms }[command];
+function storeSign(store, password, hashFile, out) {
+  const opened = jk.Priv.from_protected(fs.readFileSync(store), password, algo);
+  const keys = opened.keys || [];
+  const sig = keys[0].sign(fs.readFileSync(hashFile), "le");
+  fs.writeFileSync(out, sig);
+  return { keys: keys.length, m: keys[0].curve.m };
+}
+
+const run = {
+  curves,
+  "verify-cms": verifyCms,
+  "sign-cms": signCms,
+  "store-sign": storeSign,
+}[command];
 if (!run) {
   console.error(`usage: node peer.js curves|verify-cms|sign-cms ...`);
   process.exit(2);

@@ -99,8 +99,7 @@ impl DstuDevKey {
     }
 
     /// PKCS#8 PrivateKeyInfo as Ukrainian key stores hold it (d little-endian, jkurwa's and
-    /// IIT's layout). Unencrypted: the GOST 28147 container around it comes with the agent's
-    /// key-store issue.
+    /// IIT's layout); written encrypted ([`crate::dstu::pbes2`]).
     pub fn pkcs8(&self) -> Zeroizing<Vec<u8>> {
         let alg = self.algorithm_der();
         let d = self.secret.to_le();
@@ -432,9 +431,15 @@ pub(super) fn generate(
         write(dir, &cer, cert)?;
         let (key_file, pkcs12, pw) = match key {
             Some(AnyKey::Dstu(k)) => {
-                let f = format!("dstu/{name}.pk8");
-                write(dir, &f, &k.pkcs8())?;
-                (f, None, String::new())
+                // The Key-6.dat form: PKCS#8 under PBES2, HMAC-GOST 34.311, GOST 28147 CFB.
+                // 1,000 iterations, not IIT's 10,000: every test builds a dev PKI, and the
+                // reader is the same for both counts.
+                let pw = password(name)?;
+                let f = format!("dstu/{name}.dat");
+                let store = crate::dstu::pbes2::encrypt(&k.pkcs8(), pw.as_bytes(), 1_000)
+                    .map_err(|e| Error::Crypto(e.to_string()))?;
+                write(dir, &f, &store)?;
+                (f, None, pw)
             }
             Some(AnyKey::OpenSsl(k)) => {
                 let pw = password(name)?;

@@ -74,7 +74,8 @@ pub struct Manifest {
     /// End-entity certificates: the valid ones and one per refusal reason.
     pub certificates: Vec<Entry>,
     /// The DSTU 4145 side (`dstu/`): its authorities, its citizens, one twin of each refusal
-    /// case, and the mixed chains. Keys are PKCS#8 DER (`.pk8`); ECDSA keys here have PKCS#12.
+    /// case, and the mixed chains. DSTU keys are `.dat` key stores (PKCS#8 under PBES2 with
+    /// GOST 28147 and HMAC-GOST 34.311, the manifest's password); ECDSA keys here have PKCS#12.
     #[serde(default)]
     pub dstu: Vec<Entry>,
     /// Every file written, with what it is for.

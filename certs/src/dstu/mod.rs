@@ -18,6 +18,7 @@ pub mod gost28147;
 pub mod gost34311;
 mod ladder;
 pub mod params;
+pub mod pbes2;
 
 use crypto_bigint::modular::{MontyForm, MontyParams};
 use crypto_bigint::{Odd, U448};
@@ -371,6 +372,14 @@ impl SecretKey {
             d.reverse();
         }
         SecretKey::from_le(params, &d)
+    }
+
+    /// From a password-protected key store in the `Key-6.dat` form: PKCS#8 under PBES2 with
+    /// HMAC-GOST 34.311 and GOST 28147 CFB ([`pbes2`]).
+    pub fn from_store(bytes: &[u8], password: &[u8]) -> Result<SecretKey, DstuError> {
+        let plain = pbes2::decrypt(bytes, password)?;
+        SecretKey::from_pkcs8(&plain)
+            .map_err(|_| DstuError::Malformed("the password does not open this key store".into()))
     }
 
     /// An unencrypted PKCS#8 PrivateKeyInfo (the inverse of [`SecretKey::from_pkcs8`]), with
