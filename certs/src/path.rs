@@ -381,7 +381,7 @@ fn check_name_constraints(
             None => {}
         }
     }
-    if permitted_dn == Some(false) && !subject.is_empty() {
+    if permitted_dn == Some(false) && c.x.subject().iter().next().is_some() {
         return Err("the subject is outside the permitted name constraints".into());
     }
     for sub in nc.excluded_subtrees.iter().flatten() {
