@@ -571,21 +571,7 @@ async fn a_dstu_signed_crl_revokes_a_dstu_certificate() {
         v => panic!("{v:?}"),
     }
     // Over HTTP, fail-closed: the revoked DSTU citizen gets the ECDSA twin's status and code.
-    let trust = format!(
-        "anchors = [\"{}\"]\nintermediates = [\"{}\"]",
-        p.dir.join("dstu/dstu-root.pem").display(),
-        p.dir.join("dstu/dstu-ca.pem").display(),
-    );
-    let (_db, g) = gateway_trusting(&trust, &rule("dstu/dstu-ca.crl")).await;
-    let (status, body) = sign_in(&g, &p, "dstu-citizen").await;
-    assert_eq!(status, 200, "{body}");
-    let (status, body) = sign_in(&g, &p, "dstu-revoked").await;
-    assert_eq!(
-        (status, body["error"]["code"].as_str()),
-        (401, Some("certificate_revoked")),
-        "{body}"
-    );
-    g.stop().await;
+    good_and_revoked_over_http(&p, &rule("dstu/dstu-ca.crl")).await;
     // The ECDSA CA's CRL offered for the DSTU CA: its signature is not the DSTU CA's.
     match checker(&p, &rule("crl.der"))
         .check(&cert(&p, "dstu/dstu-citizen"), &ca, now())
@@ -594,4 +580,79 @@ async fn a_dstu_signed_crl_revokes_a_dstu_certificate() {
         Verdict::Unavailable(why) => assert!(why.contains("CRL"), "{why}"),
         v => panic!("{v:?}"),
     }
+}
+
+/// OCSP answers signed with DSTU 4145 by the DSTU CA's delegated responder (the test's
+/// responder, `brama_testkit::ocsp`: `openssl ocsp` cannot sign with DSTU): good and revoked
+/// read like ECDSA ones; an answer signed by another key or without our nonce is not used.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dstu_signed_ocsp_answers_good_revoked_and_forged() {
+    use brama_testkit::ocsp::{serve_dstu, Behaviour};
+    let p = revocation_pki();
+    let ca = cert(&p, "dstu/dstu-ca");
+    let rule = |url: &str| {
+        format!(
+            "crl = false\n[[revocation.issuer]]\nca = \"{}\"\nocsp_url = \"{url}\"\n",
+            p.dir.join("dstu/dstu-ca.pem").display(),
+        )
+    };
+    let honest = serve_dstu(&p.dir, &p.pki.manifest, Behaviour::Honest).await;
+    let c = checker(&p, &rule(&honest));
+    assert_eq!(
+        c.check(&cert(&p, "dstu/dstu-citizen"), &ca, now()).await,
+        Verdict::Good { source: "ocsp" }
+    );
+    match c.check(&cert(&p, "dstu/dstu-revoked"), &ca, now()).await {
+        Verdict::Revoked { .. } => {}
+        v => panic!("{v:?}"),
+    }
+    for (behaviour, why) in [
+        (Behaviour::WrongSigner, "delegated"),
+        (Behaviour::NoNonce, "nonce"),
+    ] {
+        let url = serve_dstu(&p.dir, &p.pki.manifest, behaviour).await;
+        match checker(&p, &rule(&url))
+            .check(&cert(&p, "dstu/dstu-citizen"), &ca, now())
+            .await
+        {
+            Verdict::Unavailable(m) => assert!(m.contains(why), "{behaviour:?}: {m}"),
+            v => panic!("{behaviour:?}: {v:?}"),
+        }
+    }
+    // Over HTTP, fail-closed: good signs in, revoked gets certificate_revoked, a forged
+    // answer gets revocation_unavailable.
+    good_and_revoked_over_http(&p, &rule(&honest)).await;
+    let forged = serve_dstu(&p.dir, &p.pki.manifest, Behaviour::WrongSigner).await;
+    let (_db, g) = gateway_trusting(&dstu_trust(&p), &rule(&forged)).await;
+    let (status, body) = sign_in(&g, &p, "dstu-citizen").await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (503, Some("revocation_unavailable")),
+        "{body}"
+    );
+    g.stop().await;
+}
+
+/// `[trust]` of a gateway that trusts the dev PKI's DSTU root and CA.
+fn dstu_trust(p: &Pki) -> String {
+    format!(
+        "anchors = [\"{}\"]\nintermediates = [\"{}\"]",
+        p.dir.join("dstu/dstu-root.pem").display(),
+        p.dir.join("dstu/dstu-ca.pem").display(),
+    )
+}
+
+/// A DSTU gateway with `revocation`, fail-closed: the DSTU citizen signs in, the revoked one
+/// gets `certificate_revoked`.
+async fn good_and_revoked_over_http(p: &Pki, revocation: &str) {
+    let (_db, g) = gateway_trusting(&dstu_trust(p), revocation).await;
+    let (status, body) = sign_in(&g, p, "dstu-citizen").await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = sign_in(&g, p, "dstu-revoked").await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (401, Some("certificate_revoked")),
+        "{body}"
+    );
+    g.stop().await;
 }

@@ -8,6 +8,7 @@
 
 pub mod agent;
 pub mod gateway;
+pub mod ocsp;
 pub mod pki;
 pub mod programs;
 

@@ -316,7 +316,7 @@ fn seq(parts: &[&[u8]]) -> Vec<u8> {
 }
 
 /// One DER TLV with a definite length.
-pub(crate) fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
+pub fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
     let len = content.len();
     let mut out = Vec::with_capacity(len + 6);
     out.push(tag);

@@ -13,6 +13,7 @@
 pub mod crl;
 pub mod fetch;
 pub mod ocsp;
+mod ocsp_signature;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
