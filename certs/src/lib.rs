@@ -123,3 +123,12 @@ pub fn parse(der: &[u8]) -> Result<x509_parser::certificate::X509Certificate<'_>
     }
     Ok(cert)
 }
+
+/// A file of the repository's `fixtures/` folder, for unit tests.
+#[cfg(test)]
+pub(crate) fn fixture(path: &str) -> Vec<u8> {
+    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../fixtures")
+        .join(path);
+    std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}

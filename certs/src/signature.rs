@@ -291,12 +291,7 @@ pub fn verify_signed(
 mod tests {
     use super::*;
 
-    fn fixture(path: &str) -> Vec<u8> {
-        let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../fixtures")
-            .join(path);
-        std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
-    }
+    use crate::fixture;
 
     #[test]
     fn the_real_delta_crl_verifies_under_the_diia_ca() {

@@ -188,20 +188,27 @@ fn jkurwa_opens_the_key_stores_brama_writes() {
     let e = m.certificate("dstu-citizen").unwrap();
     let hash = certs::dstu::Gost34311::digest(b"a login's signed attributes");
     std::fs::write(tmp.path().join("hash.bin"), hash).unwrap();
-    let out = tmp.path().join("sig.bin");
-    let opened = jkurwa(&[
-        "store-sign",
-        dir.join(&e.key).to_str().unwrap(),
-        &e.password,
-        tmp.path().join("hash.bin").to_str().unwrap(),
-        out.to_str().unwrap(),
-    ]);
-    assert_eq!(opened["keys"], 1);
-    assert_eq!(opened["m"], 257);
-    // Signed with the key jkurwa decrypted: it verifies under the certificate's key.
     let cert = std::fs::read(dir.join(&e.certificate_der)).unwrap();
     let cert = certs::parse(&cert).unwrap();
     let public = certs::dstu::PublicKey::from_spki_der(cert.public_key().raw).unwrap();
-    let sig = std::fs::read(&out).unwrap();
-    assert_eq!(public.verify_hash(&hash, &sig, ByteOrder::Little), Ok(()));
+    // The Key-6.dat-style store and the GOST PKCS#12.
+    for store in [e.key.clone(), e.pkcs12.clone().expect("a DSTU PKCS#12")] {
+        let out = tmp.path().join("sig.bin");
+        let opened = jkurwa(&[
+            "store-sign",
+            dir.join(&store).to_str().unwrap(),
+            &e.password,
+            tmp.path().join("hash.bin").to_str().unwrap(),
+            out.to_str().unwrap(),
+        ]);
+        assert_eq!(opened["keys"], 1, "{store}");
+        assert_eq!(opened["m"], 257);
+        // Signed with the key jkurwa decrypted: it verifies under the certificate's key.
+        let sig = std::fs::read(&out).unwrap();
+        assert_eq!(
+            public.verify_hash(&hash, &sig, ByteOrder::Little),
+            Ok(()),
+            "{store}"
+        );
+    }
 }

@@ -439,7 +439,14 @@ pub(super) fn generate(
                 let store = crate::dstu::pbes2::encrypt(&k.pkcs8(), pw.as_bytes(), 1_000)
                     .map_err(|e| Error::Crypto(e.to_string()))?;
                 write(dir, &f, &store)?;
-                (f, None, pw)
+                // And as Diia issues keys: a GOST PKCS#12 holding the key alone (localKeyID =
+                // the certificate's key identifier), the certificate beside it.
+                let p12 = format!("dstu/{name}.p12");
+                let pfx =
+                    crate::dstu::pkcs12::write(&k.pkcs8(), &k.key_identifier(), None, &pw, 1_000)
+                        .map_err(|e| Error::Crypto(e.to_string()))?;
+                write(dir, &p12, &pfx)?;
+                (f, Some(p12), pw)
             }
             Some(AnyKey::OpenSsl(k)) => {
                 let pw = password(name)?;

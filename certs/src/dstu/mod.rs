@@ -19,6 +19,7 @@ pub mod gost34311;
 mod ladder;
 pub mod params;
 pub mod pbes2;
+pub mod pkcs12;
 
 use crypto_bigint::modular::{MontyForm, MontyParams};
 use crypto_bigint::{Odd, U448};

@@ -204,7 +204,7 @@ pub fn encrypt(plain: &[u8], password: &[u8], iterations: u32) -> Result<Vec<u8>
 }
 
 /// An INTEGER's content octets for a non-negative value.
-fn der_uint(v: u32) -> Vec<u8> {
+pub(super) fn der_uint(v: u32) -> Vec<u8> {
     let mut b: Vec<u8> = v
         .to_be_bytes()
         .iter()
@@ -221,12 +221,7 @@ fn der_uint(v: u32) -> Vec<u8> {
 mod tests {
     use super::*;
 
-    fn fixture(path: &str) -> Vec<u8> {
-        let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../fixtures")
-            .join(path);
-        std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
-    }
+    use crate::fixture;
 
     #[test]
     fn the_real_iit_store_opens_to_exactly_its_key() {
