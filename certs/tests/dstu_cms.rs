@@ -114,15 +114,12 @@ fn brama_signs_with_dstu_keys_and_verifies_what_it_signed() {
     let key = SecretKey::generate(Params::named(6).unwrap()).unwrap();
     let statement = b"{\"origin\":\"https://cabinet.example\"}";
     let p7 = cms::sign(
-        &SignRequest {
-            content_type: cms::ID_DATA,
-            content: Content::Attached(statement),
-            digest: Digest::Gost34311,
-            certificate: &cert,
-            chain: &[],
-            signing_time: time::OffsetDateTime::now_utc(),
-            signing_certificate: None,
-        },
+        &cms::SignRequest::new(
+            cms::ID_DATA,
+            cms::Content::Attached(statement),
+            cms::Digest::Gost34311,
+            &cert,
+        ),
         &key,
     )
     .unwrap();

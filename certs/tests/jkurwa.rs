@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use certs::cms::{self, Content, Digest, SignRequest, SignerError};
+use certs::cms::{self, Digest, SignerError};
 use certs::dstu::{ByteOrder, Params, SecretKey};
 
 fn root() -> PathBuf {
@@ -104,24 +104,15 @@ fn jkurwa_verifies_the_cms_brama_signs() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("pki");
     let m = dev_pki(&dir);
-    let e = m.certificate("dstu-citizen").unwrap();
-    let key = SecretKey::from_store(
-        &std::fs::read(dir.join(&e.key)).unwrap(),
-        e.password.as_bytes(),
-    )
-    .unwrap();
-    let cert = std::fs::read(dir.join(&e.certificate_der)).unwrap();
+    let (key, cert) = m.dstu_key(&dir, "dstu-citizen").unwrap();
     let doc = "Заява: прошу зареєструвати мене як безробітного".as_bytes();
     let p7 = cms::sign(
-        &SignRequest {
-            content_type: cms::ID_DATA,
-            content: Content::Attached(doc),
-            digest: Digest::Gost34311,
-            certificate: &cert,
-            chain: &[],
-            signing_time: time::OffsetDateTime::now_utc(),
-            signing_certificate: None,
-        },
+        &cms::SignRequest::new(
+            cms::ID_DATA,
+            cms::Content::Attached(doc),
+            cms::Digest::Gost34311,
+            &cert,
+        ),
         &key,
     )
     .unwrap();

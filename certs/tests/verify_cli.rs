@@ -27,6 +27,16 @@ fn verify(args: &[&str]) -> (i32, serde_json::Value) {
     (out.status.code().unwrap(), v)
 }
 
+/// `verify ARGS` exits 1 with `code`.
+fn refused(args: &[&str], code: &str) {
+    let (status, v) = verify(args);
+    assert_eq!(
+        (status, v["code"].as_str()),
+        (1, Some(code)),
+        "{args:?}: {v}"
+    );
+}
+
 const CAO: &str = "ua-real/CAO-05E19E2CD92EA2990100000001000000C1000000.cer";
 const DIIA_CA: &str = "ua-real/diia-CA-05E19E2CD92EA2990100000001000000E1000000.cer";
 
@@ -66,51 +76,40 @@ fn the_real_ukrainian_signatures() {
     let mut text = std::fs::read(&fox).unwrap();
     text[0] = 0xD4;
     std::fs::write(&d4, text).unwrap();
-    let (code, v) = verify(&[&detached, "--content", d4.to_str().unwrap()]);
-    assert_eq!(
-        (code, v["code"].as_str()),
-        (1, Some("bad_signature")),
-        "{v}"
+    refused(
+        &[&detached, "--content", d4.to_str().unwrap()],
+        "bad_signature",
     );
     // Detached without its content.
-    let (code, v) = verify(&[&detached]);
-    assert_eq!(
-        (code, v["code"].as_str()),
-        (1, Some("content_missing")),
-        "{v}"
-    );
+    refused(&[&detached], "content_missing");
     // The chain at a time the certificate had expired; without its CA; under another root.
-    let (code, v) = verify(&[
-        &detached,
-        "--content",
-        &fox,
-        "--anchors",
-        &fixture(CAO),
-        "--certs",
-        &fixture(DIIA_CA),
-        "--at",
-        "2030-01-01T00:00:00Z",
-    ]);
-    assert_eq!(
-        (code, v["code"].as_str()),
-        (1, Some("certificate_expired")),
-        "{v}"
+    refused(
+        &[
+            &detached,
+            "--content",
+            &fox,
+            "--anchors",
+            &fixture(CAO),
+            "--certs",
+            &fixture(DIIA_CA),
+            "--at",
+            "2030-01-01T00:00:00Z",
+        ],
+        "certificate_expired",
     );
-    let (code, v) = verify(&[
-        &detached,
-        "--content",
-        &fox,
-        "--anchors",
-        &fixture("ua-real/CZOROOT.cer"),
-        "--certs",
-        &fixture(DIIA_CA),
-        "--at",
-        "2023-06-01T00:00:00Z",
-    ]);
-    assert_eq!(
-        (code, v["code"].as_str()),
-        (1, Some("untrusted_issuer")),
-        "{v}"
+    refused(
+        &[
+            &detached,
+            "--content",
+            &fox,
+            "--anchors",
+            &fixture("ua-real/CZOROOT.cer"),
+            "--certs",
+            &fixture(DIIA_CA),
+            "--at",
+            "2023-06-01T00:00:00Z",
+        ],
+        "untrusted_issuer",
     );
     // jkurwa's message under its certificates-only bundle (CAList.cer, the CACertificates.p7b
     // format), at its signing time: its signer is one of the bundle's self-signed CAs.
@@ -123,25 +122,18 @@ fn the_real_ukrainian_signatures() {
     ]);
     assert_eq!(code, 0, "{v}");
     assert_eq!(v["chain"].as_array().unwrap().len(), 1, "{v}");
-    let (code, v) = verify(&[
-        &fixture("ua-real/message.p7"),
-        "--anchors",
-        &fixture(CAO),
-        "--at",
-        "2018-10-22T19:25:05Z",
-    ]);
-    assert_eq!(
-        (code, v["code"].as_str()),
-        (1, Some("untrusted_issuer")),
-        "{v}"
+    refused(
+        &[
+            &fixture("ua-real/message.p7"),
+            "--anchors",
+            &fixture(CAO),
+            "--at",
+            "2018-10-22T19:25:05Z",
+        ],
+        "untrusted_issuer",
     );
     // Garbage.
-    let (code, v) = verify(&[&fox]);
-    assert_eq!(
-        (code, v["code"].as_str()),
-        (1, Some("malformed_signature")),
-        "{v}"
-    );
+    refused(&[&fox], "malformed_signature");
 }
 
 fn openssl(dir: &Path, args: &[&str]) {
@@ -203,24 +195,15 @@ fn dev_pki_signatures_ecdsa_by_openssl_and_dstu_by_brama() {
     assert_eq!(code, 0, "{v}");
     assert_eq!(v["digest"], "SHA-256");
     // DSTU: made by Brama's CMS builder with the dev DSTU key, attached.
-    let d = m.certificate("dstu-citizen").unwrap();
-    let key = certs::dstu::SecretKey::from_store(
-        &std::fs::read(dir.join(&d.key)).unwrap(),
-        d.password.as_bytes(),
-    )
-    .unwrap();
-    let cert = std::fs::read(dir.join(&d.certificate_der)).unwrap();
+    let (key, cert) = m.dstu_key(&dir, "dstu-citizen").unwrap();
     let doc = std::fs::read(dir.join("doc.txt")).unwrap();
     let p7 = certs::cms::sign(
-        &certs::cms::SignRequest {
-            content_type: certs::cms::ID_DATA,
-            content: certs::cms::Content::Attached(&doc),
-            digest: certs::cms::Digest::Gost34311,
-            certificate: &cert,
-            chain: &[],
-            signing_time: time::OffsetDateTime::now_utc(),
-            signing_certificate: None,
-        },
+        &certs::cms::SignRequest::new(
+            certs::cms::ID_DATA,
+            certs::cms::Content::Attached(&doc),
+            certs::cms::Digest::Gost34311,
+            &cert,
+        ),
         &key,
     )
     .unwrap();
@@ -235,10 +218,8 @@ fn dev_pki_signatures_ecdsa_by_openssl_and_dstu_by_brama() {
     assert_eq!(code, 0, "{v}");
     assert_eq!(v["signer"]["identity"]["surname"], "Сковорода");
     // Under the ECDSA root only: no path.
-    let (code, v) = verify(&[&p("doc-dstu.p7s"), "--anchors", &p("root.pem")]);
-    assert_eq!(
-        (code, v["code"].as_str()),
-        (1, Some("untrusted_issuer")),
-        "{v}"
+    refused(
+        &[&p("doc-dstu.p7s"), "--anchors", &p("root.pem")],
+        "untrusted_issuer",
     );
 }

@@ -4,7 +4,7 @@
 
 use brama_testkit::gateway as common;
 
-use common::{challenge, client, echo_backend, login, sign_in, start_with_dstu, ORIGIN};
+use common::{challenge, client, echo_backend, get_json, login, sign_in, start_with_dstu, ORIGIN};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
@@ -28,15 +28,7 @@ async fn a_dstu_representative_signs_in_and_the_backend_sees_the_organisation() 
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
-    let seen: Value = http
-        .get(format!("{base}/cabinet"))
-        .header("cookie", &session)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let seen = get_json(&g, "/cabinet", &session).await;
     let h = &seen["headers"];
     assert_eq!(h["x-brama-role"], "representative");
     assert_eq!(h["x-brama-org-id"], "registration%3AUA%3A12345678");
@@ -48,15 +40,7 @@ async fn a_dstu_representative_signs_in_and_the_backend_sees_the_organisation() 
         .as_str()
         .unwrap()
         .starts_with("281234567"));
-    let me: Value = http
-        .get(format!("{base}/auth/me"))
-        .header("cookie", &session)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let me = get_json(&g, "/auth/me", &session).await;
     assert_eq!(me["surname"], "Українка", "{me}");
     assert_eq!(me["given_name"], "Леся", "{me}");
     assert_eq!(me["patronymic"], "Петрівна", "{me}");

@@ -48,35 +48,46 @@ fn code(r: Result<VerifiedLogin, LoginError>) -> String {
 #[test]
 fn every_dev_pki_certificate_gets_its_expected_verdict() {
     let p = Pki::new();
+    let verifier = Verifier::new(p.policy());
     for e in &p.manifest.certificates {
-        // Revocation is a later step (revocation.mode = "off" here): revoked passes steps 1–5.
-        let expected = if e.expected == "certificate_revoked" {
-            "valid"
-        } else {
-            e.expected.as_str()
-        };
-        // The untrusted chain travels in the signature, as a client might send it.
-        let der = if e.issuer == "untrusted_ca" {
-            let s = statement("ch");
-            let ca = std::fs::read(p.dir.join("untrusted-ca.cer")).unwrap();
-            let chain = vec![ca];
-            p.sign_with(
-                &e.name,
-                statement::CONTENT_TYPE,
-                Content::Attached(&s),
-                |r| r.chain = Box::leak(chain.into_boxed_slice()),
-            )
-        } else {
-            login(&p, &e.name)
-        };
-        assert_eq!(
-            code(verify(&p, &der)),
-            expected,
-            "{}: {}",
-            e.name,
-            e.description
-        );
+        check_expected(&p, &verifier, e, "untrusted_ca", "untrusted-ca.cer");
     }
+}
+
+/// `e` signs a login and gets its manifest verdict from `verifier` (steps 1–5: revocation is a
+/// later step, so a revoked certificate passes). A certificate of the untrusted CA `untrusted`
+/// brings that CA (`ca_file`) in the signature, as a client might.
+fn check_expected(
+    p: &Pki,
+    verifier: &Verifier,
+    e: &certs::devpki::Entry,
+    untrusted: &str,
+    ca_file: &str,
+) {
+    let expected = if e.expected == "certificate_revoked" {
+        "valid"
+    } else {
+        e.expected.as_str()
+    };
+    let der = if e.issuer == untrusted {
+        let s = statement("ch");
+        let chain = vec![std::fs::read(p.dir.join(ca_file)).unwrap()];
+        p.sign_with(
+            &e.name,
+            statement::CONTENT_TYPE,
+            Content::Attached(&s),
+            |r| r.chain = Box::leak(chain.into_boxed_slice()),
+        )
+    } else {
+        login(p, &e.name)
+    };
+    assert_eq!(
+        code(verify_by(verifier, &der)),
+        expected,
+        "{}: {}",
+        e.name,
+        e.description
+    );
 }
 
 #[test]
@@ -415,31 +426,12 @@ fn every_refusal_has_a_dstu_twin_with_the_same_code() {
         .filter(|e| !["dstu-root", "dstu-ca", "dstu-ocsp"].contains(&e.name.as_str()))
         .collect();
     for e in &leaves {
-        // Revocation is a later step (login.rs); steps 1–5 pass a revoked certificate.
-        let expected = if e.expected == "certificate_revoked" {
-            "valid"
-        } else {
-            e.expected.as_str()
-        };
-        let der = if e.issuer == "dstu-untrusted-ca" {
-            let s = statement("ch");
-            let ca = std::fs::read(p.dir.join("dstu/dstu-untrusted-ca.cer")).unwrap();
-            let chain = vec![ca];
-            p.sign_with(
-                &e.name,
-                statement::CONTENT_TYPE,
-                Content::Attached(&s),
-                |r| r.chain = Box::leak(chain.into_boxed_slice()),
-            )
-        } else {
-            login(&p, &e.name)
-        };
-        assert_eq!(
-            code(verify_by(&verifier, &der)),
-            expected,
-            "{}: {}",
-            e.name,
-            e.description
+        check_expected(
+            &p,
+            &verifier,
+            e,
+            "dstu-untrusted-ca",
+            "dstu/dstu-untrusted-ca.cer",
         );
     }
     // Each ECDSA case has its twin: the same set of codes.

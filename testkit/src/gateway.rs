@@ -280,8 +280,14 @@ pub const NO_LIMITS: &str =
 
 /// `GET /auth/me` with the session cookie `session` (`name=value`).
 pub async fn me(g: &Running, session: &str) -> Value {
+    get_json(g, "/auth/me", session).await
+}
+
+/// `GET path` on the gateway with the session cookie, as JSON (the echo backend's view of a
+/// forwarded request, `/auth/me`, …).
+pub async fn get_json(g: &Running, path: &str, session: &str) -> Value {
     client()
-        .get(format!("http://127.0.0.1:{}/auth/me", g.port))
+        .get(format!("http://127.0.0.1:{}{path}", g.port))
         .header("cookie", session)
         .send()
         .await

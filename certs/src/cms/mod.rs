@@ -184,6 +184,26 @@ pub struct SignRequest<'a> {
     pub signing_certificate: Option<&'a [u8]>,
 }
 
+impl<'a> SignRequest<'a> {
+    /// A signature by `certificate`'s key over `content`, made now, no extra certificates.
+    pub fn new(
+        content_type: &'a str,
+        content: Content<'a>,
+        digest: Digest,
+        certificate: &'a [u8],
+    ) -> SignRequest<'a> {
+        SignRequest {
+            content_type,
+            content,
+            digest,
+            certificate,
+            chain: &[],
+            signing_time: OffsetDateTime::now_utc(),
+            signing_certificate: None,
+        }
+    }
+}
+
 /// Build a DER ContentInfo holding a CAdES-BES SignedData.
 pub fn sign(req: &SignRequest<'_>, signer: &dyn RawSigner) -> Result<Vec<u8>, Error> {
     if (signer.key_kind() == KeyKind::Dstu) != (req.digest == Digest::Gost34311) {

@@ -140,6 +140,23 @@ impl Manifest {
             .map_err(|e| Error::Malformed(format!("{}: {e}", path.display())))
     }
 
+    /// A DSTU entry's key (opened from its `.dat` store with the manifest's password) and its
+    /// certificate, DER; `dir` is the PKI's folder.
+    pub fn dstu_key(
+        &self,
+        dir: &Path,
+        name: &str,
+    ) -> Result<(crate::dstu::SecretKey, Vec<u8>), Error> {
+        let e = self
+            .certificate(name)
+            .ok_or_else(|| Error::Malformed(format!("no entry named {name}")))?;
+        let store = std::fs::read(dir.join(&e.key)).map_err(Error::io(dir.join(&e.key)))?;
+        let key = crate::dstu::SecretKey::from_store(&store, e.password.as_bytes())
+            .map_err(|err| Error::Malformed(err.to_string()))?;
+        let cert = dir.join(&e.certificate_der);
+        Ok((key, std::fs::read(&cert).map_err(Error::io(cert))?))
+    }
+
     pub fn certificate(&self, name: &str) -> Option<&Entry> {
         self.certificates
             .iter()
