@@ -9,19 +9,16 @@
 
 use std::path::Path;
 
-use rcgen::ExtendedKeyUsagePurpose;
-use rcgen::{
-    CertificateParams, DistinguishedName, DnType, IsCa, Issuer, KeyIdMethod, KeyUsagePurpose,
-};
+use rcgen::{CertificateParams, Issuer, KeyIdMethod};
 use time::{Duration, OffsetDateTime};
 use zeroize::Zeroizing;
 
 use super::keys::{DevKey, KeyType, X509Signer};
 use super::profile::{
-    ca_params, custom, leaf_params, person, printable, random_password, random_serial, Leaf, Usage,
-    Validity, CA_ORG, YEAR,
+    ca_params, custom, leaf_params, ocsp_responder_params, person, printable, random_password,
+    Leaf, Usage, Validity, YEAR,
 };
-use super::{ext, write, Entry, Options};
+use super::{write, Entry, Options};
 use crate::dstu::{self, gost28147, Params, SecretKey};
 use crate::{der, oids, Error};
 
@@ -513,20 +510,7 @@ pub(super) fn generate(
     record("dstu-ca", "Qualified DSTU issuing CA (DSTU 4145-257, pathlen 0): issues the DSTU citizens, the DSTU CRL and OCSP responder", "valid", "DSTU 4145-257", &ca, Some(&AnyKey::Dstu(&ca_key)), "dstu-root")?;
 
     let ocsp_key = DstuDevKey::generate(CURVE_257)?;
-    let mut op = CertificateParams::default();
-    let mut dn = DistinguishedName::new();
-    dn.push(DnType::OrganizationName, CA_ORG);
-    dn.push(DnType::CommonName, "Brama Dev DSTU OCSP Responder");
-    dn.push(DnType::CountryName, printable("UA"));
-    op.distinguished_name = dn;
-    op.serial_number = Some(random_serial()?);
-    op.not_before = t - Duration::days(1);
-    op.not_after = t + YEAR * 2;
-    op.is_ca = IsCa::ExplicitNoCa;
-    op.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-    op.extended_key_usages = vec![ExtendedKeyUsagePurpose::OcspSigning];
-    op.use_authority_key_identifier_extension = true;
-    op.custom_extensions.push(ext::ocsp_nocheck());
+    let op = ocsp_responder_params("Brama Dev DSTU OCSP Responder", t)?;
     let ocsp = make(
         op,
         AnyKey::Dstu(&ocsp_key),

@@ -189,6 +189,28 @@ pub(super) fn printable(s: &str) -> DnValue {
     DnValue::PrintableString(s.try_into().expect("ASCII printable literal"))
 }
 
+/// A delegated OCSP responder's certificate: id-kp-OCSPSigning, ocsp-nocheck, two years.
+pub(super) fn ocsp_responder_params(
+    cn: &str,
+    t: OffsetDateTime,
+) -> Result<CertificateParams, Error> {
+    let mut p = CertificateParams::default();
+    let mut dn = DistinguishedName::new();
+    dn.push(DnType::OrganizationName, CA_ORG);
+    dn.push(DnType::CommonName, cn);
+    dn.push(DnType::CountryName, printable("UA"));
+    p.distinguished_name = dn;
+    p.serial_number = Some(random_serial()?);
+    p.not_before = t - Duration::days(1);
+    p.not_after = t + YEAR * 2;
+    p.is_ca = IsCa::ExplicitNoCa;
+    p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    p.extended_key_usages = vec![ExtendedKeyUsagePurpose::OcspSigning];
+    p.use_authority_key_identifier_extension = true;
+    p.custom_extensions.push(ext::ocsp_nocheck());
+    Ok(p)
+}
+
 pub(super) fn ca_params(
     cn: &str,
     key: &DevKey,
@@ -414,21 +436,8 @@ pub(super) fn generate(opts: &Options, dir: &Path) -> Result<Manifest, Error> {
     let ica = Issuer::from_params(&ica_params, &ica_key);
 
     let ocsp_key = DevKey::generate(KeyType::P256)?;
-    let mut ocsp_params = CertificateParams::default();
-    let mut dn = DistinguishedName::new();
-    dn.push(DnType::OrganizationName, CA_ORG);
-    dn.push(DnType::CommonName, "Brama Dev OCSP Responder");
-    dn.push(DnType::CountryName, printable("UA"));
-    ocsp_params.distinguished_name = dn;
-    ocsp_params.serial_number = Some(random_serial()?);
-    ocsp_params.not_before = t - Duration::days(1);
-    ocsp_params.not_after = t + YEAR * 2;
-    ocsp_params.is_ca = IsCa::ExplicitNoCa;
-    ocsp_params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-    ocsp_params.extended_key_usages = vec![ExtendedKeyUsagePurpose::OcspSigning];
+    let mut ocsp_params = ocsp_responder_params("Brama Dev OCSP Responder", t)?;
     ocsp_params.key_identifier_method = KeyIdMethod::PreSpecified(ocsp_key.key_identifier());
-    ocsp_params.use_authority_key_identifier_extension = true;
-    ocsp_params.custom_extensions.push(ext::ocsp_nocheck());
     let ocsp_cert = ocsp_params
         .signed_by(&ocsp_key, &ica)
         .map_err(|e| Error::Crypto(e.to_string()))?;

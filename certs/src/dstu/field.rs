@@ -135,9 +135,18 @@ fn reduce_c<
 >(
     r: &mut [u64; 2 * LIMBS],
 ) -> Fe {
-    let (w, s) = (M / 64, M % 64);
-    let ks = [K1, K2, K3];
+    // The constants propagate into the inlined folds: the loops unroll per field.
+    fold::<N>(r, M, &[K1, K2, K3][..NK])
+}
+
+/// Two folds of the part above x^m: r = L + H·x^m ≡ L + H·(Σ x^k + 1). After the first, at
+/// most k_max bits stand above x^m (k_max < m − 63, see [`Field::new`]); after the second
+/// none. Whole-word shifts, a loop length known at compile time: no per-bit work.
+#[inline(always)]
+fn fold<const N: usize>(r: &mut [u64; 2 * LIMBS], m: usize, ks: &[usize]) -> Fe {
+    let (w, s) = (m / 64, m % 64);
     for _ in 0..2 {
+        // h = r >> m
         let mut h = [0u64; LIMBS + 1];
         for (i, hi_word) in h.iter_mut().enumerate().take(N + 1) {
             let lo = if i + w < 2 * N { r[i + w] } else { 0 };
@@ -148,14 +157,16 @@ fn reduce_c<
                 (lo >> s) | (hi << (64 - s))
             };
         }
+        // r = r mod x^m
         r[w] &= (1u64 << s) - 1;
         for x in r.iter_mut().take(2 * N).skip(w + 1) {
             *x = 0;
         }
+        // r ^= h · (1 + Σ x^k)
         for i in 0..N + 1 {
             r[i] ^= h[i];
         }
-        for &k in ks.iter().take(NK) {
+        for &k in ks {
             let (kw, ks) = (k / 64, k % 64);
             for i in 0..N + 1 {
                 if i + kw < 2 * N {
@@ -245,48 +256,10 @@ impl Field {
         }
     }
 
-    /// Two folds of the part above x^m: r = L + H·x^m ≡ L + H·(Σ x^k + 1). After the first, at
-    /// most k_max bits stand above x^m (k_max < m − 63, see [`Field::new`]); after the second
-    /// none. Whole-word shifts, a loop length known at compile time: no per-bit work.
+    /// The generic reduction: [`fold`] with this field's polynomial read at run time.
     #[inline(always)]
     fn reduce_n<const N: usize>(&self, r: &mut [u64; 2 * LIMBS]) -> Fe {
-        let (w, s) = (self.m / 64, self.m % 64);
-        for _ in 0..2 {
-            // h = r >> m
-            let mut h = [0u64; LIMBS + 1];
-            for i in 0..N + 1 {
-                let lo = if i + w < 2 * N { r[i + w] } else { 0 };
-                let hi = if i + w + 1 < 2 * N { r[i + w + 1] } else { 0 };
-                h[i] = if s == 0 {
-                    lo
-                } else {
-                    (lo >> s) | (hi << (64 - s))
-                };
-            }
-            // r = r mod x^m
-            r[w] &= (1u64 << s) - 1;
-            for x in r.iter_mut().take(2 * N).skip(w + 1) {
-                *x = 0;
-            }
-            // r ^= h · (1 + Σ x^k)
-            for i in 0..N + 1 {
-                r[i] ^= h[i];
-            }
-            for &k in &self.ks {
-                let (kw, ks) = (k / 64, k % 64);
-                for i in 0..N + 1 {
-                    if i + kw < 2 * N {
-                        r[i + kw] ^= h[i] << ks;
-                    }
-                    if ks != 0 && i + kw + 1 < 2 * N {
-                        r[i + kw + 1] ^= h[i] >> (64 - ks);
-                    }
-                }
-            }
-        }
-        let mut out = Fe::ZERO;
-        out.0[..N].copy_from_slice(&r[..N]);
-        out
+        fold::<N>(r, self.m, &self.ks)
     }
 
     /// a · b.
