@@ -38,6 +38,32 @@ async fn post_all(base: &str, logins: Vec<(String, String)>, concurrency: usize)
     }
 }
 
+/// Logins per second of `count` fresh logins by `signers` in turn, `connections` at a time.
+/// Every signer signs in once first (its account registered, its revocation answer cached), so
+/// the measured logins are the steady state of returning citizens; the challenges are fetched
+/// and signed before the clock starts, so only the gateway's work is timed. The warm-up goes one
+/// at a time: `openssl ocsp` serves one connection at a time.
+async fn logins_per_sec(base: &str, signers: &[Signer], count: usize, connections: u32) -> f64 {
+    let http = reqwest::Client::new();
+    let mut warm = Vec::new();
+    for s in signers {
+        let c = gateway::challenge(&http, base).await;
+        warm.push((c.cookie, s.sign_login(&c.challenge)));
+    }
+    post_all(base, warm, 1).await;
+    let mut logins = Vec::with_capacity(count);
+    for i in 0..count {
+        let c = gateway::challenge(&http, base).await;
+        logins.push((
+            c.cookie,
+            signers[i % signers.len()].sign_login(&c.challenge),
+        ));
+    }
+    let started = Instant::now();
+    post_all(base, logins, connections as usize).await;
+    count as f64 / started.elapsed().as_secs_f64()
+}
+
 pub async fn run(plan: &Plan, report: &mut Report) {
     let tmp = tempfile::tempdir().expect("temporary folder");
     let pki = tmp.path().join("pki");
@@ -86,29 +112,7 @@ pub async fn run(plan: &Plan, report: &mut Report) {
         .map(|i| Signer::open(&pki, &manifest, &format!("bulk-{i:04}")))
         .collect();
 
-    // Warm-up: every certificate signs in once (its account registered, its OCSP answer
-    // cached), so the measured logins are the steady state of returning citizens. One at a
-    // time: `openssl ocsp` serves one connection at a time.
-    let http = reqwest::Client::new();
-    let mut warm = Vec::new();
-    for s in &signers {
-        let c = gateway::challenge(&http, &base).await;
-        warm.push((c.cookie, s.sign_login(&c.challenge)));
-    }
-    post_all(&base, warm, 1).await;
-
-    // Fresh challenges, signed before the clock starts: only the gateway's work is timed.
-    let mut logins = Vec::with_capacity(plan.logins);
-    for i in 0..plan.logins {
-        let c = gateway::challenge(&http, &base).await;
-        logins.push((
-            c.cookie,
-            signers[i % signers.len()].sign_login(&c.challenge),
-        ));
-    }
-    let started = Instant::now();
-    post_all(&base, logins, plan.connections as usize).await;
-    let per_sec = plan.logins as f64 / started.elapsed().as_secs_f64();
+    let per_sec = logins_per_sec(&base, &signers, plan.logins, plan.connections).await;
 
     let verify = tools::openssl_verify_per_sec(&plan.proxy_cpu, plan.openssl_seconds);
     let ceiling = verify / 2.0;
@@ -179,32 +183,13 @@ async fn dstu(
         revocation: "off",
     });
     let base = format!("http://127.0.0.1:{port}");
-    let http = reqwest::Client::new();
     let rate = |names: &[&str]| {
         let signers: Vec<Signer> = names
             .iter()
             .map(|n| Signer::open(pki, manifest, n))
             .collect();
-        let (http, base) = (http.clone(), base.clone());
-        async move {
-            let mut warm = Vec::new();
-            for s in &signers {
-                let c = gateway::challenge(&http, &base).await;
-                warm.push((c.cookie, s.sign_login(&c.challenge)));
-            }
-            post_all(&base, warm, 1).await;
-            let mut logins = Vec::new();
-            for i in 0..plan.logins / 2 {
-                let c = gateway::challenge(&http, &base).await;
-                logins.push((
-                    c.cookie,
-                    signers[i % signers.len()].sign_login(&c.challenge),
-                ));
-            }
-            let started = Instant::now();
-            post_all(&base, logins, plan.connections as usize).await;
-            (plan.logins / 2) as f64 / started.elapsed().as_secs_f64()
-        }
+        let base = base.clone();
+        async move { logins_per_sec(&base, &signers, plan.logins / 2, plan.connections).await }
     };
     let dstu_logins = rate(&["dstu-citizen", "dstu-representative"]).await;
     let ecdsa_logins = rate(&["citizen-p256", "representative-p256"]).await;
