@@ -56,17 +56,27 @@ fn the_real_ukrainian_signatures() {
 
     let detached = fixture("ua-dstu/diia-cades-bes-detached.p7s");
     let fox = fixture("ua-dstu/test-fox.txt");
-    let (code, v) = verify(&[
-        &detached,
-        "--content",
-        &fox,
-        "--anchors",
-        &fixture(CAO),
-        "--certs",
-        &fixture(DIIA_CA),
-        "--at",
-        "2023-06-01T00:00:00Z",
-    ]);
+    // The detached signature over the fox text, its chain under `anchor` at `at`.
+    let (ca, cao, czo) = (
+        fixture(DIIA_CA),
+        fixture(CAO),
+        fixture("ua-real/CZOROOT.cer"),
+    );
+    let chain_args = |anchor: &'static str, at: &'static str| -> Vec<&str> {
+        let anchor = if anchor == "CAO" { &cao } else { &czo };
+        vec![
+            &detached,
+            "--content",
+            &fox,
+            "--anchors",
+            anchor,
+            "--certs",
+            &ca,
+            "--at",
+            at,
+        ]
+    };
+    let (code, v) = verify(&chain_args("CAO", "2023-06-01T00:00:00Z"));
     assert_eq!(code, 0, "{v}");
     assert_eq!(v["chain"].as_array().unwrap().len(), 3, "{v}");
 
@@ -84,31 +94,11 @@ fn the_real_ukrainian_signatures() {
     refused(&[&detached], "content_missing");
     // The chain at a time the certificate had expired; without its CA; under another root.
     refused(
-        &[
-            &detached,
-            "--content",
-            &fox,
-            "--anchors",
-            &fixture(CAO),
-            "--certs",
-            &fixture(DIIA_CA),
-            "--at",
-            "2030-01-01T00:00:00Z",
-        ],
+        &chain_args("CAO", "2030-01-01T00:00:00Z"),
         "certificate_expired",
     );
     refused(
-        &[
-            &detached,
-            "--content",
-            &fox,
-            "--anchors",
-            &fixture("ua-real/CZOROOT.cer"),
-            "--certs",
-            &fixture(DIIA_CA),
-            "--at",
-            "2023-06-01T00:00:00Z",
-        ],
+        &chain_args("CZOROOT", "2023-06-01T00:00:00Z"),
         "untrusted_issuer",
     );
     // jkurwa's message under its certificates-only bundle (CAList.cer, the CACertificates.p7b

@@ -20,7 +20,7 @@ use super::profile::{
 };
 use super::{write, Entry, Options};
 use crate::dstu::{self, gost28147, Params, SecretKey};
-use crate::{der, oids, Error};
+use crate::{oids, Error};
 
 /// DSTU 4145-257 (`.2.6`), the curve of Ukrainian citizens' keys.
 pub const CURVE_257: usize = 6;
@@ -153,32 +153,12 @@ pub fn finish(
     subject: &AnyKey<'_>,
     issuer: &dyn X509Signer,
 ) -> Result<Vec<u8>, Error> {
-    let cert = der::one(cert_der)?;
-    let tbs = der::elements(&cert)?
-        .into_iter()
-        .next()
-        .ok_or_else(|| Error::malformed("no TBS"))?;
-    let mut fields: Vec<Vec<u8>> = der::elements_raw(&tbs)?
-        .into_iter()
-        .map(|(_, raw)| raw.to_vec())
-        .collect();
-    // [0] version, serialNumber, signature, issuer, validity, subject, subjectPublicKeyInfo
     let alg = issuer.algorithm();
-    fields[2] = alg.clone();
-    if let AnyKey::Dstu(k) = subject {
-        fields[6] = k.spki();
-    }
-    let tbs = yasna::construct_der(|w| {
-        w.write_sequence(|w| fields.iter().for_each(|f| w.next().write_der(f)))
-    });
-    let signature = issuer.sign_tbs(&tbs)?;
-    Ok(yasna::construct_der(|w| {
-        w.write_sequence(|w| {
-            w.next().write_der(&tbs);
-            w.next().write_der(&alg);
-            w.next().write_bitvec_bytes(&signature, signature.len() * 8);
-        })
-    }))
+    let spki = match subject {
+        AnyKey::Dstu(k) => Some(k.spki()),
+        AnyKey::OpenSsl(_) => None,
+    };
+    super::profile::rebuild(cert_der, &alg, spki.as_deref(), |tbs| issuer.sign_tbs(tbs))
 }
 
 /// One certificate rcgen writes and [`finish`] completes.

@@ -358,6 +358,17 @@ pub(super) fn resign(
     digest: MessageDigest,
     alg_id: &[u8],
 ) -> Result<Vec<u8>, Error> {
+    rebuild(cert_der, alg_id, None, |tbs| issuer.sign_with(digest, tbs))
+}
+
+/// A certificate's TBS with the signature AlgorithmIdentifier `alg_id` (and, when given, the
+/// SubjectPublicKeyInfo `spki`) put in, signed again by `sign` (the BIT STRING's bytes).
+pub(super) fn rebuild(
+    cert_der: &[u8],
+    alg_id: &[u8],
+    spki: Option<&[u8]>,
+    sign: impl FnOnce(&[u8]) -> Result<Vec<u8>, Error>,
+) -> Result<Vec<u8>, Error> {
     let cert = der::one(cert_der)?;
     let tbs = der::elements(&cert)?
         .into_iter()
@@ -367,11 +378,18 @@ pub(super) fn resign(
         .into_iter()
         .map(|(_, raw)| raw)
         .collect();
-    fields[2] = alg_id; // [0] version, serialNumber, signature
+    // [0] version, serialNumber, signature, issuer, validity, subject, subjectPublicKeyInfo
+    if fields.len() < 7 {
+        return Err(Error::malformed("a TBS without its seven first fields"));
+    }
+    fields[2] = alg_id;
+    if let Some(spki) = spki {
+        fields[6] = spki;
+    }
     let tbs = yasna::construct_der(|w| {
         w.write_sequence(|w| fields.iter().for_each(|f| w.next().write_der(f)))
     });
-    let signature = issuer.sign_with(digest, &tbs)?;
+    let signature = sign(&tbs)?;
     Ok(yasna::construct_der(|w| {
         w.write_sequence(|w| {
             w.next().write_der(&tbs);
