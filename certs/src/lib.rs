@@ -18,6 +18,8 @@ pub mod devpki;
 pub mod document;
 pub mod dstu;
 pub mod identity;
+pub mod jks;
+pub mod keystore;
 pub mod load;
 pub mod names;
 pub mod oids;

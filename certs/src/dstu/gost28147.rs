@@ -105,6 +105,34 @@ impl<'s> Cipher<'s> {
         self.rounds(block, |i| if i < 8 { i } else { (31 - i) % 8 });
     }
 
+    /// One step of the MAC mode (imitovstavka): `state` ^= `block` (zero-padded), then 16
+    /// rounds with the key in forward order and no final swap.
+    pub fn mac_step(&self, state: &mut [u8; 8], block: &[u8]) {
+        for (s, b) in state.iter_mut().zip(block) {
+            *s ^= b;
+        }
+        let mut a = u32::from_le_bytes(state[0..4].try_into().expect("4 bytes"));
+        let mut b = u32::from_le_bytes(state[4..8].try_into().expect("4 bytes"));
+        for i in 0..16 {
+            let t = b ^ self.sbox.f(a.wrapping_add(self.key[i % 8]));
+            b = a;
+            a = t;
+        }
+        state[0..4].copy_from_slice(&a.to_le_bytes());
+        state[4..8].copy_from_slice(&b.to_le_bytes());
+    }
+
+    /// The 32-bit MAC of `data` (its first four bytes of state), as IIT's key stores use it.
+    pub fn mac32(&self, data: &[u8]) -> [u8; 4] {
+        let mut state = [0u8; 8];
+        for chunk in data.chunks(8) {
+            self.mac_step(&mut state, chunk);
+        }
+        let out = [state[0], state[1], state[2], state[3]];
+        zeroize::Zeroize::zeroize(&mut state);
+        out
+    }
+
     fn rounds(&self, block: &mut [u8; 8], key_index: impl Fn(usize) -> usize) {
         let mut a = u32::from_le_bytes(block[0..4].try_into().expect("4 bytes"));
         let mut b = u32::from_le_bytes(block[4..8].try_into().expect("4 bytes"));

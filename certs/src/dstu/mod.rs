@@ -18,6 +18,7 @@ pub mod gost28147;
 pub mod gost34311;
 mod ladder;
 pub mod params;
+pub mod iit;
 pub mod pbes2;
 pub mod pkcs12;
 

@@ -89,15 +89,35 @@ fn data_content<'a>(ci: &asn1_rs::Any<'a>) -> Result<&'a [u8], DstuError> {
     Ok(octets.data)
 }
 
-/// Reads a GOST PKCS#12: checks its MAC with `password` (a wrong password is said so), then
-/// decrypts every key bag.
-pub fn read(der_bytes: &[u8], password: &str) -> Result<Contents, DstuError> {
+/// What a GOST PKCS#12 shows without its password: the clear certificates and each key
+/// bag's localKeyID (the bags are encrypted one by one; the list of them is not).
+#[derive(Debug, Default)]
+pub struct Public {
+    /// Certificates in clear certificate bags, DER.
+    pub certificates: Vec<Vec<u8>>,
+    /// The localKeyID of each key bag (`None` for a bag without one).
+    pub local_key_ids: Vec<Option<Vec<u8>>>,
+}
+
+/// Whether `der_bytes` is a PKCS#12 whose MAC uses GOST 34.311 (Ukrainian, not for OpenSSL).
+pub fn is_gost_pkcs12(der_bytes: &[u8]) -> bool {
+    outer(der_bytes).is_ok()
+}
+
+/// The PFX's parts: the authenticated content and the MacData fields.
+struct Outer<'a> {
+    content: &'a [u8],
+    salt: &'a [u8],
+    iterations: u32,
+    expected: &'a [u8],
+}
+
+fn outer(der_bytes: &[u8]) -> Result<Outer<'_>, DstuError> {
     let pfx = der::one(der_bytes).map_err(|_| bad("not DER"))?;
     let f = els(&pfx)?;
     let (Some(auth_safe), Some(mac_data)) = (f.get(1), f.get(2)) else {
         return Err(bad("no content or no MAC"));
     };
-    let content = data_content(auth_safe)?;
     let md = els(mac_data)?;
     let (Some(digest_info), Some(salt)) = (md.first(), md.get(1)) else {
         return Err(bad("incomplete MacData"));
@@ -113,44 +133,86 @@ pub fn read(der_bytes: &[u8], password: &str) -> Result<Contents, DstuError> {
         return Err(DstuError::Unsupported(format!("PKCS#12 MAC with {alg}")));
     }
     let expected = di.get(1).ok_or_else(|| bad("no MAC value"))?.data;
-    if mac(password, salt.data, iterations, content) != expected {
-        return Err(DstuError::Malformed(
-            "the password does not open this PKCS#12 file (its MAC does not match)".into(),
-        ));
-    }
-    let mut out = Contents::default();
+    Ok(Outer {
+        content: data_content(auth_safe)?,
+        salt: salt.data,
+        iterations,
+        expected,
+    })
+}
+
+/// Every bag: (bag type OID, the bag value, its localKeyID).
+fn bags<'a>(
+    content: &'a [u8],
+    mut each: impl FnMut(&str, Option<&asn1_rs::Any<'a>>, Option<Vec<u8>>) -> Result<(), DstuError>,
+) -> Result<(), DstuError> {
     for ci in els(&der::one(content).map_err(|_| bad("authenticated safe"))?)? {
-        let bags = der::one(data_content(&ci)?).map_err(|_| bad("safe contents"))?;
-        for bag in els(&bags)? {
+        let safe = der::one(data_content(&ci)?).map_err(|_| bad("safe contents"))?;
+        for bag in els(&safe)? {
             let b = els(&bag)?;
             let kind = b.first().map(oid_of).transpose()?.unwrap_or_default();
             let value = b.get(1).map(els).transpose()?.unwrap_or_default();
             let local_key_id = b
                 .get(2)
                 .and_then(|attrs| local_key_id(attrs).ok().flatten());
-            match (kind.as_str(), value.first()) {
-                (OID_SHROUDED_KEY_BAG, Some(v)) => {
-                    let raw = asn1_rs::ToDer::to_der_vec(v).map_err(|_| bad("key bag"))?;
-                    let key = SecretKey::from_store(&raw, password.as_bytes())?;
-                    out.keys.push((key, local_key_id));
-                }
-                (OID_CERT_BAG, Some(v)) => {
-                    let cb = els(v)?;
-                    if cb.first().map(oid_of).transpose()?.as_deref() == Some(OID_X509_CERT) {
-                        if let Some(octets) = cb
-                            .get(1)
-                            .map(els)
-                            .transpose()?
-                            .and_then(|o| o.into_iter().next())
-                        {
-                            out.certificates.push(octets.data.to_vec());
-                        }
-                    }
-                }
-                _ => {} // other bags are not keys Brama signs with
-            }
+            each(&kind, value.first(), local_key_id)?;
         }
     }
+    Ok(())
+}
+
+fn certificate_of(v: &asn1_rs::Any<'_>) -> Result<Option<Vec<u8>>, DstuError> {
+    let cb = els(v)?;
+    if cb.first().map(oid_of).transpose()?.as_deref() != Some(OID_X509_CERT) {
+        return Ok(None);
+    }
+    Ok(cb
+        .get(1)
+        .map(els)
+        .transpose()?
+        .and_then(|o| o.into_iter().next())
+        .map(|octets| octets.data.to_vec()))
+}
+
+/// What the file shows without its password.
+pub fn public(der_bytes: &[u8]) -> Result<Public, DstuError> {
+    let o = outer(der_bytes)?;
+    let mut out = Public::default();
+    bags(o.content, |kind, value, id| {
+        match (kind, value) {
+            (OID_SHROUDED_KEY_BAG, Some(_)) => out.local_key_ids.push(id),
+            (OID_CERT_BAG, Some(v)) => out.certificates.extend(certificate_of(v)?),
+            _ => {}
+        }
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+/// Reads a GOST PKCS#12: checks its MAC with `password` (a wrong password is said so), then
+/// decrypts every key bag.
+pub fn read(der_bytes: &[u8], password: &str) -> Result<Contents, DstuError> {
+    let o = outer(der_bytes)?;
+    let computed = mac(password, o.salt, o.iterations, o.content);
+    // memcmp::eq wants equal lengths; a MAC of another length is simply wrong.
+    if o.expected.len() != computed.len() || !openssl::memcmp::eq(&computed, o.expected) {
+        return Err(DstuError::Malformed(
+            "the password does not open this PKCS#12 file (its MAC does not match)".into(),
+        ));
+    }
+    let mut out = Contents::default();
+    bags(o.content, |kind, value, id| {
+        match (kind, value) {
+            (OID_SHROUDED_KEY_BAG, Some(v)) => {
+                let raw = asn1_rs::ToDer::to_der_vec(v).map_err(|_| bad("key bag"))?;
+                let key = SecretKey::from_store(&raw, password.as_bytes())?;
+                out.keys.push((key, id));
+            }
+            (OID_CERT_BAG, Some(v)) => out.certificates.extend(certificate_of(v)?),
+            _ => {} // other bags are not keys Brama signs with
+        }
+        Ok(())
+    })?;
     Ok(out)
 }
 
