@@ -171,8 +171,10 @@ pub async fn sign(
                 })?;
         let body: SignBody =
             serde_json::from_slice(&bytes).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+        let gost = may_be_dstu(&app, &body.container);
         let document = document(
             &app,
+            gost,
             body.name,
             body.content,
             body.detached,
@@ -185,7 +187,8 @@ pub async fn sign(
         let container = q
             .container
             .ok_or_else(|| ApiError::BadRequest("the query needs container=".into()))?;
-        let document = streamed_document(&app, q.name, q.detached, body).await?;
+        let gost = may_be_dstu(&app, &container);
+        let document = streamed_document(&app, gost, q.name, q.detached, body).await?;
         (container, q.certificate, document)
     } else {
         return Err(ApiError::BadRequest(
@@ -204,6 +207,21 @@ pub async fn sign(
     Ok(pending(&host, listener.scheme, &id))
 }
 
+/// Whether a detached document for `container` is also hashed with GOST 34.311 (its key may be
+/// DSTU 4145; an unknown container gets SHA-256 alone and fails at approval anyway).
+fn may_be_dstu(app: &App, container: &str) -> bool {
+    app.container(container).is_ok_and(|c| c.may_be_dstu())
+}
+
+/// The digests of a detached document: SHA-256, and GOST 34.311 when `gost`.
+fn digests(sha256: &[u8], gost: Option<certs::dstu::Gost34311>) -> DocumentBody {
+    let mut list = vec![(Digest::Sha256, sha256.to_vec())];
+    if let Some(h) = gost {
+        list.push((Digest::Gost34311, h.finish().to_vec()));
+    }
+    DocumentBody::Digests(list)
+}
+
 /// How much of a streamed document is kept for the preview and the login-statement check.
 /// A login statement is at most `certs::statement::MAX_LEN` (4 KiB), so a longer document
 /// can never pass as one.
@@ -213,6 +231,7 @@ const HEAD: usize = 64 * 1024;
 /// signature; a detached one keeps the digest and the first bytes for the preview.
 pub async fn streamed_document(
     app: &App,
+    gost: bool,
     name: Option<String>,
     detached: bool,
     mut body: axum::body::Body,
@@ -220,6 +239,7 @@ pub async fn streamed_document(
     use http_body_util::BodyExt;
     let limit = app.config.max_document;
     let mut sha = openssl::sha::Sha256::new();
+    let mut gost = (gost && detached).then(certs::dstu::Gost34311::new);
     let mut head: Vec<u8> = Vec::new();
     let mut kept = Zeroizing::new(Vec::new());
     let mut size = 0usize;
@@ -233,6 +253,9 @@ pub async fn streamed_document(
             return Err(ApiError::ContentTooLarge { limit });
         }
         sha.update(&data);
+        if let Some(h) = gost.as_mut() {
+            h.update(&data);
+        }
         if head.len() < HEAD {
             head.extend_from_slice(&data[..data.len().min(HEAD - head.len())]);
         }
@@ -245,7 +268,7 @@ pub async fn streamed_document(
         return Err(ApiError::LoginStatementAsDocument);
     }
     let body = if detached {
-        DocumentBody::Digest(Digest::Sha256, sha256.clone())
+        digests(&sha256, gost)
     } else {
         DocumentBody::Attached(kept)
     };
@@ -288,6 +311,7 @@ fn describe(
 /// Validate and describe a document to sign. Plain function: the tests call it directly.
 pub fn document(
     app: &App,
+    gost: bool,
     name: Option<String>,
     content: Option<String>,
     detached: bool,
@@ -312,7 +336,12 @@ pub fn document(
             let sha256 = Digest::Sha256.hash(&data);
             let head = data[..data.len().min(HEAD)].to_vec();
             let body = if detached {
-                DocumentBody::Digest(Digest::Sha256, sha256.clone())
+                let gost = gost.then(|| {
+                    let mut h = certs::dstu::Gost34311::new();
+                    h.update(&data);
+                    h
+                });
+                digests(&sha256, gost)
             } else {
                 DocumentBody::Attached(data.clone())
             };
@@ -335,7 +364,7 @@ pub fn document(
                 &[],
                 0,
                 &fingerprint,
-                DocumentBody::Digest(algorithm, value),
+                DocumentBody::Digests(vec![(algorithm, value)]),
             )
         }
         _ => Err(ApiError::BadRequest(

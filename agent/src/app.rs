@@ -13,7 +13,7 @@ use crate::config::Config;
 use crate::origins::Origins;
 use crate::requests::{Action, DocumentBody, Requests, State};
 use crate::signer::{self, DocumentContent, Guesses, Unlocked};
-use crate::store::{self, Container};
+use crate::containers::{self, Container, Places};
 use crate::tokens::Tokens;
 use crate::ApiError;
 
@@ -22,7 +22,8 @@ type OriginContainer = (String, String);
 
 pub struct App {
     pub config: Config,
-    pub roots: Vec<(PathBuf, String)>,
+    /// Container folders and the agent's certificate folder.
+    pub places: Places,
     pub origins: Origins,
     pub requests: Requests,
     pub guesses: Guesses,
@@ -48,7 +49,7 @@ pub enum Decision {
 impl App {
     pub fn new(config: Config) -> App {
         App {
-            roots: config.container_roots(),
+            places: Places::new(config.container_roots(), &config.data_dir),
             origins: Origins::load(&config.data_dir, Duration::from_secs(config.deny_cooldown)),
             requests: Requests::new(config.request_ttl()),
             guesses: Guesses::new(config.lockout_after, Duration::from_secs(config.lockout)),
@@ -68,19 +69,19 @@ impl App {
 
     /// Files in the container folders, then the certificates on tokens.
     pub fn containers(&self) -> Vec<Container> {
-        let mut all = store::scan(&self.roots);
-        all.extend(store::token_containers(self.tokens.keys()));
+        let mut all = containers::scan(&self.places);
+        all.extend(containers::token_containers(self.tokens.keys()));
         all
     }
 
     pub fn container(&self, id: &str) -> Result<Container, ApiError> {
         if id.starts_with("t-") {
-            store::token_containers(self.tokens.keys())
+            containers::token_containers(self.tokens.keys())
                 .into_iter()
                 .find(|c| c.id == id)
                 .ok_or(ApiError::UnknownContainer)
         } else {
-            store::find(&self.roots, id).ok_or(ApiError::UnknownContainer)
+            containers::find(&self.places, id).ok_or(ApiError::UnknownContainer)
         }
     }
 
@@ -98,17 +99,35 @@ impl App {
             .containers()
             .into_iter()
             .map(|c| {
-                let state = if self.guesses.check(&c.id).is_err() {
-                    "locked_out"
-                } else if self.remembered(origin, &c.id).is_some() {
-                    "ready"
+                let ready = self.remembered(origin, &c.id).is_some();
+                let (state, message) = if self.guesses.check(&c.id).is_err() {
+                    ("locked_out", None)
+                } else if ready {
+                    ("ready", None)
+                } else if let containers::Pairing::NoCertificate { looked_in } = &c.pairing {
+                    (
+                        "no_certificate",
+                        Some(format!(
+                            "no certificate for this key; looked in {}. Put the certificate file beside the key or run `brama-agent import-cert FILE`",
+                            looked_in.join(", ")
+                        )),
+                    )
+                } else if c.pairing == containers::Pairing::Hidden && c.certificates.is_empty() {
+                    (
+                        "needs_unlock",
+                        Some("the holder is shown after the first unlock: this key store keeps everything encrypted".to_string()),
+                    )
                 } else {
-                    "needs_unlock"
+                    ("needs_unlock", None)
                 };
-                json!({
+                let mut entry = json!({
                     "id": c.id, "label": c.label, "medium": c.medium, "kind": c.kind,
-                    "state": state, "locked": state != "ready", "certificates": c.views(),
-                })
+                    "state": state, "locked": !ready, "certificates": c.views(),
+                });
+                if let Some(m) = message {
+                    entry["message"] = m.into();
+                }
+                entry
             })
             .collect();
         json!({ "containers": list })
@@ -218,12 +237,19 @@ impl App {
 
         // A typed password is always checked, even when a key is remembered.
         let unlocked = if !password.is_empty() {
-            signer::unlock(&container, &certificate, &password, &self.tokens)
+            signer::unlock(
+                &container,
+                certificate.as_deref(),
+                certificate_id,
+                &password,
+                &self.tokens,
+                &self.places,
+            )
                 .map(Arc::new)
                 .map_err(|e| self.counted(&container, e))?
         } else {
             match self.remembered(origin, &container.id) {
-                Some(u) if u.certificate == certificate => u,
+                Some(u) if certificate.as_ref().is_none_or(|c| *c == u.certificate) => u,
                 _ => return Err(ApiError::NeedsUnlock),
             }
         };
@@ -237,8 +263,8 @@ impl App {
                 DocumentBody::Attached(data) => {
                     signer::sign_document(&unlocked, DocumentContent::Attached(data))
                 }
-                DocumentBody::Digest(d, v) => {
-                    signer::sign_document(&unlocked, DocumentContent::Digest(*d, v))
+                DocumentBody::Digests(list) => {
+                    signer::sign_document(&unlocked, DocumentContent::Digests(list))
                 }
             },
             Action::Containers => unreachable!("handled above"),
@@ -253,7 +279,7 @@ impl App {
                 (unlocked.clone(), until),
             );
         }
-        let detached = matches!(action, Action::Sign { document, .. } if matches!(document.body, DocumentBody::Digest(..)));
+        let detached = matches!(action, Action::Sign { document, .. } if matches!(document.body, DocumentBody::Digests(..)));
         Ok(json!({
             "signature": b64(&signature),
             "certificate": b64(&unlocked.certificate),

@@ -55,6 +55,8 @@ pub enum ApiError {
     BadRequest(String),
     #[error("the key does not match the certificate")]
     KeyMismatch,
+    #[error("no certificate for this key; looked in {looked_in}")]
+    NoCertificate { looked_in: String },
     #[error("the container cannot be opened: {0}")]
     ContainerUnreadable(String),
     #[error("signing failed: {0}")]
@@ -87,6 +89,7 @@ impl ApiError {
             ApiError::LoginStatementAsDocument => "login_statement_as_document",
             ApiError::BadRequest(_) => "bad_request",
             ApiError::KeyMismatch => "key_mismatch",
+            ApiError::NoCertificate { .. } => "no_certificate",
             ApiError::ContainerUnreadable(_) => "container_unreadable",
             ApiError::SigningFailed(_) => "signing_failed",
         }
@@ -114,7 +117,9 @@ impl ApiError {
             ApiError::ContainerBusy | ApiError::RequestSuperseded => StatusCode::CONFLICT,
             ApiError::RequestExpired | ApiError::WindowClosed => StatusCode::GONE,
             ApiError::ContentTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::ContainerUnreadable(_) | ApiError::SigningFailed(_) => {
+            ApiError::ContainerUnreadable(_)
+            | ApiError::SigningFailed(_)
+            | ApiError::NoCertificate { .. } => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
             ApiError::TokenUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,

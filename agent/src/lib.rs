@@ -1,17 +1,18 @@
 //! `brama-agent`: the signing agent on the citizen's computer.
 //!
-//! It listens on loopback only, finds the user's key containers (PKCS#12, encrypted PEM,
+//! It listens on loopback only, finds the user's key containers (PKCS#12, IIT `Key-6.dat`, Java KeyStores, encrypted PEM,
 //! hardware tokens through PKCS#11 in [`tokens`])
 //! and signs origin-bound login statements and CAdES documents for the web origins the
 //! user approved, with the key password typed on the agent's own page (design.md §7).
 //!
 //! A request walks: [`server`] listener → [`guard`] (Host, peer user, Origin) → [`api`] or
-//! [`ui`] handler → [`app::App`] (plain functions) → [`store`], [`tokens`], [`signer`],
+//! [`ui`] handler → [`app::App`] (plain functions) → [`containers`], [`tokens`], [`signer`],
 //! [`origins`], [`requests`].
 
 pub mod api;
 pub mod app;
 pub mod config;
+pub mod containers;
 pub mod error;
 pub mod guard;
 pub mod origins;
@@ -19,7 +20,6 @@ pub mod peer;
 pub mod requests;
 pub mod server;
 pub mod signer;
-pub mod store;
 pub mod tls;
 pub mod tokens;
 pub mod ui;

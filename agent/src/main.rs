@@ -15,7 +15,8 @@ use zeroize::Zeroizing;
     version,
     about = "Brama signing agent: qualified electronic signatures for web sign-in, on loopback only",
     long_about = "Brama signing agent.\n\nRuns on the citizen's computer, listens on 127.0.0.1 and ::1 only, finds key containers \
-(PKCS#12 .p12/.pfx, encrypted PEM keys, hardware tokens through PKCS#11) and signs origin-bound login statements and CAdES \
+(PKCS#12 .p12/.pfx under OpenSSL or GOST algorithms, IIT Key-6.dat, Java KeyStores, encrypted PEM keys, hardware tokens \
+through PKCS#11) and signs origin-bound login statements and CAdES \
 documents for web origins the user approved. The key password is typed only on the agent's own page.\n\n\
 Configuration: --config FILE (TOML) and BRAMA_AGENT_* environment variables (docs/agent-api.md)."
 )]
@@ -59,6 +60,9 @@ enum Command {
     /// Copy a container into the agent's folder after checking its password (read from the
     /// terminal without echo, or from one line of standard input).
     Import { file: PathBuf },
+    /// Add certificates (`.cer`, `.crt`, `.pem`, `.p7b`) to the agent's certificate folder,
+    /// where it finds the certificates of keys stored without them.
+    ImportCert { file: PathBuf },
     /// Make browsers trust the agent's HTTPS certificate: installs the per-install,
     /// loopback-only CA where this user may, and prints the commands for the rest.
     Trust {
@@ -158,10 +162,16 @@ fn run(command: Command, config: &mut Config) -> Result<(), String> {
                 }
             }
             if json {
-                let value: Vec<_> = list.iter().map(|c| serde_json::json!({
-                    "id": c.id, "label": c.label, "medium": c.medium, "kind": c.kind, "path": c.path,
-                    "certificates": c.views(),
-                })).collect();
+                let value: Vec<_> = list.iter().map(|c| {
+                    let mut v = serde_json::json!({
+                        "id": c.id, "label": c.label, "medium": c.medium, "kind": c.kind, "path": c.path,
+                        "certificates": c.views(),
+                    });
+                    if let serde_json::Value::Object(p) = serde_json::to_value(&c.pairing).expect("serialises") {
+                        v.as_object_mut().expect("object").extend(p);
+                    }
+                    v
+                }).collect();
                 println!(
                     "{}",
                     serde_json::to_string_pretty(&value).expect("serialises")
@@ -169,7 +179,7 @@ fn run(command: Command, config: &mut Config) -> Result<(), String> {
             } else if list.is_empty() {
                 println!(
                     "No containers found in: {}",
-                    app.roots
+                    app.places.roots
                         .iter()
                         .map(|(p, _)| p.display().to_string())
                         .collect::<Vec<_>>()
@@ -177,7 +187,17 @@ fn run(command: Command, config: &mut Config) -> Result<(), String> {
                 );
             } else {
                 for c in list {
-                    println!("{}  {}  ({})", c.id, c.label, c.medium);
+                    println!("{}  {}  [{:?}]  ({})", c.id, c.label, c.kind, c.medium);
+                    match &c.pairing {
+                        agent::containers::Pairing::Hidden if c.certificates.is_empty() => println!(
+                            "    (the holder is shown after the first unlock: this store keeps everything encrypted)"
+                        ),
+                        agent::containers::Pairing::NoCertificate { looked_in } => println!(
+                            "    no certificate for this key; looked in {}. Put it beside the key or run `brama-agent import-cert FILE`",
+                            looked_in.join(", ")
+                        ),
+                        _ => {}
+                    }
                     for v in c.views() {
                         let use_ = if v.can_sign {
                             "signing"
@@ -223,6 +243,7 @@ fn run(command: Command, config: &mut Config) -> Result<(), String> {
             Ok(())
         }
         Command::Import { file } => import(config, &file),
+        Command::ImportCert { file } => import_cert(config, &file),
         Command::Trust { print } => trust(config, print),
         Command::Pkcs11Helper { .. } => unreachable!("run before the configuration is read"),
     }
@@ -295,12 +316,17 @@ fn import(config: &Config, file: &std::path::Path) -> Result<(), String> {
         .into_owned();
     let bytes =
         Zeroizing::new(std::fs::read(file).map_err(|e| format!("{}: {e}", file.display()))?);
-    let lower = name.to_ascii_lowercase();
-    if !(lower.ends_with(".p12") || lower.ends_with(".pfx")) {
-        return Err("import takes a PKCS#12 file (.p12 or .pfx)".into());
-    }
+    let format = certs::keystore::detect(&bytes).ok_or(
+        "import takes a key store: PKCS#12 (.p12/.pfx), Key-6.dat, an encrypted PKCS#8 key or a Java KeyStore (.jks)",
+    )?;
     let password = read_password(&format!("Password for {name}: "))?;
-    certs::load::pkcs12(&bytes, &name, &password).map_err(|e| e.to_string())?;
+    let opened =
+        certs::keystore::open(format, &bytes, &password).map_err(|e| format!("{name}: {e}"))?;
+    println!(
+        "{name}: {}, {} key(s)",
+        format.name(),
+        opened.keys.len()
+    );
     let dir = config.data_dir.join("containers");
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let target = dir.join(&name);
@@ -309,6 +335,25 @@ fn import(config: &Config, file: &std::path::Path) -> Result<(), String> {
     }
     std::fs::write(&target, &*bytes).map_err(|e| format!("{}: {e}", target.display()))?;
     println!("imported {} into {}", name, dir.display());
+    Ok(())
+}
+
+fn import_cert(config: &Config, file: &std::path::Path) -> Result<(), String> {
+    let bytes = std::fs::read(file).map_err(|e| format!("{}: {e}", file.display()))?;
+    let found = certs::load::certificates(&bytes, &file.display().to_string(), None)
+        .map_err(|e| e.to_string())?;
+    let places = agent::containers::Places::new(Vec::new(), &config.data_dir);
+    let new = agent::containers::memory::import(&places, &found).map_err(|e| e.to_string())?;
+    for der in &found {
+        if let Some(v) = agent::containers::CertificateView::of(der) {
+            println!("  {}  ({}, until {})", v.name, v.summary.key_algorithm, v.summary.not_after);
+        }
+    }
+    println!(
+        "{} certificate(s), {new} new, in {}",
+        found.len(),
+        places.certificates.display()
+    );
     Ok(())
 }
 

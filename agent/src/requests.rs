@@ -45,8 +45,10 @@ pub struct Document {
 pub enum DocumentBody {
     /// Attached signature over this content.
     Attached(Zeroizing<Vec<u8>>),
-    /// Detached signature over this digest.
-    Digest(Digest, Vec<u8>),
+    /// Detached signature over one of these digests: the one the key signs with (the agent
+    /// hashes a document with SHA-256, and with GOST 34.311 too when the key may be DSTU; a
+    /// page brings one hash).
+    Digests(Vec<(Digest, Vec<u8>)>),
 }
 
 pub enum State {

@@ -9,19 +9,19 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use certs::cms::{self, Content, Digest, KeyKind, RawSigner, SignRequest};
-use certs::load;
+use certs::keystore::{self, SoftKey, StoreError};
 use certs::statement::{self, LoginStatement};
-use openssl::pkey::{PKey, Private};
 use zeroize::Zeroizing;
 
-use crate::store::{Container, Kind};
+use crate::containers::{self, memory, pairing, Container, Pairing, Places};
 use crate::tokens::protocol::TokenError;
 use crate::tokens::{TokenSigner, Tokens};
 use crate::ApiError;
 
 /// A key ready to sign: in memory, or on a token with the PIN to log in with.
 pub enum Key {
-    Software(PKey<Private>),
+    /// RSA, ECDSA or DSTU 4145 from a file (zeroized on drop).
+    Software(SoftKey),
     Token(TokenSigner),
 }
 
@@ -35,8 +35,17 @@ pub struct Unlocked {
 impl Unlocked {
     fn signer(&self) -> &dyn RawSigner {
         match &self.key {
-            Key::Software(k) => k,
+            Key::Software(k) => k.signer(),
             Key::Token(t) => t,
+        }
+    }
+
+    /// The digest this key signs with: GOST 34.311 for DSTU 4145, SHA-256 otherwise.
+    pub fn digest(&self) -> Digest {
+        if self.signer().key_kind() == KeyKind::Dstu {
+            Digest::Gost34311
+        } else {
+            Digest::Sha256
         }
     }
 
@@ -69,20 +78,25 @@ pub fn token_error(e: TokenError) -> ApiError {
     }
 }
 
-/// Open `container` with `password` and pick the key for `certificate`. A token is not
-/// touched here: its PIN is checked by the token when it signs.
+/// Open `container` with `password` and pick the key for `certificate` (known before the
+/// unlock), or — for a container that hides its keys — the key whose certificate
+/// `certificate_id` names (or the only signing one). A token is not touched here: its PIN is
+/// checked by the token when it signs.
 pub fn unlock(
     container: &Container,
-    certificate: &[u8],
+    certificate: Option<&[u8]>,
+    certificate_id: Option<&str>,
     password: &Zeroizing<String>,
     tokens: &Arc<Tokens>,
+    places: &Places,
 ) -> Result<Unlocked, ApiError> {
-    let cert = openssl::x509::X509::from_der(certificate)
-        .map_err(|e| ApiError::ContainerUnreadable(e.to_string()))?;
-    let public = cert
-        .public_key()
-        .map_err(|e| ApiError::ContainerUnreadable(e.to_string()))?;
     if let Some(token) = &container.token {
+        let certificate = certificate.ok_or(ApiError::UnknownCertificate)?;
+        let cert = openssl::x509::X509::from_der(certificate)
+            .map_err(|e| ApiError::ContainerUnreadable(e.to_string()))?;
+        let public = cert
+            .public_key()
+            .map_err(|e| ApiError::ContainerUnreadable(e.to_string()))?;
         let kind = if public.id() == openssl::pkey::Id::RSA {
             KeyKind::Rsa
         } else {
@@ -100,38 +114,65 @@ pub fn unlock(
             chain: container.chain.clone(),
         });
     }
+    let format = container.kind.format().ok_or_else(|| {
+        ApiError::ContainerUnreadable("a token container without its token".into())
+    })?;
     let bytes = Zeroizing::new(
         std::fs::read(&container.path).map_err(|e| ApiError::ContainerUnreadable(e.to_string()))?,
     );
-    let name = container.label.as_str();
-    let (key, chain) = match container.kind {
-        Kind::Pkcs12 => match load::pkcs12(&bytes, name, password) {
-            Ok(opened) => {
-                let mut chain = opened.chain;
-                chain.retain(|c| c != certificate);
-                (opened.key, chain)
+    let opened = keystore::open(format, &bytes, password).map_err(|e| match e {
+        StoreError::WrongPassword => ApiError::WrongPassword { tries_left: None },
+        StoreError::Unreadable(m) => ApiError::ContainerUnreadable(m),
+    })?;
+    let (paired, cas) =
+        pairing::at_unlock(&container.path, &container.certificates, &opened, places);
+    if container.pairing != Pairing::Paired {
+        let found: Vec<Vec<u8>> = paired.iter().flatten().cloned().collect();
+        if let Err(e) = memory::remember(places, &bytes, &found) {
+            tracing::warn!("cannot remember the certificates of {}: {e}", container.label);
+        }
+    }
+    let index = match certificate {
+        Some(wanted) => paired
+            .iter()
+            .position(|c| c.as_deref() == Some(wanted))
+            .or_else(|| opened.keys.iter().position(|k| k.key.matches(wanted)))
+            .ok_or(ApiError::KeyMismatch)?,
+        None => {
+            let known: Vec<(usize, containers::CertificateView)> = paired
+                .iter()
+                .enumerate()
+                .filter_map(|(i, c)| Some((i, containers::CertificateView::of(c.as_ref()?)?)))
+                .collect();
+            if known.is_empty() {
+                return Err(ApiError::NoCertificate {
+                    looked_in: pairing::looked_in(&container.path, places).join(", "),
+                });
             }
-            Err(certs::Error::WrongPassword(_)) => {
-                return Err(ApiError::WrongPassword { tries_left: None })
-            }
-            Err(e) => return Err(ApiError::ContainerUnreadable(e.to_string())),
-        },
-        Kind::Pem => match load::encrypted_pem_key(&bytes, name, password) {
-            Ok(key) => (key, container.chain.clone()),
-            Err(_) => return Err(ApiError::WrongPassword { tries_left: None }),
-        },
-        Kind::Token => {
-            return Err(ApiError::ContainerUnreadable(
-                "a token container without its token".into(),
-            ))
+            let views: Vec<_> = known.iter().map(|(_, v)| v.clone()).collect();
+            known[containers::choose(&views, certificate_id)?].0
         }
     };
-    if !key.public_eq(&public) {
-        return Err(ApiError::KeyMismatch);
+    let certificate = match certificate {
+        Some(c) => c.to_vec(),
+        None => paired[index].clone().ok_or(ApiError::KeyMismatch)?,
+    };
+    let mut chain: Vec<Vec<u8>> = container.chain.clone();
+    for ca in cas {
+        if !chain.contains(&ca) {
+            chain.push(ca);
+        }
     }
+    chain.retain(|c| *c != certificate);
+    let key = opened
+        .keys
+        .into_iter()
+        .nth(index)
+        .ok_or(ApiError::KeyMismatch)?
+        .key;
     Ok(Unlocked {
         key: Key::Software(key),
-        certificate: certificate.to_vec(),
+        certificate,
         chain,
     })
 }
@@ -143,7 +184,7 @@ pub fn sign_login(u: &Unlocked, origin: &str, challenge: &str) -> Result<Vec<u8>
     let req = SignRequest {
         content_type: statement::CONTENT_TYPE,
         content: Content::Attached(&content),
-        digest: Digest::Sha256,
+        digest: u.digest(),
         certificate: &u.certificate,
         chain: &u.chain,
         signing_time: now,
@@ -155,15 +196,31 @@ pub fn sign_login(u: &Unlocked, origin: &str, challenge: &str) -> Result<Vec<u8>
 /// What a document signature covers.
 pub enum DocumentContent<'a> {
     Attached(&'a [u8]),
-    /// Detached: the digest of the content (computed by the agent, or brought by the page).
-    Digest(Digest, &'a [u8]),
+    /// Detached: digests of the content (computed by the agent, or brought by the page); the
+    /// one the key signs with is used.
+    Digests(&'a [(Digest, Vec<u8>)]),
 }
 
 /// A CAdES-BES document signature. The content type is always `id-data`.
 pub fn sign_document(u: &Unlocked, content: DocumentContent<'_>) -> Result<Vec<u8>, ApiError> {
+    let digest = u.digest();
     let (content, digest) = match content {
-        DocumentContent::Attached(data) => (Content::Attached(data), Digest::Sha256),
-        DocumentContent::Digest(d, value) => (Content::Detached { digest: value }, d),
+        DocumentContent::Attached(data) => (Content::Attached(data), digest),
+        DocumentContent::Digests(list) => {
+            let dstu = digest == Digest::Gost34311;
+            let fits = |d: &Digest| (*d == Digest::Gost34311) == dstu;
+            let (digest, value) = list.iter().find(|(d, _)| fits(d)).ok_or_else(|| {
+                ApiError::BadRequest(format!(
+                    "this key signs {} hashes: send hash_algorithm \"{}\"",
+                    digest.name(),
+                    serde_json::to_value(digest)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_string))
+                        .unwrap_or_default()
+                ))
+            })?;
+            (Content::Detached { digest: value }, *digest)
+        }
     };
     let req = SignRequest {
         content_type: cms::ID_DATA,

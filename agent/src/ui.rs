@@ -21,7 +21,7 @@ use askama::Template;
 
 use crate::app::{App, Decision};
 use crate::requests::{self, DocumentBody};
-use crate::store::CertificateView;
+use crate::containers::CertificateView;
 use crate::ApiError;
 
 /// One refusal shown on a page, in both languages, with its stable code.
@@ -61,12 +61,29 @@ impl Notice {
                 "Ключ зараз зайнятий іншим підписанням.".into(),
                 "The key is busy with another signature.".into(),
             ),
+            ApiError::NoCertificate { looked_in } => (
+                format!("Не знайдено сертифіката для цього ключа (шукали: {looked_in}). Покладіть файл сертифіката поруч із ключем або виконайте brama-agent import-cert."),
+                format!("No certificate for this key (looked in: {looked_in}). Put the certificate file beside the key or run brama-agent import-cert."),
+            ),
+            ApiError::ContainerUnreadable(why) => (
+                format!("Не вдалося прочитати сховище ключа: {why}"),
+                format!("The key store cannot be read: {why}"),
+            ),
             other => ("Не вдалося виконати запит.".into(), other.to_string()),
         };
         Notice {
             code: e.code(),
             uk,
             en,
+        }
+    }
+
+    /// A store that keeps everything encrypted: its holder is known once it is opened.
+    fn holder_after_unlock() -> Notice {
+        Notice {
+            code: "holder_after_unlock",
+            uk: "Власника ключа буде показано після введення пароля: це сховище все тримає зашифрованим.".into(),
+            en: "The key's holder is shown once the password is typed: this key store keeps everything encrypted.".into(),
         }
     }
 
@@ -100,6 +117,10 @@ struct DocumentView {
 /// The signing certificate, as the page shows it.
 struct CertificateBlock {
     holder: String,
+    /// The key's algorithm ("DSTU 4145-257", "ECDSA P-256").
+    key: String,
+    /// Whether the certificate is for signing (key-agreement certificates never reach here).
+    signing: bool,
     issuer: String,
     not_before: String,
     not_after: String,
@@ -175,9 +196,11 @@ fn approval_page(app: &App, id: &str, error: Option<&ApiError>) -> Result<Approv
                 document,
             } => {
                 let hash_only =
-                    matches!(document.body, DocumentBody::Digest(..)) && document.size == 0;
-                let hash_name = match document.body {
-                    DocumentBody::Digest(d, _) if document.size == 0 => d.name(),
+                    matches!(document.body, DocumentBody::Digests(..)) && document.size == 0;
+                let hash_name = match &document.body {
+                    DocumentBody::Digests(list) if document.size == 0 => {
+                        list.first().map_or("SHA-256", |(d, _)| d.name())
+                    }
                     _ => "SHA-256",
                 };
                 (
@@ -211,8 +234,19 @@ fn approval_page(app: &App, id: &str, error: Option<&ApiError>) -> Result<Approv
                 Ok((c, cert))
             }) {
                 Ok((c, cert)) => {
-                    page.certificate = CertificateView::of(&cert).map(|v| CertificateBlock {
+                    match (&cert, &c.pairing) {
+                        (None, crate::containers::Pairing::NoCertificate { looked_in }) => {
+                            page.notices.push(Notice::of(&ApiError::NoCertificate {
+                                looked_in: looked_in.join(", "),
+                            }))
+                        }
+                        (None, _) => page.notices.push(Notice::holder_after_unlock()),
+                        _ => {}
+                    }
+                    page.certificate = cert.as_deref().and_then(CertificateView::of).map(|v| CertificateBlock {
                         holder: v.name.clone(),
+                        key: v.summary.key_algorithm.clone(),
+                        signing: v.can_sign,
                         issuer: v
                             .summary
                             .issuer_name

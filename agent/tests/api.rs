@@ -741,7 +741,8 @@ async fn encrypted_pem_key_with_its_certificate_is_a_container() {
     )
     .unwrap();
     std::fs::copy(pki.join("citizen-p384.pem"), keys.join("citizen-p384.pem")).unwrap();
-    // A key in the clear is not a container; a key without its certificate cannot be listed.
+    // A key in the clear is not a container; a key without its certificate is listed as
+    // locked, and says "no certificate" once opened.
     std::fs::copy(pki.join("ocsp.key"), keys.join("clear.key")).unwrap();
     std::fs::copy(
         pki.join("citizen-p256.key.pem"),
@@ -771,8 +772,52 @@ async fn encrypted_pem_key_with_its_certificate_is_a_container() {
         .await
         .unwrap();
     let list = list["containers"].as_array().unwrap();
-    assert_eq!(list.len(), 1, "{list:?}");
-    assert_eq!(list[0]["kind"], "pem");
+    assert_eq!(list.len(), 2, "{list:?}");
+    assert_eq!(list[0]["kind"], "encrypted_pkcs8");
+    assert_eq!(list[0]["label"], "citizen-p384");
+    let orphan = &list[1];
+    assert_eq!(
+        (&orphan["label"], &orphan["state"]),
+        (&json!("orphan"), &json!("needs_unlock"))
+    );
+    assert!(orphan["certificates"].as_array().unwrap().is_empty());
+    assert!(orphan["message"].as_str().unwrap().contains("first unlock"));
+    // Opened with its password, the orphan has no certificate anywhere: the error names where
+    // the agent looked, and the list says so from then on.
+    let p: Value = http
+        .post(format!("{base}/v1/authenticate"))
+        .header("origin", PAGE)
+        .json(&json!({"container": orphan["id"], "challenge": "orphan"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let orphan_password = &m.certificate("citizen-p256").unwrap().password;
+    let (status, page) = common::answer(
+        &http,
+        p["approve_url"].as_str().unwrap(),
+        &base,
+        "approve",
+        orphan_password,
+        false,
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{page}");
+    assert!(page.contains("no_certificate") && page.contains("import-cert"), "{page}");
+    let again: Value = http
+        .get(format!("{base}/v1/containers"))
+        .header("origin", PAGE)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let orphan = &again["containers"][1];
+    assert_eq!(orphan["state"], "no_certificate", "{orphan}");
+    assert!(orphan["message"].as_str().unwrap().contains("keys"), "names the folder");
     let p: Value = http
         .post(format!("{base}/v1/authenticate"))
         .header("origin", PAGE)
