@@ -255,12 +255,20 @@ pub fn open(format: Format, bytes: &[u8], password: &str) -> Result<Opened, Stor
                 Ok(plain) => SecretKey::from_pkcs8(&plain)
                     .map(|k| one(SoftKey::Dstu(k)))
                     .map_err(|_| StoreError::WrongPassword),
-                // Not GOST: PBES2 with AES and friends, which OpenSSL opens.
-                Err(dstu::DstuError::Unsupported(_)) => {
+                // Not GOST: PBES2 with AES and friends, which OpenSSL opens. OpenSSL says
+                // "bad decrypt" for a wrong password; anything else is a cipher or KDF that
+                // neither reads.
+                Err(dstu::DstuError::Unsupported(ours)) => {
                     let pw = Zeroizing::new(password.as_bytes().to_vec());
                     PKey::private_key_from_pkcs8_passphrase(&der, &pw)
                         .map(|k| one(SoftKey::OpenSsl(k)))
-                        .map_err(|_| StoreError::WrongPassword)
+                        .map_err(|e| {
+                            if e.to_string().contains("bad decrypt") {
+                                StoreError::WrongPassword
+                            } else {
+                                StoreError::Unreadable(format!("unsupported: {ours}"))
+                            }
+                        })
                 }
                 Err(e) => Err(StoreError::Unreadable(e.to_string())),
             }

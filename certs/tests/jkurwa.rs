@@ -2,41 +2,12 @@
 //! command is for ECDSA/RSA: it verifies what Brama signs and Brama verifies what it signs,
 //! on every named curve and for CMS. `./test.sh` installs it (`npm ci` in tests/dstu-peer).
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
 use certs::cms::{self, Digest, SignerError};
 use certs::dstu::{ByteOrder, Params, SecretKey};
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// `node tests/dstu-peer/peer.js ARGS…` → its JSON line.
-fn jkurwa(args: &[&str]) -> serde_json::Value {
-    let peer = root().join("tests/dstu-peer");
-    assert!(
-        peer.join("node_modules/jkurwa").is_dir(),
-        "jkurwa is not installed: run ./test.sh, or `npm ci` in {}",
-        peer.display()
-    );
-    let out = Command::new("node")
-        .arg(peer.join("peer.js"))
-        .args(args)
-        .output()
-        .expect("node runs");
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "jkurwa {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"))
-}
-
-fn fixture(path: &str) -> Vec<u8> {
-    std::fs::read(root().join("fixtures").join(path)).unwrap()
-}
+use brama_testkit::jkurwa::{fixture, root, run as jkurwa};
 
 /// jkurwa 1.21 never returns from reading the DSTU-191 curve's parameters (named: it does not
 /// know the OID; spelled out: an endless loop in its curve set-up), so that one curve is left

@@ -8,6 +8,7 @@
 
 pub mod agent;
 pub mod gateway;
+pub mod jkurwa;
 pub mod ocsp;
 pub mod pki;
 pub mod programs;

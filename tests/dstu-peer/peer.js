@@ -5,6 +5,9 @@
 //   node peer.js verify-cms FILE             jkurwa's verdict on a CMS signature
 //   node peer.js sign-cms KEY CERT DATA OUT  a CMS signedData by jkurwa, content attached
 //   node peer.js store-sign STORE PASSWORD HASH OUT  open a protected key store, sign a hash
+//   node peer.js iit-store KEY PASSWORD OUT  write KEY (PKCS#8) in IIT's older Key-6.dat layout
+//                                            with gost89's own cipher, MAC and password hash
+//   node peer.js jks-open FILE PASSWORD      open a Java KeyStore with jksreader (jkurwa's)
 "use strict";
 const fs = require("fs");
 const path = require("path");
@@ -69,7 +72,51 @@ function storeSign(store, password, hashFile, out) {
   return { keys: keys.length, m: keys[0].curve.m };
 }
 
+function iitStore(keyFile, password, out) {
+  const StoreIIT = require("jkurwa/lib/spec/keystore.js").StoreIIT;
+  const plain = fs.readFileSync(keyFile);
+  const key = gost89.compat.convert_password({ format: "IIT" }, password);
+  const ctx = gost89.init();
+  ctx.key(key);
+  const mac = ctx.mac(32, plain);
+  const padded = Buffer.concat([plain, Buffer.alloc((8 - (plain.length % 8)) % 8)]);
+  const enc = ctx.crypt(padded);
+  const der = StoreIIT.encode(
+    {
+      cryptParam: {
+        cryptType: "IIT Store",
+        cryptParam: { mac, pad: enc.slice(plain.length) },
+      },
+      cryptData: enc.slice(0, plain.length),
+    },
+    "der"
+  );
+  fs.writeFileSync(out, der);
+  // jkurwa reads it back, as it reads IIT's own files.
+  const opened = jk.Priv.from_protected(der, password, algo);
+  return { written: out, keys: opened.keys.length };
+}
+
+function jksOpen(file, password) {
+  const jks = require("jksreader");
+  const store = jks.parse(fs.readFileSync(file));
+  const keys = [];
+  for (const part of store.material) {
+    const buf = jks.decode(part.key, password);
+    if (!buf) throw new Error("the password does not open the key");
+    let kind = "other";
+    try {
+      jk.Priv.from_asn1(buf);
+      kind = "dstu4145";
+    } catch (ignore) {}
+    keys.push({ name: part.name, kind, certificates: part.certs.length });
+  }
+  return { keys };
+}
+
 const run = {
+  "iit-store": iitStore,
+  "jks-open": jksOpen,
   curves,
   "verify-cms": verifyCms,
   "sign-cms": signCms,

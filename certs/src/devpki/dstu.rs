@@ -161,6 +161,20 @@ pub fn finish(
     super::profile::rebuild(cert_der, &alg, spki.as_deref(), |tbs| issuer.sign_tbs(tbs))
 }
 
+/// A copy of `template` (a development-PKI certificate) for another DSTU public key (`spki`,
+/// DER SubjectPublicKeyInfo), signed by `issuer`: how the tests give a key made by someone
+/// else (jkurwa's `Key40A0`) a signing certificate of the development CA. The copy keeps the
+/// template's names, extensions and key identifier; only the key and the signature change.
+pub fn reissue(template: &[u8], spki: &[u8], issuer: SecretKey) -> Result<Vec<u8>, Error> {
+    let issuer = DstuDevKey {
+        secret: issuer,
+        placeholder: DevKey::generate(KeyType::P256)?,
+    };
+    super::profile::rebuild(template, &issuer.algorithm(), Some(spki), |tbs| {
+        issuer.sign_tbs(tbs)
+    })
+}
+
 /// One certificate rcgen writes and [`finish`] completes.
 fn make(
     mut params: CertificateParams,
