@@ -255,16 +255,17 @@ impl App {
         };
         drop(password);
 
+        let now = time::OffsetDateTime::now_utc() + self.config.clock_offset;
         let signature = match action {
             Action::Authenticate { challenge, .. } => {
-                signer::sign_login(&unlocked, origin, challenge)
+                signer::sign_login(&unlocked, origin, challenge, now)
             }
             Action::Sign { document, .. } => match &document.body {
                 DocumentBody::Attached(data) => {
-                    signer::sign_document(&unlocked, DocumentContent::Attached(data))
+                    signer::sign_document(&unlocked, DocumentContent::Attached(data), now)
                 }
                 DocumentBody::Digests(list) => {
-                    signer::sign_document(&unlocked, DocumentContent::Digests(list))
+                    signer::sign_document(&unlocked, DocumentContent::Digests(list), now)
                 }
             },
             Action::Containers => unreachable!("handled above"),

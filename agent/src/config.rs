@@ -54,6 +54,11 @@ pub struct Config {
     /// The program run as the PKCS#11 helper (`PROGRAM pkcs11-helper MODULE`); default: this
     /// agent's own executable.
     pub pkcs11_helper: Option<PathBuf>,
+    /// How far the agent's clock (the signing time it writes) is from the system's: set by
+    /// tests in code only (a real certificate that expired in 2024 signs at a time inside its
+    /// validity), never read from a file or the environment.
+    #[serde(skip)]
+    pub clock_offset: time::Duration,
 }
 
 impl Default for Config {
@@ -77,6 +82,7 @@ impl Default for Config {
             pkcs11_modules: Vec::new(),
             pkcs11_probe: true,
             pkcs11_helper: None,
+            clock_offset: time::Duration::ZERO,
         }
     }
 }

@@ -177,9 +177,13 @@ pub fn unlock(
     })
 }
 
-/// The login statement for `origin` (the one the agent saw) and `challenge`, signed.
-pub fn sign_login(u: &Unlocked, origin: &str, challenge: &str) -> Result<Vec<u8>, ApiError> {
-    let now = time::OffsetDateTime::now_utc();
+/// The login statement for `origin` (the one the agent saw) and `challenge`, signed at `now`.
+pub fn sign_login(
+    u: &Unlocked,
+    origin: &str,
+    challenge: &str,
+    now: time::OffsetDateTime,
+) -> Result<Vec<u8>, ApiError> {
     let content = LoginStatement::new(origin, challenge, now.unix_timestamp()).to_bytes();
     let req = SignRequest {
         content_type: statement::CONTENT_TYPE,
@@ -202,7 +206,11 @@ pub enum DocumentContent<'a> {
 }
 
 /// A CAdES-BES document signature. The content type is always `id-data`.
-pub fn sign_document(u: &Unlocked, content: DocumentContent<'_>) -> Result<Vec<u8>, ApiError> {
+pub fn sign_document(
+    u: &Unlocked,
+    content: DocumentContent<'_>,
+    now: time::OffsetDateTime,
+) -> Result<Vec<u8>, ApiError> {
     let digest = u.digest();
     let (content, digest) = match content {
         DocumentContent::Attached(data) => (Content::Attached(data), digest),
@@ -228,7 +236,7 @@ pub fn sign_document(u: &Unlocked, content: DocumentContent<'_>) -> Result<Vec<u
         digest,
         certificate: &u.certificate,
         chain: &u.chain,
-        signing_time: time::OffsetDateTime::now_utc(),
+        signing_time: now,
         signing_certificate: None,
     };
     cms::sign(&req, u.signer()).map_err(|e| u.failure(e))

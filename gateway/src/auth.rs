@@ -18,7 +18,7 @@ use crate::error::GatewayError;
 use crate::login::{self, Context};
 use crate::proxy::wants_html;
 use crate::request_log::LoggedAccount;
-use crate::state::{now, Gateway};
+use crate::state::Gateway;
 use crate::store::{Outcome, Role};
 
 type Answer = Result<Response, GatewayError>;
@@ -38,7 +38,7 @@ pub async fn challenge(
     g.check_cabinet_origin(&headers)?;
     g.limits
         .challenges_by_address
-        .check(peer.ip(), now().unix_timestamp())
+        .check(peer.ip(), g.now().unix_timestamp())
         .map_err(|retry_after| GatewayError::RateLimited { retry_after })?;
     let body: ChallengeBody = if body.is_empty() {
         ChallengeBody::default()
@@ -58,7 +58,7 @@ pub async fn challenge(
     let (c, opened) = g.keys.issue(
         &browser,
         body.next.as_deref().unwrap_or("/"),
-        now().unix_timestamp(),
+        g.now().unix_timestamp(),
         ttl,
     );
     let expires = crate::revocation::rfc3339(opened.expires_at);
@@ -91,7 +91,7 @@ pub async fn login(
     if let Err(retry_after) = g
         .limits
         .logins_by_address
-        .check(peer.ip(), now().unix_timestamp())
+        .check(peer.ip(), g.now().unix_timestamp())
     {
         g.metrics.login("rate_limited");
         return Err(GatewayError::RateLimited { retry_after });
@@ -111,7 +111,7 @@ pub async fn login(
         per_certificate: Some(&g.limits.logins_by_certificate),
         revocation: g.revocation.as_ref(),
     };
-    let result = login::login(&ctx, &der, cookie(&headers, LOGIN_COOKIE), now()).await;
+    let result = login::login(&ctx, &der, cookie(&headers, LOGIN_COOKIE), g.now()).await;
     g.metrics.login(match &result {
         Ok(_) => "ok",
         Err(e) => e.code(),

@@ -47,6 +47,11 @@ pub struct Config {
     /// believed; from anyone else those headers are removed.
     #[serde(default)]
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// How far the gateway's clock is from the system's: set by tests in code (a login with a
+    /// real certificate that expired in 2024 runs at a time inside its validity), never read
+    /// from a file or the environment.
+    #[serde(skip)]
+    pub clock_offset: time::Duration,
     #[serde(default)]
     pub revocation: Revocation,
     #[serde(default)]
@@ -119,6 +124,15 @@ pub struct Trust {
     pub policies_allow: Vec<String>,
     #[serde(default)]
     pub policies_deny: Vec<String>,
+    /// Only natural persons sign in (the default). `false` also lets an organisation's
+    /// qualified seal sign in: its account is keyed by the organisation's registration number
+    /// (ЄДРПОУ) and acts for the organisation.
+    #[serde(default = "yes")]
+    pub persons_only: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -451,7 +465,7 @@ impl Config {
             allowed_eku: self.trust.allowed_eku.clone(),
             policies_allow: self.trust.policies_allow.clone(),
             policies_deny: self.trust.policies_deny.clone(),
-            persons_only: true,
+            persons_only: self.trust.persons_only,
         })
     }
 }

@@ -175,19 +175,35 @@ async fn run(
 
     // Step 8: find or register the account.
     let id = &summary.identity;
-    debug_assert_eq!(id.kind, SubjectKind::Person);
+    // Only with `trust.persons_only = false` does an organisation's seal get here.
+    let seal = id.kind != SubjectKind::Person;
     let organisation = id.organisation.as_ref().and_then(|o| {
         o.identifier
             .as_ref()
             .map(|i| (i.to_string(), o.name.clone()))
     });
+    let org_id = id.organisation.as_ref().and_then(|o| o.identifier.as_ref());
+    let key = match (seal, org_id) {
+        // A seal's account is the organisation's: keyed by its registration number.
+        (true, Some(reg)) => AccountKey {
+            kind: KeyKind::Id(reg.kind),
+            country: reg.country.clone(),
+            value: reg.value.clone(),
+        },
+        _ => account_key(id, &summary.issuer, &summary.serial),
+    };
     let registration = Registration {
-        key: account_key(id, &summary.issuer, &summary.serial),
+        key,
+        seal,
         names: Names {
             surname: id.surname.clone(),
             given_name: id.given_name.clone(),
             patronymic: id.patronymic.clone(),
-            full_name: id.full_name.clone(),
+            full_name: if seal {
+                Some(id.display_name())
+            } else {
+                id.full_name.clone()
+            },
         },
         certificate_sha256: summary.sha256.clone(),
         issuer: summary.issuer.clone(),
@@ -226,8 +242,16 @@ async fn run(
         .store
         .create_session(
             &account.id,
-            Role::Citizen,
-            "",
+            if seal {
+                Role::Representative
+            } else {
+                Role::Citizen
+            },
+            if seal {
+                organisation.as_ref().map_or("", |(k, _)| k.as_str())
+            } else {
+                ""
+            },
             at,
             ctx.session_ttl,
             outcome == Outcome::Registered,
@@ -237,7 +261,7 @@ async fn run(
     Ok((
         Success {
             session_id,
-            choose_role: organisation.is_some(),
+            choose_role: organisation.is_some() && !seal,
             revocation_soft_fail,
             account,
             outcome,

@@ -14,7 +14,7 @@ use tokio::sync::watch;
 
 use crate::admin::{self, AdminState};
 use crate::config::Config;
-use crate::state::{now, Gateway, StartError};
+use crate::state::{Gateway, StartError};
 use crate::{auth, pages, proxy, request_log};
 
 pub fn router(g: Arc<Gateway>) -> Router {
@@ -136,7 +136,7 @@ pub async fn start(config: Config, config_dir: Option<&Path>) -> Result<Running,
             loop {
                 tick.tick().await;
                 if let Some(r) = &g.revocation {
-                    r.refresh(now().unix_timestamp()).await;
+                    r.refresh(g.now().unix_timestamp()).await;
                 }
             }
         }));

@@ -154,6 +154,11 @@ impl Gateway {
         })
     }
 
+    /// The gateway's time: the system's, moved by `clock_offset` in tests.
+    pub fn now(&self) -> time::OffsetDateTime {
+        now() + self.config.clock_offset
+    }
+
     /// Whether the cabinet is served over HTTPS (HSTS, `X-Forwarded-Proto`).
     pub fn secure(&self) -> bool {
         self.config.public_origin.starts_with("https://")
@@ -178,7 +183,7 @@ impl Gateway {
         match cookie(headers, SESSION_COOKIE) {
             Some(cookie) => {
                 self.sessions
-                    .lookup(&self.store, cookie, now().unix_timestamp())
+                    .lookup(&self.store, cookie, self.now().unix_timestamp())
                     .await
             }
             None => Ok(None),

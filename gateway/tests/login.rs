@@ -275,6 +275,7 @@ async fn sessions_end_when_idle_or_old() {
         serial: "s".into(),
         not_after: "t".into(),
         organisation: None,
+        seal: false,
     };
     let (a, _) = store.find_or_register(&reg, 0).await.unwrap();
     let id = store

@@ -25,6 +25,7 @@ fn registration(kind: &str, country: &str, value: &str, surname: &str) -> Regist
         serial: "01".into(),
         not_after: "2028-01-01T00:00:00Z".into(),
         organisation: None,
+        seal: false,
     }
 }
 

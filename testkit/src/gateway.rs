@@ -141,10 +141,31 @@ async fn start_trusting(
     anchors: &[&str],
     intermediates: &[&str],
 ) -> (tempfile::TempDir, Running) {
-    let list = |files: &[&str]| {
+    let paths = |files: &[&str]| files.iter().map(|f| p.dir.join(f)).collect::<Vec<_>>();
+    start_trusting_files(
+        &paths(anchors),
+        &paths(intermediates),
+        backend,
+        extra,
+        |_| {},
+    )
+    .await
+}
+
+/// A gateway trusting `anchors` and `intermediates` (any files), revocation off, with
+/// `extra` TOML at the top level and `tune` applied to the loaded configuration (what only
+/// code may set, like the clock).
+pub async fn start_trusting_files(
+    anchors: &[PathBuf],
+    intermediates: &[PathBuf],
+    backend: &str,
+    extra: &str,
+    tune: impl FnOnce(&mut Config),
+) -> (tempfile::TempDir, Running) {
+    let list = |files: &[PathBuf]| {
         files
             .iter()
-            .map(|f| format!("\"{}\"", p.dir.join(f).display()))
+            .map(|f| format!("\"{}\"", f.display()))
             .collect::<Vec<_>>()
             .join(", ")
     };
@@ -171,7 +192,8 @@ listen = "127.0.0.1:0"
     );
     let file = db.path().join("gateway.toml");
     std::fs::write(&file, toml).unwrap();
-    let config = Config::load(Some(&file)).unwrap();
+    let mut config = Config::load(Some(&file)).unwrap();
+    tune(&mut config);
     (db, server::start(config, None).await.unwrap())
 }
 

@@ -38,7 +38,18 @@ function curves(dir) {
   return results;
 }
 
+// Brama's login statement content type (certs::oids::LOGIN_STATEMENT, 2.25.<a UUID>). jkurwa
+// knows only PKCS#7's own types; the statement is read as it reads `data`, which it is: JSON
+// octets. asn1.js reads the UUID arc in 32-bit arithmetic, so the key is what it makes of it.
+const LOGIN_STATEMENT = "2 25 647010509";
+function teachLoginStatement() {
+  const spec = require("jkurwa/lib/spec/dstszi2010.js");
+  const node = spec.ContentType._getDecoder("der").tree._baseState.children[0]._baseState;
+  node.args[0][LOGIN_STATEMENT] = "data";
+}
+
 function verifyCms(file) {
+  teachLoginStatement();
   const msg = new Message(fs.readFileSync(file));
   let valid;
   try {

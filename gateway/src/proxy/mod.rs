@@ -23,7 +23,7 @@ use crate::assertion::Subject;
 use crate::error::GatewayError;
 use crate::request_log::LoggedAccount;
 use crate::sessions::cookie_hash;
-use crate::state::{now, Gateway};
+use crate::state::Gateway;
 use crate::store::{Account, Session};
 use headers::{Identity, Upstream, SESSION_COOKIE};
 
@@ -141,7 +141,7 @@ async fn upstream_request(
             org_key: session.org_key.clone(),
             version: account.version,
         };
-        g.assertions.for_subject(&subject, now().unix_timestamp())
+        g.assertions.for_subject(&subject, g.now().unix_timestamp())
     });
     let upstream = Upstream {
         prefix: &g.config.headers.prefix,

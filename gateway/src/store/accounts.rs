@@ -67,6 +67,9 @@ pub struct Registration {
     pub not_after: String,
     /// (organisation key, organisation name) when the certificate names an organisation.
     pub organisation: Option<(String, Option<String>)>,
+    /// The certificate is an organisation's own seal: the account acts only for it (no
+    /// citizen role).
+    pub seal: bool,
 }
 
 /// The role a session acts in.
@@ -223,11 +226,14 @@ impl Store {
         .await?;
         // Roles are written only when missing or when the organisation's name changed.
         let account = self.account(&id).await?.ok_or(StoreError::NoSuchAccount)?;
-        let mut wanted = vec![RoleGrant {
-            role: Role::Citizen,
-            org_key: String::new(),
-            org_name: None,
-        }];
+        let mut wanted = Vec::new();
+        if !reg.seal {
+            wanted.push(RoleGrant {
+                role: Role::Citizen,
+                org_key: String::new(),
+                org_name: None,
+            });
+        }
         if let Some((org_key, org_name)) = &reg.organisation {
             wanted.push(RoleGrant {
                 role: Role::Representative,
