@@ -10,10 +10,10 @@ use serde_json::json;
 use zeroize::Zeroizing;
 
 use crate::config::Config;
+use crate::containers::{self, Container, Places};
 use crate::origins::Origins;
 use crate::requests::{Action, DocumentBody, Requests, State};
 use crate::signer::{self, DocumentContent, Guesses, Unlocked};
-use crate::containers::{self, Container, Places};
 use crate::tokens::Tokens;
 use crate::ApiError;
 
@@ -245,8 +245,8 @@ impl App {
                 &self.tokens,
                 &self.places,
             )
-                .map(Arc::new)
-                .map_err(|e| self.counted(&container, e))?
+            .map(Arc::new)
+            .map_err(|e| self.counted(&container, e))?
         } else {
             match self.remembered(origin, &container.id) {
                 Some(u) if certificate.as_ref().is_none_or(|c| *c == u.certificate) => u,

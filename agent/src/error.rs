@@ -119,9 +119,7 @@ impl ApiError {
             ApiError::ContentTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::ContainerUnreadable(_)
             | ApiError::SigningFailed(_)
-            | ApiError::NoCertificate { .. } => {
-                StatusCode::UNPROCESSABLE_ENTITY
-            }
+            | ApiError::NoCertificate { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::TokenUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }

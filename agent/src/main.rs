@@ -179,7 +179,8 @@ fn run(command: Command, config: &mut Config) -> Result<(), String> {
             } else if list.is_empty() {
                 println!(
                     "No containers found in: {}",
-                    app.places.roots
+                    app.places
+                        .roots
                         .iter()
                         .map(|(p, _)| p.display().to_string())
                         .collect::<Vec<_>>()
@@ -322,11 +323,7 @@ fn import(config: &Config, file: &std::path::Path) -> Result<(), String> {
     let password = read_password(&format!("Password for {name}: "))?;
     let opened =
         certs::keystore::open(format, &bytes, &password).map_err(|e| format!("{name}: {e}"))?;
-    println!(
-        "{name}: {}, {} key(s)",
-        format.name(),
-        opened.keys.len()
-    );
+    println!("{name}: {}, {} key(s)", format.name(), opened.keys.len());
     let dir = config.data_dir.join("containers");
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let target = dir.join(&name);
@@ -346,7 +343,10 @@ fn import_cert(config: &Config, file: &std::path::Path) -> Result<(), String> {
     let new = agent::containers::memory::import(&places, &found).map_err(|e| e.to_string())?;
     for der in &found {
         if let Some(v) = agent::containers::CertificateView::of(der) {
-            println!("  {}  ({}, until {})", v.name, v.summary.key_algorithm, v.summary.not_after);
+            println!(
+                "  {}  ({}, until {})",
+                v.name, v.summary.key_algorithm, v.summary.not_after
+            );
         }
     }
     println!(

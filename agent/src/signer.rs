@@ -129,33 +129,40 @@ pub fn unlock(
     if container.pairing != Pairing::Paired {
         let found: Vec<Vec<u8>> = paired.iter().flatten().cloned().collect();
         if let Err(e) = memory::remember(places, &bytes, &found) {
-            tracing::warn!("cannot remember the certificates of {}: {e}", container.label);
+            tracing::warn!(
+                "cannot remember the certificates of {}: {e}",
+                container.label
+            );
         }
     }
-    let index = match certificate {
-        Some(wanted) => paired
-            .iter()
-            .position(|c| c.as_deref() == Some(wanted))
-            .or_else(|| opened.keys.iter().position(|k| k.key.matches(wanted)))
-            .ok_or(ApiError::KeyMismatch)?,
+    let (index, certificate) = match certificate {
+        Some(wanted) => (
+            opened
+                .keys
+                .iter()
+                .position(|k| k.key.matches(wanted))
+                .ok_or(ApiError::KeyMismatch)?,
+            wanted.to_vec(),
+        ),
         None => {
-            let known: Vec<(usize, containers::CertificateView)> = paired
+            let known: Vec<(usize, containers::CertificateView, Vec<u8>)> = paired
                 .iter()
                 .enumerate()
-                .filter_map(|(i, c)| Some((i, containers::CertificateView::of(c.as_ref()?)?)))
+                .flat_map(|(i, certs)| {
+                    certs.iter().filter_map(move |c| {
+                        Some((i, containers::CertificateView::of(c)?, c.clone()))
+                    })
+                })
                 .collect();
             if known.is_empty() {
                 return Err(ApiError::NoCertificate {
                     looked_in: pairing::looked_in(&container.path, places).join(", "),
                 });
             }
-            let views: Vec<_> = known.iter().map(|(_, v)| v.clone()).collect();
-            known[containers::choose(&views, certificate_id)?].0
+            let views: Vec<_> = known.iter().map(|(_, v, _)| v.clone()).collect();
+            let (i, _, c) = &known[containers::choose(&views, certificate_id)?];
+            (*i, c.clone())
         }
-    };
-    let certificate = match certificate {
-        Some(c) => c.to_vec(),
-        None => paired[index].clone().ok_or(ApiError::KeyMismatch)?,
     };
     let mut chain: Vec<Vec<u8>> = container.chain.clone();
     for ca in cas {

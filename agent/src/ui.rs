@@ -20,8 +20,8 @@ use zeroize::Zeroizing;
 use askama::Template;
 
 use crate::app::{App, Decision};
-use crate::requests::{self, DocumentBody};
 use crate::containers::CertificateView;
+use crate::requests::{self, DocumentBody};
 use crate::ApiError;
 
 /// One refusal shown on a page, in both languages, with its stable code.
@@ -243,19 +243,22 @@ fn approval_page(app: &App, id: &str, error: Option<&ApiError>) -> Result<Approv
                         (None, _) => page.notices.push(Notice::holder_after_unlock()),
                         _ => {}
                     }
-                    page.certificate = cert.as_deref().and_then(CertificateView::of).map(|v| CertificateBlock {
-                        holder: v.name.clone(),
-                        key: v.summary.key_algorithm.clone(),
-                        signing: v.can_sign,
-                        issuer: v
-                            .summary
-                            .issuer_name
-                            .clone()
-                            .unwrap_or_else(|| v.summary.issuer.clone()),
-                        not_before: v.summary.not_before.clone(),
-                        not_after: v.summary.not_after.clone(),
-                        qualified: v.qualified_esign,
-                    });
+                    page.certificate =
+                        cert.as_deref()
+                            .and_then(CertificateView::of)
+                            .map(|v| CertificateBlock {
+                                holder: v.name.clone(),
+                                key: v.summary.key_algorithm.clone(),
+                                signing: v.can_sign,
+                                issuer: v
+                                    .summary
+                                    .issuer_name
+                                    .clone()
+                                    .unwrap_or_else(|| v.summary.issuer.clone()),
+                                not_before: v.summary.not_before.clone(),
+                                not_after: v.summary.not_after.clone(),
+                                qualified: v.qualified_esign,
+                            });
                     page.medium = Some(format!("{} ({})", c.label, c.medium));
                     page.password = match &c.token {
                         Some(tk) => {

@@ -805,7 +805,10 @@ async fn encrypted_pem_key_with_its_certificate_is_a_container() {
     )
     .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{page}");
-    assert!(page.contains("no_certificate") && page.contains("import-cert"), "{page}");
+    assert!(
+        page.contains("no_certificate") && page.contains("import-cert"),
+        "{page}"
+    );
     let again: Value = http
         .get(format!("{base}/v1/containers"))
         .header("origin", PAGE)
@@ -817,7 +820,10 @@ async fn encrypted_pem_key_with_its_certificate_is_a_container() {
         .unwrap();
     let orphan = &again["containers"][1];
     assert_eq!(orphan["state"], "no_certificate", "{orphan}");
-    assert!(orphan["message"].as_str().unwrap().contains("keys"), "names the folder");
+    assert!(
+        orphan["message"].as_str().unwrap().contains("keys"),
+        "names the folder"
+    );
     let p: Value = http
         .post(format!("{base}/v1/authenticate"))
         .header("origin", PAGE)

@@ -309,8 +309,18 @@ mod tests {
     #[test]
     fn every_real_store_is_recognised_and_opens() {
         let cases = [
-            ("ua-dstu/STORE_A040.dat", "password", Format::EncryptedPkcs8, 1),
-            ("ua-dstu/test-diia.p12", "testpassword", Format::Pkcs12Gost, 2),
+            (
+                "ua-dstu/STORE_A040.dat",
+                "password",
+                Format::EncryptedPkcs8,
+                1,
+            ),
+            (
+                "ua-dstu/test-diia.p12",
+                "testpassword",
+                Format::Pkcs12Gost,
+                2,
+            ),
             ("ua-dstu/test-jks.jks", "testpassword", Format::Jks, 1),
         ];
         for (file, password, format, keys) in cases {

@@ -72,7 +72,11 @@ fn damaged_stores_are_refused_with_what_is_wrong() {
     );
 
     let store = fixture("ua-dstu/STORE_A040.dat");
-    let e = keystore::open(Format::EncryptedPkcs8, &store[..store.len() / 2], "password");
+    let e = keystore::open(
+        Format::EncryptedPkcs8,
+        &store[..store.len() / 2],
+        "password",
+    );
     assert!(
         matches!(&e, Err(StoreError::Unreadable(m)) if m.contains("PBES2")),
         "{e:?}"
@@ -86,7 +90,10 @@ fn damaged_stores_are_refused_with_what_is_wrong() {
     let mut unknown = store.clone();
     unknown[at + cfb.len() - 1] = 9;
     let e = keystore::open(Format::EncryptedPkcs8, &unknown, "password").unwrap_err();
-    assert!(e.to_string().contains("cipher 1.2.804.2.1.1.1.1.1.1.9"), "{e}");
+    assert!(
+        e.to_string().contains("cipher 1.2.804.2.1.1.1.1.1.1.9"),
+        "{e}"
+    );
 }
 
 /// Random bytes and every prefix of every real store through every reader: a typed answer,

@@ -21,7 +21,11 @@ const KEP: &str = "ua-real/diia-test-kep-7775604.cer";
 fn diia_folder(dir: &std::path::Path) -> std::path::PathBuf {
     let folder = dir.join("diia");
     std::fs::create_dir_all(&folder).unwrap();
-    std::fs::write(folder.join("test-diia.p12"), fixture("ua-dstu/test-diia.p12")).unwrap();
+    std::fs::write(
+        folder.join("test-diia.p12"),
+        fixture("ua-dstu/test-diia.p12"),
+    )
+    .unwrap();
     std::fs::write(folder.join("sign.cer"), fixture(SIGN)).unwrap();
     std::fs::write(folder.join("kep.cer"), fixture(KEP)).unwrap();
     folder
@@ -66,17 +70,20 @@ async fn the_real_diia_key_signs_in_end_to_end() {
 
     // A gateway trusting the real root, at a time the certificate was valid.
     let backend = gw::echo_backend().await;
-    let (_db, g) = gw::start_trusting_files(
-        &[jkurwa::root().join("fixtures/ua-real/CAO-05E19E2CD92EA2990100000001000000C1000000.cer")],
-        &[jkurwa::root().join("fixtures/ua-real/diia-CA-05E19E2CD92EA2990100000001000000E1000000.cer")],
-        &format!("http://{backend}"),
-        "",
-        |c| {
-            c.trust.persons_only = false;
-            c.clock_offset = offset;
-        },
-    )
-    .await;
+    let (_db, g) =
+        gw::start_trusting_files(
+            &[jkurwa::root()
+                .join("fixtures/ua-real/CAO-05E19E2CD92EA2990100000001000000C1000000.cer")],
+            &[jkurwa::root()
+                .join("fixtures/ua-real/diia-CA-05E19E2CD92EA2990100000001000000E1000000.cer")],
+            &format!("http://{backend}"),
+            "",
+            |c| {
+                c.trust.persons_only = false;
+                c.clock_offset = offset;
+            },
+        )
+        .await;
     let base = format!("http://127.0.0.1:{}", g.port);
     let http = gw::client();
     let challenge = gw::challenge(&http, &base, "/").await;

@@ -80,9 +80,7 @@ pub fn import(places: &Places, certificates: &[Vec<u8>]) -> std::io::Result<usiz
     std::fs::create_dir_all(&places.certificates)?;
     let mut new = 0;
     for der in certificates {
-        let path = places
-            .certificates
-            .join(format!("{}.cer", hex_sha256(der)));
+        let path = places.certificates.join(format!("{}.cer", hex_sha256(der)));
         if !path.exists() {
             std::fs::write(&path, der)?;
             new += 1;

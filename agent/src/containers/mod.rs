@@ -149,8 +149,10 @@ impl Container {
     /// Whether the container's key may be a DSTU 4145 key (a document for it is also hashed
     /// with GOST 34.311).
     pub fn may_be_dstu(&self) -> bool {
-        matches!(self.kind, Kind::Pkcs12Gost | Kind::Iit | Kind::EncryptedPkcs8)
-            || self.certificates.is_empty()
+        matches!(
+            self.kind,
+            Kind::Pkcs12Gost | Kind::Iit | Kind::EncryptedPkcs8
+        ) || self.certificates.is_empty()
             || self.certificates.iter().any(|c| is_dstu(c))
     }
 }
@@ -215,9 +217,11 @@ fn may_be_store(path: &Path) -> bool {
         .file_name()
         .map(|n| n.to_string_lossy().to_ascii_lowercase())
         .unwrap_or_default();
-    [".p12", ".pfx", ".dat", ".jks", ".key", ".key.pem", ".pk8", ".zs2"]
-        .iter()
-        .any(|e| lower.ends_with(e))
+    [
+        ".p12", ".pfx", ".dat", ".jks", ".key", ".key.pem", ".pk8", ".zs2",
+    ]
+    .iter()
+    .any(|e| lower.ends_with(e))
 }
 
 /// A store's label: its file name without the extension (`Key-6`, `test-diia`).
@@ -227,7 +231,9 @@ fn label_of(path: &Path) -> String {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let lower = name.to_ascii_lowercase();
-    for ext in [".key.pem", ".p12", ".pfx", ".dat", ".jks", ".key", ".pk8", ".zs2"] {
+    for ext in [
+        ".key.pem", ".p12", ".pfx", ".dat", ".jks", ".key", ".pk8", ".zs2",
+    ] {
         if lower.ends_with(ext) {
             return name[..name.len() - ext.len()].to_string();
         }

@@ -25,9 +25,7 @@ pub fn subject_key_id(der: &[u8]) -> Option<Vec<u8>> {
     cert.extensions()
         .iter()
         .find_map(|e| match e.parsed_extension() {
-            x509_parser::extensions::ParsedExtension::SubjectKeyIdentifier(k) => {
-                Some(k.0.to_vec())
-            }
+            x509_parser::extensions::ParsedExtension::SubjectKeyIdentifier(k) => Some(k.0.to_vec()),
             _ => None,
         })
 }
@@ -134,9 +132,7 @@ pub fn at_listing(
     if !visible.local_key_ids.is_empty() {
         let found: Vec<Vec<u8>> = candidates(store, places)
             .into_iter()
-            .filter(|c| {
-                subject_key_id(c).is_some_and(|ski| visible.local_key_ids.contains(&ski))
-            })
+            .filter(|c| subject_key_id(c).is_some_and(|ski| visible.local_key_ids.contains(&ski)))
             .collect();
         let (found, _) = split(found);
         let pairing = if found.is_empty() {
@@ -181,28 +177,32 @@ pub fn at_listing(
     }
 }
 
-/// Each opened key's certificate (`None` when nowhere to be found), and the CAs seen.
+/// Each opened key's certificates (a signing one first: a key may have both a signing and a
+/// key-agreement certificate, or a renewed one), and the CAs seen.
 pub fn at_unlock(
     store: &Path,
     known: &[Vec<u8>],
     opened: &Opened,
     places: &Places,
-) -> (Vec<Option<Vec<u8>>>, Vec<Vec<u8>>) {
+) -> (Vec<Vec<Vec<u8>>>, Vec<Vec<u8>>) {
     let mut all: Vec<Vec<u8>> = opened.certificates.clone();
     all.extend(known.iter().cloned());
     all.extend(candidates(store, places));
     let (ee, ca) = split(all);
+    let can_sign = |c: &Vec<u8>| super::CertificateView::of(c).is_some_and(|v| v.can_sign);
     let certs = opened
         .keys
         .iter()
         .map(|k| {
-            let by_id = k.local_key_id.as_ref().and_then(|id| {
-                ee.iter()
-                    .find(|c| subject_key_id(c).as_ref() == Some(id) && k.key.matches(c))
-            });
-            by_id
-                .or_else(|| ee.iter().find(|c| k.key.matches(c)))
-                .cloned()
+            let by_id = |c: &&Vec<u8>| {
+                k.local_key_id
+                    .as_ref()
+                    .is_some_and(|id| subject_key_id(c).as_ref() == Some(id))
+            };
+            let mut mine: Vec<Vec<u8>> = ee.iter().filter(|c| k.key.matches(c)).cloned().collect();
+            // localKeyID = subjectKeyIdentifier first, then signing before key agreement.
+            mine.sort_by_key(|c| (!by_id(&c), !can_sign(c)));
+            mine
         })
         .collect();
     (certs, ca)

@@ -46,8 +46,7 @@ struct Parts<'a> {
 fn parse(der: &[u8]) -> Result<Parts<'_>, DstuError> {
     let bad = |what: &str| DstuError::Malformed(format!("IIT key store: {what}"));
     fn els<'a>(a: &asn1_rs::Any<'a>) -> Result<Vec<asn1_rs::Any<'a>>, DstuError> {
-        crate::der::elements(a)
-            .map_err(|_| DstuError::Malformed("IIT key store: truncated".into()))
+        crate::der::elements(a).map_err(|_| DstuError::Malformed("IIT key store: truncated".into()))
     }
     let top = crate::der::one(der).map_err(|_| bad("not DER"))?;
     let f = crate::der::elements(&top).map_err(|_| bad("not a SEQUENCE"))?;

@@ -16,9 +16,9 @@ pub mod curve;
 pub mod field;
 pub mod gost28147;
 pub mod gost34311;
+pub mod iit;
 mod ladder;
 pub mod params;
-pub mod iit;
 pub mod pbes2;
 pub mod pkcs12;
 
