@@ -30,7 +30,7 @@ pub async fn info(
         "name": "brama-agent",
         "version": env!("CARGO_PKG_VERSION"),
         "api_version": API_VERSION,
-        "capabilities": ["containers", "authenticate", "sign", "sign-hash", "pkcs12", "pem", "pkcs11"],
+        "capabilities": ["containers", "authenticate", "sign", "sign-hash", "pkcs12", "pkcs12-gost", "pem", "iit-key6", "jks", "pkcs11", "dstu4145"],
         "origin_approved": approved,
     });
     // Which token modules load is the user's business (and a fingerprint): only approved

@@ -23,7 +23,7 @@ function startAgent() {
   const config = join(tmp, "agent.toml");
   writeFileSync(
     config,
-    `port = ${env.agent_port}\nhttps = false\ndata_dir = "${join(tmp, "agent-data")}"\ncontainers = ["${env.pki}"]\n` +
+    `port = ${env.agent_port}\nhttps = false\ndata_dir = "${join(tmp, "agent-data")}"\ncontainers = ["${env.pki}", "${env.dstu_keys}"]\n` +
       `removable_media = false\ndev_mode = true\napproval_delay_ms = 300\n`,
   );
   agentProcess = spawn(bin("brama-agent"), ["--config", config, "serve"], { stdio: ["ignore", "pipe", "inherit"] });
@@ -253,5 +253,20 @@ test("7. Local Network Access left to the prompt (denied headless): the page say
   assert.equal(await page.locator("#error").getAttribute("data-code"), "permission_denied");
   assert.match(await page.textContent("#guidance"), /доступ до локальної мережі/);
   await shot(page, "7-local-network-access-denied");
+  await context.close();
+});
+
+test("8. a DSTU 4145 key (a Diia-style .p12, its certificate beside it): the approval names the key, the citizen is greeted", async () => {
+  const page = await loginPage();
+  const button = page.getByRole("button", { name: /Сковорода Григорій Савич/ });
+  await button.waitFor();
+  const popup = await approveInPopup(page, () => button.click(), env.password, { expectError: true });
+  const key = popup.locator("dd.key");
+  assert.match(await key.textContent(), /DSTU 4145.*для підпису/);
+  await shot(popup, "8a-dstu-approval");
+  await popup.click("button[value=approve]");
+  await page.waitForURL(`${env.gateway}/cabinet`);
+  assert.equal(await page.textContent("h1"), "Вітаємо, Григорій Сковорода!");
+  await shot(page, "8b-dstu-cabinet");
   await context.close();
 });

@@ -147,13 +147,21 @@ pub async fn start(dir: &Path, ports: &Ports) -> Result<Demo, String> {
         .certificate("citizen-p256")
         .map(|e| e.password.clone())
         .unwrap_or_default();
+    // The DSTU citizen's key as Diia issues one: a GOST PKCS#12 holding the key alone, the
+    // certificate beside it (the agent pairs them by key identifier).
+    let dstu_keys = dir.join("dstu-keys");
+    std::fs::create_dir_all(&dstu_keys).map_err(|e| e.to_string())?;
+    for file in ["dstu-citizen.p12", "dstu-citizen.cer"] {
+        std::fs::copy(pki.join("dstu").join(file), dstu_keys.join(file))
+            .map_err(|e| format!("{file}: {e}"))?;
+    }
     let agent = if ports.start_agent {
         Some(
             agent::server::start(agent::config::Config {
                 port: ports.agent,
                 https_port: if ports.agent == 0 { 0 } else { ports.agent + 1 },
                 data_dir: dir.join("agent"),
-                containers: vec![pki.clone()],
+                containers: vec![pki.clone(), dstu_keys],
                 removable_media: false,
                 dev_mode: true,
                 ..agent::config::Config::default()
@@ -180,9 +188,14 @@ pub async fn start(dir: &Path, ports: &Ports) -> Result<Demo, String> {
         pki.join("crl.der").display().to_string(),
         pki.join("delta.der").display().to_string(),
     );
+    let (dstu_root, dstu_ca, dstu_crl) = (
+        pki.join("dstu/dstu-root.pem").display().to_string(),
+        pki.join("dstu/dstu-ca.pem").display().to_string(),
+        pki.join("dstu/dstu-ca.crl").display().to_string(),
+    );
     let toml = format!(
         "listen = \"127.0.0.1:{}\"\npublic_origin = \"{gateway_url}\"\nbackend = \"http://{backend}\"\nagent_url = \"{agent_url}\"\n\
-         database = \"sqlite://{}\"\n[trust]\nanchors = [\"{}\"]\nintermediates = [\"{}\"]\n[revocation]\nmode = \"fail-closed\"\n[[revocation.issuer]]\nca = \"{ica}\"\nocsp_url = \"\"\ncrls = [\"{crl}\"]\ndelta_crls = [\"{delta}\"]\n[admin]\nlisten = \"127.0.0.1:{}\"\n",
+         database = \"sqlite://{}\"\n[trust]\nanchors = [\"{}\", \"{dstu_root}\"]\nintermediates = [\"{}\", \"{dstu_ca}\"]\n[revocation]\nmode = \"fail-closed\"\n[[revocation.issuer]]\nca = \"{ica}\"\nocsp_url = \"\"\ncrls = [\"{crl}\"]\ndelta_crls = [\"{delta}\"]\n[[revocation.issuer]]\nca = \"{dstu_ca}\"\nocsp_url = \"\"\ncrls = [\"{dstu_crl}\"]\n[admin]\nlisten = \"127.0.0.1:{}\"\n",
         ports.gateway,
         dir.join("brama.db").display(),
         pki.join("root.pem").display(),

@@ -39,6 +39,13 @@ async fn a_citizen_signs_in_through_agent_and_gateway_and_is_greeted() {
     assert!(again.contains("Вітаємо, Тарас Шевченко!"));
     assert!(!again.contains("новий обліковий запис"), "{again}");
 
+    // The DSTU citizen (a GOST PKCS#12 with the key alone, its certificate beside it) signs in
+    // the same way, with the same password.
+    let dstu = demo::sign_in(&d, "dstu-citizen", &d.password)
+        .await
+        .unwrap();
+    assert!(dstu.contains("Вітаємо, Григорій Сковорода!"), "{dstu}");
+
     // The demo checks revocation (fail-closed, the dev PKI's CRL and delta CRL): the revoked
     // test key is refused with its code.
     let refused = demo::sign_in(&d, "revoked", &d.password).await.unwrap_err();

@@ -302,7 +302,9 @@ pub fn token_containers(keys: Vec<TokenKey>) -> Vec<Container> {
         .collect()
 }
 
-/// Every container in the places' folders, one per id, in a stable order.
+/// Every container in the places' folders, one per id, in a stable order. The same key in two
+/// files (`name.p12` and `name.key.pem` of one certificate) is listed once, from the first
+/// file: a person should not have to choose between two identical entries.
 pub fn scan(places: &Places) -> Vec<Container> {
     let mut out: Vec<Container> = Vec::new();
     for (dir, medium) in &places.roots {
@@ -317,7 +319,10 @@ pub fn scan(places: &Places) -> Vec<Container> {
         paths.sort();
         for p in paths {
             if let Some(c) = read_container(&p, medium, places) {
-                if !out.iter().any(|o| o.id == c.id) {
+                let same_key = |o: &Container| {
+                    o.id == c.id || (!c.certificates.is_empty() && o.certificates == c.certificates)
+                };
+                if !out.iter().any(same_key) {
                     out.push(c);
                 }
             }

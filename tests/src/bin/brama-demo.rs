@@ -36,6 +36,7 @@ async fn browser_env(dir: PathBuf) -> ExitCode {
         serde_json::json!({
             "gateway": d.gateway_url, "gateway_port": d.gateway.port, "agent": d.agent_url,
             "agent_port": ports.agent, "pki": d.pki, "password": d.password,
+            "dstu_keys": dir.join("dstu-keys"),
         })
     );
     // Until the test closes our standard input.
@@ -109,7 +110,7 @@ async fn main() -> ExitCode {
         d.password
     );
     println!("  Metrics         http://127.0.0.1:9090/metrics (also /healthz, /readyz)");
-    println!("  Try             citizen-p256 (citizen), representative-p256 (organisation), expired, untrusted, not-qualified");
+    println!("  Try             citizen-p256 (citizen), dstu-citizen (DSTU 4145 key, Diia-style .p12), representative-p256 (organisation), expired, untrusted, not-qualified");
     println!("\nCtrl-C stops everything.");
     let _ = tokio::signal::ctrl_c().await;
     d.gateway.stop().await;
