@@ -31,6 +31,9 @@ fn all_errors() -> Vec<ApiError> {
         ApiError::BadRequest(String::new()),
         ApiError::KeyMismatch,
         ApiError::ContainerUnreadable(String::new()),
+        ApiError::NoCertificate {
+            looked_in: String::new(),
+        },
         ApiError::SigningFailed(String::new()),
         ApiError::WindowClosed,
         ApiError::TokenUnavailable(String::new()),
