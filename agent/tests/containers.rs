@@ -285,7 +285,12 @@ async fn java_keystores_rsa_from_uapki_and_dstu_from_brama_sign() {
 
     // A DSTU key in a JKS, its certificate chain inside: listed without the password.
     let (key, cert) = a.manifest.dstu_key(&a.pki, "dstu-citizen").unwrap();
-    let dstu = certs::jks::write("dstu", &key.to_pkcs8(false), &[cert.clone()], "jks-пароль");
+    let dstu = certs::jks::write(
+        "dstu",
+        &key.to_pkcs8(false),
+        std::slice::from_ref(&cert),
+        "jks-пароль",
+    );
     std::fs::write(dir.join("dstu.jks"), dstu).unwrap();
     let c = listed(&a, "dstu").await;
     assert_eq!(c["certificates"][0]["name"], "Сковорода Григорій Савич");

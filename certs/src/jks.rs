@@ -107,10 +107,13 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// A key entry as read: alias, protected key, chain.
+type Protected<'a> = (String, &'a [u8], Vec<Vec<u8>>);
+
 struct Parsed<'a> {
     body: &'a [u8],
     digest: &'a [u8],
-    protected: Vec<(String, &'a [u8], Vec<Vec<u8>>)>,
+    protected: Vec<Protected<'a>>,
     trusted: Vec<Vec<u8>>,
 }
 

@@ -63,7 +63,7 @@ pub enum SoftKey {
     /// RSA or ECDSA, held by OpenSSL.
     OpenSsl(PKey<Private>),
     /// DSTU 4145, held by [`dstu::SecretKey`] (zeroized on drop).
-    Dstu(SecretKey),
+    Dstu(Box<SecretKey>),
 }
 
 impl std::fmt::Debug for SoftKey {
@@ -95,14 +95,14 @@ impl SoftKey {
     pub fn signer(&self) -> &dyn crate::cms::RawSigner {
         match self {
             SoftKey::OpenSsl(k) => k,
-            SoftKey::Dstu(k) => k,
+            SoftKey::Dstu(k) => k.as_ref(),
         }
     }
 
     /// Reads a PKCS#8 PrivateKeyInfo of any algorithm Brama signs with.
     pub fn from_pkcs8(der: &[u8]) -> Result<SoftKey, StoreError> {
         match SecretKey::from_pkcs8(der) {
-            Ok(k) => Ok(SoftKey::Dstu(k)),
+            Ok(k) => Ok(SoftKey::Dstu(Box::new(k))),
             Err(dstu::DstuError::Unsupported(_)) => PKey::private_key_from_pkcs8(der)
                 .map(SoftKey::OpenSsl)
                 .map_err(|_| StoreError::Unreadable("a private key Brama cannot read".into())),
@@ -241,7 +241,7 @@ pub fn open(format: Format, bytes: &[u8], password: &str) -> Result<Opened, Stor
                     .keys
                     .into_iter()
                     .map(|(k, id)| StoredKey {
-                        key: SoftKey::Dstu(k),
+                        key: SoftKey::Dstu(Box::new(k)),
                         local_key_id: id,
                     })
                     .collect(),
@@ -253,7 +253,7 @@ pub fn open(format: Format, bytes: &[u8], password: &str) -> Result<Opened, Stor
                 .ok_or_else(|| StoreError::Unreadable("no encrypted key in the PEM".into()))?;
             match pbes2::decrypt(&der, password.as_bytes()) {
                 Ok(plain) => SecretKey::from_pkcs8(&plain)
-                    .map(|k| one(SoftKey::Dstu(k)))
+                    .map(|k| one(SoftKey::Dstu(Box::new(k))))
                     .map_err(|_| StoreError::WrongPassword),
                 // Not GOST: PBES2 with AES and friends, which OpenSSL opens. OpenSSL says
                 // "bad decrypt" for a wrong password; anything else is a cipher or KDF that
@@ -277,7 +277,7 @@ pub fn open(format: Format, bytes: &[u8], password: &str) -> Result<Opened, Stor
             let der = der_of(bytes).unwrap_or_default();
             let plain = iit::decrypt(&der, password.as_bytes()).map_err(dstu_error)?;
             SecretKey::from_pkcs8(&plain)
-                .map(|k| one(SoftKey::Dstu(k)))
+                .map(|k| one(SoftKey::Dstu(Box::new(k))))
                 .map_err(|e| StoreError::Unreadable(e.to_string()))
         }
         Format::Jks => {
