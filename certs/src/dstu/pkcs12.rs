@@ -195,13 +195,26 @@ pub fn read(der_bytes: &[u8], password: &str) -> Result<Contents, DstuError> {
     let o = outer(der_bytes)?;
     let computed = mac(password, o.salt, o.iterations, o.content);
     // memcmp::eq wants equal lengths; a MAC of another length is simply wrong.
-    if o.expected.len() != computed.len() || !openssl::memcmp::eq(&computed, o.expected) {
-        return Err(DstuError::Malformed(
-            "the password does not open this PKCS#12 file (its MAC does not match)".into(),
-        ));
-    }
+    let mac_ok = o.expected.len() == computed.len() && openssl::memcmp::eq(&computed, o.expected);
     let mut out = Contents::default();
-    bags(o.content, |kind, value, id| {
+    let opened = walk_keys(o.content, password, &mut out);
+    if !mac_ok {
+        // A wrong password fails the MAC and every key bag alike. When the keys open, the
+        // password is right and the file itself is damaged: say that instead.
+        return Err(DstuError::Malformed(match opened {
+            Ok(()) if !out.keys.is_empty() => {
+                "PKCS#12: the file is damaged: its MAC does not match its content".into()
+            }
+            _ => "the password does not open this PKCS#12 file (its MAC does not match)".into(),
+        }));
+    }
+    opened?;
+    Ok(out)
+}
+
+/// Decrypts every key bag and collects the clear certificates into `out`.
+fn walk_keys(content: &[u8], password: &str, out: &mut Contents) -> Result<(), DstuError> {
+    bags(content, |kind, value, id| {
         match (kind, value) {
             (OID_SHROUDED_KEY_BAG, Some(v)) => {
                 let raw = asn1_rs::ToDer::to_der_vec(v).map_err(|_| bad("key bag"))?;
@@ -212,8 +225,7 @@ pub fn read(der_bytes: &[u8], password: &str) -> Result<Contents, DstuError> {
             _ => {} // other bags are not keys Brama signs with
         }
         Ok(())
-    })?;
-    Ok(out)
+    })
 }
 
 fn local_key_id(attrs: &asn1_rs::Any<'_>) -> Result<Option<Vec<u8>>, DstuError> {
