@@ -762,15 +762,7 @@ async fn encrypted_pem_key_with_its_certificate_is_a_container() {
     running.app.origins.approve(PAGE).unwrap();
     let http = Client::new();
     let base = format!("http://127.0.0.1:{}", running.port);
-    let list: Value = http
-        .get(format!("{base}/v1/containers"))
-        .header("origin", PAGE)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list = common::get_as_page(&http, &base, "/v1/containers").await;
     let list = list["containers"].as_array().unwrap();
     assert_eq!(list.len(), 2, "{list:?}");
     assert_eq!(list[0]["kind"], "encrypted_pkcs8");
@@ -784,24 +776,12 @@ async fn encrypted_pem_key_with_its_certificate_is_a_container() {
     assert!(orphan["message"].as_str().unwrap().contains("first unlock"));
     // Opened with its password, the orphan has no certificate anywhere: the error names where
     // the agent looked, and the list says so from then on.
-    let p: Value = http
-        .post(format!("{base}/v1/authenticate"))
-        .header("origin", PAGE)
-        .json(&json!({"container": orphan["id"], "challenge": "orphan"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let orphan_password = &m.certificate("citizen-p256").unwrap().password;
-    let (status, page) = common::answer(
+    let (status, page, _) = common::request_and_answer(
         &http,
-        p["approve_url"].as_str().unwrap(),
         &base,
-        "approve",
-        orphan_password,
-        false,
+        "/v1/authenticate",
+        json!({"container": orphan["id"], "challenge": "orphan"}),
+        &m.certificate("citizen-p256").unwrap().password,
     )
     .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{page}");
@@ -809,54 +789,24 @@ async fn encrypted_pem_key_with_its_certificate_is_a_container() {
         page.contains("no_certificate") && page.contains("import-cert"),
         "{page}"
     );
-    let again: Value = http
-        .get(format!("{base}/v1/containers"))
-        .header("origin", PAGE)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let again = common::get_as_page(&http, &base, "/v1/containers").await;
     let orphan = &again["containers"][1];
     assert_eq!(orphan["state"], "no_certificate", "{orphan}");
     assert!(
         orphan["message"].as_str().unwrap().contains("keys"),
         "names the folder"
     );
-    let p: Value = http
-        .post(format!("{base}/v1/authenticate"))
-        .header("origin", PAGE)
-        .json(&json!({"container": list[0]["id"], "challenge": "pem"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let password = &m.certificate("citizen-p384").unwrap().password;
-    let (status, _) = common::answer(
+    let (status, _, p) = common::request_and_answer(
         &http,
-        p["approve_url"].as_str().unwrap(),
         &base,
-        "approve",
-        password,
-        false,
+        "/v1/authenticate",
+        json!({"container": list[0]["id"], "challenge": "pem"}),
+        &m.certificate("citizen-p384").unwrap().password,
     )
     .await;
     assert_eq!(status, StatusCode::OK);
-    let v: Value = http
-        .get(format!(
-            "{base}/v1/requests/{}",
-            p["request"].as_str().unwrap()
-        ))
-        .header("origin", PAGE)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let request = format!("/v1/requests/{}", p["request"].as_str().unwrap());
+    let v = common::get_as_page(&http, &base, &request).await;
     let content = openssl_verify(&pki, &b64(v["result"]["signature"].as_str().unwrap()), None);
     assert_eq!(
         certs::statement::LoginStatement::parse(&content)

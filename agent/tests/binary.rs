@@ -57,15 +57,7 @@ async fn serve_logs_requests_but_never_secrets_and_refuses_other_users() {
     let http = reqwest::Client::new();
 
     // Approve the origin and sign in, typing the password on the agent's page.
-    let r: Value = http
-        .get(format!("{base}/v1/containers"))
-        .header("origin", PAGE)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let r = brama_testkit::agent::get_as_page(&http, &base, "/v1/containers").await;
     let approve = |url: String, password: String| {
         let (http, base) = (http.clone(), base.clone());
         async move {

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use brama_testkit::agent::{b64, Agent, PAGE};
+use brama_testkit::agent::{b64, request_and_answer, Agent, PAGE};
 use brama_testkit::jkurwa::{self, fixture};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -77,22 +77,14 @@ async fn jkurwas_key_store_is_learnt_at_its_first_unlock_and_signs() {
     assert!(c["message"].as_str().unwrap().contains("first unlock"));
 
     // A wrong password: the agent's back-off, no key.
-    let r = a
-        .post(
-            "/v1/authenticate",
-            PAGE,
-            json!({"container": c["id"], "challenge": "first"}),
-        )
-        .await;
-    let pending: Value = r.json().await.unwrap();
-    let (status, page) = a
-        .answer(
-            pending["approve_url"].as_str().unwrap(),
-            "approve",
-            "passw0rd",
-            false,
-        )
-        .await;
+    let (status, page, pending) = request_and_answer(
+        &a.http,
+        &a.own_origin(),
+        "/v1/authenticate",
+        json!({"container": c["id"], "challenge": "first"}),
+        "passw0rd",
+    )
+    .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert!(page.contains("Неправильний пароль") && page.contains("Wrong password"));
     assert!(
@@ -184,21 +176,8 @@ async fn an_iit_store_written_by_gost89_signs_a_document_jkurwa_verifies() {
         "the messageDigest is GOST 34.311"
     );
     // And a page's hash in the wrong algorithm is refused with a clear reason.
-    let r = a
-        .post(
-            "/v1/sign",
-            PAGE,
-            json!({"container": c["id"], "hash": base64_of(&[0u8; 32]), "hash_algorithm": "sha256"}),
-        )
-        .await;
-    let pending: Value = r.json().await.unwrap();
     let (status, page) = a
-        .answer(
-            pending["approve_url"].as_str().unwrap(),
-            "approve",
-            "secret-6",
-            false,
-        )
+        .decide("/v1/sign", json!({"container": c["id"], "hash": base64_of(&[0u8; 32]), "hash_algorithm": "sha256"}), "secret-6")
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(page.contains("gost34311"), "{page}");
@@ -348,20 +327,11 @@ async fn a_key_file_alone_and_a_damaged_store_say_what_is_wrong() {
     store[at + cfb.len() - 1] = 9;
     std::fs::write(dir.join("odd.dat"), &store).unwrap();
     let c = listed(&a, "odd").await;
-    let r = a
-        .post(
-            "/v1/authenticate",
-            PAGE,
-            json!({"container": c["id"], "challenge": "x"}),
-        )
-        .await;
-    let pending: Value = r.json().await.unwrap();
     let (status, page) = a
-        .answer(
-            pending["approve_url"].as_str().unwrap(),
-            "approve",
+        .decide(
+            "/v1/authenticate",
+            json!({"container": c["id"], "challenge": "x"}),
             "password",
-            false,
         )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);

@@ -51,6 +51,47 @@ pub async fn answer(
     (status, r.text().await.unwrap())
 }
 
+/// `POST path` from [`PAGE`] to the agent at `base`, then approve its request with
+/// `password` on the approval page: the status and page that came back, and the pending
+/// request's JSON (`request`, `approve_url`).
+pub async fn request_and_answer(
+    http: &Client,
+    base: &str,
+    path: &str,
+    body: Value,
+    password: &str,
+) -> (StatusCode, String, Value) {
+    let r = http
+        .post(format!("{base}{path}"))
+        .header("origin", PAGE)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::ACCEPTED,
+        "{}",
+        r.text().await.unwrap()
+    );
+    let pending: Value = r.json().await.unwrap();
+    let url = pending["approve_url"].as_str().unwrap();
+    let (status, page) = answer(http, url, base, "approve", password, false).await;
+    (status, page, pending)
+}
+
+/// `GET path` on the agent at `base` as [`PAGE`], as JSON.
+pub async fn get_as_page(http: &Client, base: &str, path: &str) -> Value {
+    http.get(format!("{base}{path}"))
+        .header("origin", PAGE)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 pub const PAGE: &str = "https://cabinet.example";
 
 /// A real agent on a loopback port over a fresh dev PKI, its PKCS#12 files as containers.
@@ -216,24 +257,17 @@ impl Agent {
         self.get(&format!("/v1/requests/{id}"), Some(origin)).await
     }
 
+    /// Start a request and approve it with `password`: the approval's status and page.
+    pub async fn decide(&self, path: &str, body: Value, password: &str) -> (StatusCode, String) {
+        let (status, page, _) =
+            request_and_answer(&self.http, &self.own_origin(), path, body, password).await;
+        (status, page)
+    }
+
     /// Start a request, approve it with `password`, and return the poll's JSON.
     pub async fn approved(&self, path: &str, body: Value, password: &str) -> Value {
-        let r = self.post(path, PAGE, body).await;
-        assert_eq!(
-            r.status(),
-            StatusCode::ACCEPTED,
-            "{}",
-            r.text().await.unwrap()
-        );
-        let pending: Value = r.json().await.unwrap();
-        let (status, page) = self
-            .answer(
-                pending["approve_url"].as_str().unwrap(),
-                "approve",
-                password,
-                false,
-            )
-            .await;
+        let (status, page, pending) =
+            request_and_answer(&self.http, &self.own_origin(), path, body, password).await;
         assert_eq!(status, StatusCode::OK, "{page}");
         let r = self.poll(pending["request"].as_str().unwrap(), PAGE).await;
         assert_eq!(r.status(), StatusCode::OK);
