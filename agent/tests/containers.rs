@@ -40,6 +40,47 @@ fn certificate_for_key40a0(a: &Agent) -> Vec<u8> {
     certs::devpki::dstu::reissue(&template, &spki, ca).unwrap()
 }
 
+/// An end-entity certificate `c.pem` in `work` for the key `k.pem` (written from `key`, or made
+/// by openssl as P-256), by the openssl command; returns it as DER. (openssl's default config
+/// would make a CA.)
+fn openssl_self_signed(work: &Path, key: Option<&[u8]>, subject: &str) -> Vec<u8> {
+    std::fs::write(
+        work.join("req.cnf"),
+        "[req]\ndistinguished_name=dn\nx509_extensions=ee\n[dn]\n[ee]\nbasicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,nonRepudiation\n",
+    )
+    .unwrap();
+    let mut args = vec![
+        "req", "-new", "-x509", "-config", "req.cnf", "-days", "30", "-utf8",
+    ];
+    match key {
+        Some(pem) => {
+            std::fs::write(work.join("k.pem"), pem).unwrap();
+            args.extend(["-key", "k.pem"]);
+        }
+        None => args.extend([
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            "k.pem",
+        ]),
+    }
+    args.extend(["-out", "c.pem", "-outform", "PEM", "-subj", subject]);
+    let ok = Command::new("openssl")
+        .current_dir(work)
+        .args(&args)
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let pem = std::fs::read(work.join("c.pem")).unwrap();
+    openssl::x509::X509::from_pem(&pem)
+        .unwrap()
+        .to_der()
+        .unwrap()
+}
+
 fn folder(a: &Agent, name: &str) -> PathBuf {
     let d = a._tmp.path().join(name);
     std::fs::create_dir_all(&d).unwrap();
@@ -206,34 +247,11 @@ async fn java_keystores_rsa_from_uapki_and_dstu_from_brama_sign() {
         .private_key_to_pem_pkcs8()
         .unwrap();
     let work = folder(&a, "work");
-    std::fs::write(work.join("k.pem"), key_pem).unwrap();
-    // An end-entity certificate (openssl's default config would make a CA).
-    std::fs::write(
-        work.join("req.cnf"),
-        "[req]\ndistinguished_name=dn\nx509_extensions=ee\n[dn]\n[ee]\nbasicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,nonRepudiation\n",
-    )
-    .unwrap();
-    let ok = Command::new("openssl")
-        .current_dir(&work)
-        .args([
-            "req",
-            "-new",
-            "-x509",
-            "-config",
-            "req.cnf",
-            "-key",
-            "k.pem",
-            "-days",
-            "30",
-            "-out",
-            "c.pem",
-            "-subj",
-            "/C=UA/SN=Приватний/GN=Тест/CN=Приватний Тест",
-            "-utf8",
-        ])
-        .status()
-        .unwrap();
-    assert!(ok.success());
+    openssl_self_signed(
+        &work,
+        Some(&key_pem),
+        "/C=UA/SN=Приватний/GN=Тест/CN=Приватний Тест",
+    );
     std::fs::copy(work.join("c.pem"), dir.join("privat.pem")).unwrap();
     let c = listed(&a, "privat").await;
     assert_eq!(c["kind"], "jks");
@@ -339,4 +357,64 @@ async fn a_key_file_alone_and_a_damaged_store_say_what_is_wrong() {
         page.contains("container_unreadable") && page.contains("1.2.804.2.1.1.1.1.1.1.9"),
         "{page}"
     );
+}
+
+/// OpenSSL 3's `openssl pkcs12 -export` with its defaults encrypts the certificate bags too:
+/// such a file shows nothing before the password, is opened on the approval page, signs, and is
+/// listed by holder from then on.
+#[tokio::test]
+async fn an_openssl_pkcs12_with_encrypted_certificates_unlocks_on_the_page_and_signs() {
+    let mut dir = PathBuf::new();
+    let a = Agent::start(|c| {
+        dir = c.data_dir.parent().unwrap().join("exported");
+        c.containers.push(dir.clone());
+    })
+    .await;
+    std::fs::create_dir_all(&dir).unwrap();
+    // A key and certificate of the openssl command's own, exported with its defaults.
+    let work = folder(&a, "openssl");
+    let cert = openssl_self_signed(&work, None, "/C=UA/SN=Експорт/GN=Олена/CN=Експорт Олена");
+    let out = Command::new("openssl")
+        .current_dir(&work)
+        .args([
+            "pkcs12",
+            "-export",
+            "-inkey",
+            "k.pem",
+            "-in",
+            "c.pem",
+            "-passout",
+            "pass:exported-1",
+            "-out",
+        ])
+        .arg(dir.join("exported.pfx"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        certs::load::pkcs12_public_certificates(&std::fs::read(dir.join("exported.pfx")).unwrap())
+            .unwrap()
+            .is_empty(),
+        "OpenSSL's defaults encrypt the certificate bags"
+    );
+    let c = listed(&a, "exported").await;
+    assert_eq!(
+        (&c["kind"], &c["state"]),
+        (&json!("pkcs12"), &json!("needs_unlock"))
+    );
+    assert!(c["certificates"].as_array().unwrap().is_empty());
+    let done = a
+        .approved(
+            "/v1/authenticate",
+            json!({"container": c["id"], "challenge": "exported"}),
+            "exported-1",
+        )
+        .await;
+    assert_eq!(b64(done["result"]["certificate"].as_str().unwrap()), cert);
+    let c = listed(&a, "exported").await;
+    assert_eq!(c["certificates"][0]["name"], "Експорт Олена", "{c}");
 }
