@@ -57,3 +57,34 @@ async fn a_citizen_signs_in_through_agent_and_gateway_and_is_greeted() {
     d.gateway.stop().await;
     d.agent.unwrap().stop().await;
 }
+
+/// `--help` prints usage and starts nothing (it once started the whole demo and rewrote
+/// `target/demo/`); an unknown argument is an error. The same holds for every program.
+#[test]
+fn help_prints_usage_and_starts_nothing() {
+    for (package, name) in [
+        ("brama-tests", "brama-demo"),
+        ("agent", "brama-agent"),
+        ("gateway", "brama-gateway"),
+        ("certs", "brama-certs"),
+    ] {
+        let program = brama_testkit::programs::program(package, name);
+        let out = std::process::Command::new(&program)
+            .arg("--help")
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{name} --help");
+        assert!(text.contains("Usage:"), "{name}: {text}");
+        let out = std::process::Command::new(&program)
+            .arg("--no-such-option")
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{name} refuses an unknown argument"
+        );
+        assert!(String::from_utf8_lossy(&out.stderr).contains("--no-such-option"));
+    }
+}

@@ -39,6 +39,14 @@ struct SoftHsm {
 
 impl SoftHsm {
     fn new(pause_ms: u64) -> SoftHsm {
+        SoftHsm::run_by(
+            pause_ms,
+            brama_testkit::programs::program("agent", "brama-agent"),
+        )
+    }
+
+    /// With `program` (a program that embeds the agent) as the helper the agent runs.
+    fn run_by(pause_ms: u64, program: PathBuf) -> SoftHsm {
         let dir = tempfile::tempdir().unwrap();
         let tokens = dir.path().join("tokens");
         std::fs::create_dir(&tokens).unwrap();
@@ -58,7 +66,7 @@ impl SoftHsm {
                 "#!/bin/sh\necho $$ > {pid}\nSOFTHSM2_CONF={conf} BRAMA_PKCS11_HELPER_PAUSE_MS={pause_ms} exec {exe} \"$@\"\n",
                 pid = dir.path().join("helper.pid").display(),
                 conf = conf.display(),
-                exe = brama_testkit::programs::program("agent", "brama-agent").display(),
+                exe = program.display(),
             ),
         )
         .unwrap();
@@ -184,6 +192,22 @@ fn tokens_of(list: &Value) -> Vec<Value> {
         .filter(|c| c["kind"] == "token")
         .cloned()
         .collect()
+}
+
+/// The demo embeds the agent, whose helper is its own executable by default: `brama-demo`
+/// must act as the PKCS#11 helper (it once started a second demo instead, so tokens never
+/// worked in the demo).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_program_serves_as_the_agents_pkcs11_helper() {
+    let hsm = SoftHsm::run_by(
+        0,
+        brama_testkit::programs::program("brama-tests", "brama-demo"),
+    );
+    hsm.init_token("demo-token");
+    let a = agent(&hsm, vec![]).await;
+    hsm.import(&a, "demo-token", "citizen-p256", "01");
+    let c = token_container(&a, "citizen-p256").await;
+    assert!(c["medium"].as_str().unwrap().contains("SoftHSM"), "{c}");
 }
 
 /// The token container holding dev-PKI entry `label`.

@@ -7,6 +7,35 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use brama_tests::demo::{self, Ports};
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "brama-demo",
+    version,
+    about = "Brama's demo: a development PKI, the signing agent, the gateway and a demo cabinet on this machine",
+    long_about = "Brama's demo: a development PKI (made once under target/demo/), the signing agent on 127.0.0.1:47560, \
+the gateway on http://localhost:8080 with SQLite, and a demo cabinet behind it. Ctrl-C stops everything."
+)]
+struct Cli {
+    /// Sign in once through agent and gateway, then exit (status 0 when the cabinet greets the citizen).
+    #[arg(long)]
+    check: bool,
+    /// For tests/browser: start gateway and cabinet (not the agent) on free ports in DIR, print
+    /// them as one JSON line, run until standard input closes.
+    #[arg(long, value_name = "DIR", conflicts_with = "check")]
+    browser_env: Option<PathBuf>,
+    #[command(subcommand)]
+    internal: Option<Internal>,
+}
+
+#[derive(Subcommand)]
+enum Internal {
+    /// The agent embedded in the demo runs this program as its PKCS#11 helper, one process per
+    /// module, as `brama-agent pkcs11-helper MODULE`.
+    #[command(hide = true)]
+    Pkcs11Helper { module: PathBuf },
+}
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -49,17 +78,15 @@ async fn browser_env(dir: PathBuf) -> ExitCode {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().collect();
-    if let Some(i) = args.iter().position(|a| a == "--browser-env") {
-        return match args.get(i + 1) {
-            Some(dir) => browser_env(PathBuf::from(dir)).await,
-            None => {
-                eprintln!("brama-demo: --browser-env DIR");
-                ExitCode::from(2)
-            }
-        };
+    // `--help`, `--version` and unknown arguments end here, before anything is started.
+    let cli = Cli::parse();
+    if let Some(Internal::Pkcs11Helper { module }) = &cli.internal {
+        return agent::tokens::helper::run(module);
     }
-    let check = std::env::args().any(|a| a == "--check");
+    if let Some(dir) = cli.browser_env {
+        return browser_env(dir).await;
+    }
+    let check = cli.check;
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("workspace root")
