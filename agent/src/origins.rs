@@ -1,9 +1,16 @@
 //! Web origins the user approved, kept in `data_dir/origins.json`, and recent denials.
+//!
+//! The file is the truth, shared by the running agent and `brama-agent origins` on the command
+//! line: every read notices a changed file (its inode, size and modification time) and reloads
+//! it, so an origin revoked on the command line is refused at the next request; every change is
+//! read-modify-write under an exclusive lock (`origins.lock`), so neither writer puts back what
+//! the other removed.
+#![allow(unsafe_code)] // libc::flock on the lock file: std's File::lock is newer than the MSRV
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
@@ -13,9 +20,17 @@ pub struct Approval {
     pub approved_at: String,
 }
 
+/// What identifies one version of the file: inode, size, modification time.
+type Stamp = Option<(u64, u64, SystemTime)>;
+
+struct Cached {
+    stamp: Stamp,
+    approved: BTreeMap<String, Approval>,
+}
+
 pub struct Origins {
     file: PathBuf,
-    approved: Mutex<BTreeMap<String, Approval>>,
+    approved: Mutex<Cached>,
     denied: Mutex<HashMap<String, Instant>>,
     cooldown: Duration,
 }
@@ -32,56 +47,116 @@ pub fn is_well_formed(origin: &str) -> bool {
         && origin == origin.to_ascii_lowercase()
 }
 
+fn stamp(file: &Path) -> Stamp {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(file).ok()?;
+    Some((m.ino(), m.len(), m.modified().ok()?))
+}
+
+fn read(file: &Path) -> BTreeMap<String, Approval> {
+    std::fs::read(file)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default()
+}
+
+/// An exclusive lock on `origins.lock` beside the file, released when dropped.
+struct FileLock(std::fs::File);
+
+impl FileLock {
+    fn take(file: &Path) -> std::io::Result<FileLock> {
+        use std::os::fd::AsRawFd;
+        if let Some(dir) = file.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(file.with_extension("lock"))?;
+        // SAFETY: flock on a descriptor this function owns; it blocks until the lock is ours.
+        if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(FileLock(f))
+    }
+}
+
+impl Drop for FileLock {
+    fn drop(&mut self) {
+        use std::os::fd::AsRawFd;
+        // SAFETY: unlocking the descriptor locked in `take`, still open.
+        unsafe { libc::flock(self.0.as_raw_fd(), libc::LOCK_UN) };
+    }
+}
+
 impl Origins {
     pub fn load(data_dir: &std::path::Path, cooldown: Duration) -> Origins {
         let file = data_dir.join("origins.json");
-        let approved = std::fs::read(&file)
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .unwrap_or_default();
         Origins {
+            approved: Mutex::new(Cached {
+                stamp: stamp(&file),
+                approved: read(&file),
+            }),
             file,
-            approved: Mutex::new(approved),
             denied: Mutex::new(HashMap::new()),
             cooldown,
         }
     }
 
+    /// The approvals as the file has them now.
+    fn current(&self) -> std::sync::MutexGuard<'_, Cached> {
+        let mut c = self.approved.lock().expect("origins lock");
+        let now = stamp(&self.file);
+        if now != c.stamp {
+            c.approved = read(&self.file);
+            c.stamp = now;
+        }
+        c
+    }
+
     pub fn is_approved(&self, origin: &str) -> bool {
-        self.approved
-            .lock()
-            .expect("origins lock")
-            .contains_key(origin)
+        self.current().approved.contains_key(origin)
     }
 
     pub fn list(&self) -> BTreeMap<String, Approval> {
-        self.approved.lock().expect("origins lock").clone()
+        self.current().approved.clone()
+    }
+
+    /// Read the file under the lock, change it with `f`, write it back.
+    fn change<T>(
+        &self,
+        f: impl FnOnce(&mut BTreeMap<String, Approval>) -> T,
+    ) -> std::io::Result<T> {
+        let mut c = self.approved.lock().expect("origins lock");
+        let _lock = FileLock::take(&self.file)?;
+        let mut approved = read(&self.file);
+        let out = f(&mut approved);
+        self.save(&approved)?;
+        c.stamp = stamp(&self.file);
+        c.approved = approved;
+        Ok(out)
     }
 
     pub fn approve(&self, origin: &str) -> std::io::Result<()> {
-        let mut approved = self.approved.lock().expect("origins lock");
         let at = time::OffsetDateTime::now_utc()
             .format(&time::format_description::well_known::Rfc3339)
             .unwrap_or_default();
-        approved
-            .entry(origin.to_string())
-            .or_insert(Approval { approved_at: at });
+        self.change(|approved| {
+            approved
+                .entry(origin.to_string())
+                .or_insert(Approval { approved_at: at });
+        })?;
         self.denied.lock().expect("origins lock").remove(origin);
-        self.save(&approved)
+        Ok(())
     }
 
     /// Returns whether the origin was approved.
     pub fn revoke(&self, origin: &str) -> std::io::Result<bool> {
-        let mut approved = self.approved.lock().expect("origins lock");
-        let was = approved.remove(origin).is_some();
-        self.save(&approved)?;
-        Ok(was)
+        self.change(|approved| approved.remove(origin).is_some())
     }
 
     fn save(&self, approved: &BTreeMap<String, Approval>) -> std::io::Result<()> {
-        if let Some(dir) = self.file.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
         let tmp = self.file.with_extension("json.tmp");
         std::fs::write(
             &tmp,
@@ -137,6 +212,21 @@ mod tests {
         assert!(
             !Origins::load(dir.path(), Duration::from_secs(60)).is_approved("https://a.example")
         );
+        // Two holders of the file (the running agent and the command line) see each other's
+        // changes at once and never restore what the other removed.
+        let running = Origins::load(dir.path(), Duration::from_secs(60));
+        let cli = Origins::load(dir.path(), Duration::from_secs(60));
+        running.approve("https://x.example").unwrap();
+        assert!(cli.is_approved("https://x.example"));
+        assert!(cli.revoke("https://x.example").unwrap());
+        assert!(!running.is_approved("https://x.example"), "revoked at once");
+        running.approve("https://y.example").unwrap();
+        assert!(
+            !cli.is_approved("https://x.example") && !running.is_approved("https://x.example"),
+            "a later approval does not bring a revoked origin back"
+        );
+        cli.approve("https://z.example").unwrap();
+        assert!(running.is_approved("https://z.example"), "allowed at once");
         o.deny("https://b.example");
         assert!(o.denied_for("https://b.example").unwrap() > 50);
         assert_eq!(o.denied_for("https://c.example"), None);

@@ -1136,3 +1136,51 @@ async fn origins_page_lists_and_revokes_and_the_api_has_no_password_field() {
         .unwrap();
     assert_eq!(error_code(r).await.1, "bad_request");
 }
+
+/// `brama-agent origins revoke` on the command line reaches the running agent at once, and the
+/// running agent's next approval does not bring the origin back (issue: origins.json was read
+/// once at start and rewritten from that stale copy).
+#[tokio::test]
+async fn origins_changed_on_the_command_line_reach_the_running_agent() {
+    let a = Agent::start(|_| {}).await;
+    a.containers_as_approved().await; // approves PAGE in the running agent
+    let cli = |args: &[&str]| {
+        let out = Command::new(brama_testkit::programs::program("agent", "brama-agent"))
+            .env("BRAMA_AGENT_DATA_DIR", a._tmp.path().join("data"))
+            .arg("origins")
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert!(cli(&["list"]).contains(PAGE));
+    cli(&["revoke", PAGE]);
+    let r = a.get("/v1/containers", Some(PAGE)).await;
+    assert_eq!(
+        r.status(),
+        StatusCode::ACCEPTED,
+        "no longer approved: asks the person again"
+    );
+    // Another site approved in the running agent: the revoked one stays revoked.
+    a.running
+        .as_ref()
+        .unwrap()
+        .app
+        .origins
+        .approve("https://other.example")
+        .unwrap();
+    let listed = cli(&["list"]);
+    assert!(
+        listed.contains("https://other.example") && !listed.contains(PAGE),
+        "{listed}"
+    );
+    // And an origin allowed on the command line is approved at once.
+    cli(&["allow", "https://third.example"]);
+    let r = a.get("/v1/containers", Some("https://third.example")).await;
+    assert_eq!(r.status(), StatusCode::OK);
+}
