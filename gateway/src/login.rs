@@ -208,6 +208,7 @@ async fn run(
         certificate_sha256: summary.sha256.clone(),
         issuer: summary.issuer.clone(),
         serial: summary.serial.clone(),
+        not_before: summary.not_before.clone(),
         not_after: summary.not_after.clone(),
         organisation: organisation.clone(),
     };

@@ -273,6 +273,7 @@ async fn sessions_end_when_idle_or_old() {
         certificate_sha256: "00".into(),
         issuer: "i".into(),
         serial: "s".into(),
+        not_before: "t".into(),
         not_after: "t".into(),
         organisation: None,
         seal: false,

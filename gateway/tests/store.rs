@@ -23,6 +23,7 @@ fn registration(kind: &str, country: &str, value: &str, surname: &str) -> Regist
         certificate_sha256: format!("{:0>64}", value),
         issuer: "CN=Brama Dev Qualified CA".into(),
         serial: "01".into(),
+        not_before: "2026-01-01T00:00:00Z".into(),
         not_after: "2028-01-01T00:00:00Z".into(),
         organisation: None,
         seal: false,
@@ -116,6 +117,8 @@ async fn register_update_names_and_roles() {
         );
 
         // A renewed certificate with a changed surname and an organisation: same account.
+        let old_certificate = reg.clone();
+        reg.not_before = "2027-01-01T00:00:00Z".into();
         reg.names.surname = Some("Шевченко-Коваль".into());
         reg.names.full_name = Some("Шевченко-Коваль Тарас Григорович".into());
         reg.certificate_sha256 = "ff".repeat(32);
@@ -146,6 +149,25 @@ async fn register_update_names_and_roles() {
             Some("ТОВ «Брама Тест»")
         );
 
+        // The older certificate, still valid, signs in again: the newer names stay.
+        let (back, outcome) = store.find_or_register(&old_certificate, 400).await.unwrap();
+        assert_eq!(outcome, Outcome::Unchanged, "{url}");
+        assert_eq!(back.names.surname.as_deref(), Some("Шевченко-Коваль"));
+        assert_eq!(back.version, 2);
+        // The same notBefore: the serial decides (as a number: 00FF < 0100).
+        let mut same_day = reg.clone();
+        reg.serial = "0100".into();
+        store.find_or_register(&reg, 500).await.unwrap();
+        same_day.serial = "FF".into();
+        same_day.names.surname = Some("Старе".into());
+        let (kept, outcome) = store.find_or_register(&same_day, 600).await.unwrap();
+        assert_eq!(outcome, Outcome::Unchanged);
+        assert_eq!(kept.names.surname.as_deref(), Some("Шевченко-Коваль"));
+        same_day.serial = "0101".into();
+        let (newer, outcome) = store.find_or_register(&same_day, 700).await.unwrap();
+        assert!(matches!(outcome, Outcome::NamesUpdated(_)), "{outcome:?}");
+        assert_eq!(newer.names.surname.as_deref(), Some("Старе"));
+
         // Identifiers of another kind or country never collide.
         let (de, _) = store
             .find_or_register(
@@ -169,7 +191,7 @@ async fn register_update_names_and_roles() {
             .unwrap();
         let blocked = store.account(&a.id).await.unwrap().unwrap();
         assert_eq!(blocked.blocked_reason.as_deref(), Some("судове рішення"));
-        assert_eq!(blocked.version, 3);
+        assert_eq!(blocked.version, newer.version + 1);
         store.set_blocked(&a.id, None, 600).await.unwrap();
         assert_eq!(
             store.account(&a.id).await.unwrap().unwrap().blocked_reason,

@@ -64,6 +64,8 @@ pub struct Registration {
     pub certificate_sha256: String,
     pub issuer: String,
     pub serial: String,
+    /// RFC 3339, UTC (`2026-12-01T00:00:00Z`): which of two certificates is newer.
+    pub not_before: String,
     pub not_after: String,
     /// (organisation key, organisation name) when the certificate names an organisation.
     pub organisation: Option<(String, Option<String>)>,
@@ -152,6 +154,18 @@ fn names_of(row: &AnyRow) -> Result<Names, sqlx::Error> {
     })
 }
 
+impl Registration {
+    /// Orders certificates newest last: notBefore, then serial (hex, left-padded so the strings
+    /// compare as numbers). Names and organisation data come from the newest one seen.
+    fn source(&self) -> String {
+        format!(
+            "{}|{:0>64}",
+            self.not_before,
+            self.serial.to_ascii_uppercase()
+        )
+    }
+}
+
 impl Store {
     /// Find the account for `reg.key`, or register it. Concurrent first logins of one person
     /// make one account: the unique key decides, the losers read the winner's row.
@@ -162,7 +176,7 @@ impl Store {
     ) -> Result<(Account, Outcome), StoreError> {
         // A returning citizen (the common case) is read without writing the account row: only
         // a first login inserts, and then the unique key decides between concurrent ones.
-        const SELECT: &str = "SELECT id, surname, given_name, patronymic, full_name FROM accounts WHERE key_kind = $1 AND key_country = $2 AND key_value = $3";
+        const SELECT: &str = "SELECT id, surname, given_name, patronymic, full_name, names_source FROM accounts WHERE key_kind = $1 AND key_country = $2 AND key_value = $3";
         let select = || {
             sqlx::query(SELECT)
                 .bind(reg.key.kind.as_str())
@@ -173,8 +187,8 @@ impl Store {
             Some(row) => (row, false),
             None => {
                 let inserted = sqlx::query(
-                    "INSERT INTO accounts (id, key_kind, key_country, key_value, surname, given_name, patronymic, full_name, version, created_at, updated_at)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9, $9)
+                    "INSERT INTO accounts (id, key_kind, key_country, key_value, surname, given_name, patronymic, full_name, version, created_at, updated_at, names_source)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9, $9, $10)
                      ON CONFLICT (key_kind, key_country, key_value) DO NOTHING",
                 )
                 .bind(random_hex(16))
@@ -186,6 +200,7 @@ impl Store {
                 .bind(&reg.names.patronymic)
                 .bind(&reg.names.full_name)
                 .bind(now)
+                .bind(reg.source())
                 .execute(&self.pool)
                 .await?
                 .rows_affected()
@@ -195,20 +210,34 @@ impl Store {
         };
         let id: String = row.try_get("id")?;
         let stored = names_of(&row)?;
+        let stored_source: String = row.try_get("names_source")?;
+        // An older certificate (still valid after a renewal) signs in without touching the
+        // names the newer one brought.
+        let newest = reg.source() >= stored_source;
         let outcome = if inserted {
             Outcome::Registered
+        } else if !newest {
+            Outcome::Unchanged
         } else if stored != reg.names {
-            sqlx::query("UPDATE accounts SET surname = $1, given_name = $2, patronymic = $3, full_name = $4, version = version + 1, updated_at = $5 WHERE id = $6")
+            sqlx::query("UPDATE accounts SET surname = $1, given_name = $2, patronymic = $3, full_name = $4, names_source = $5, version = version + 1, updated_at = $6 WHERE id = $7")
                 .bind(&reg.names.surname)
                 .bind(&reg.names.given_name)
                 .bind(&reg.names.patronymic)
                 .bind(&reg.names.full_name)
+                .bind(reg.source())
                 .bind(now)
                 .bind(&id)
                 .execute(&self.pool)
                 .await?;
             Outcome::NamesUpdated(stored)
         } else {
+            if reg.source() != stored_source {
+                sqlx::query("UPDATE accounts SET names_source = $1 WHERE id = $2")
+                    .bind(reg.source())
+                    .bind(&id)
+                    .execute(&self.pool)
+                    .await?;
+            }
             Outcome::Unchanged
         };
         sqlx::query(
@@ -243,7 +272,12 @@ impl Store {
         }
         let mut added = false;
         for grant in wanted {
-            if !account.roles.contains(&grant) {
+            // An organisation's name changes only from the newest certificate.
+            let renamed = account
+                .roles
+                .iter()
+                .any(|r| r.role == grant.role && r.org_key == grant.org_key);
+            if !account.roles.contains(&grant) && (newest || !renamed) {
                 self.grant_role(&id, &grant).await?;
                 added = true;
             }

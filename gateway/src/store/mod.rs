@@ -31,6 +31,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0007_audit.sql"),
     include_str!("../../migrations/0008_sessions_new_account.sql"),
     include_str!("../../migrations/0009_gateway_keys.sql"),
+    include_str!("../../migrations/0010_account_names_source.sql"),
 ];
 
 #[derive(Debug, thiserror::Error)]

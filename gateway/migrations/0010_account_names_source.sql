@@ -1,0 +1,1 @@
+ALTER TABLE accounts ADD COLUMN names_source TEXT NOT NULL DEFAULT '';
