@@ -73,6 +73,20 @@ pub fn strip_client_identity(h: &mut HeaderMap, prefix: &str, keep_forwarded: bo
 }
 
 /// The `Cookie` header without the gateway's own cookies (the backend never sees them).
+/// Whether a cookie named `name` (bytes before `=`, surrounding spaces ignored) is one of the
+/// gateway's own. Compared without ASCII case, as browsers now treat the `__Host-` prefix:
+/// `__host-brama-session` must not pass either way.
+fn is_gateway_cookie(name: &[u8]) -> bool {
+    let name = name.trim_ascii();
+    [LOGIN_COOKIE, SESSION_COOKIE]
+        .iter()
+        .any(|c| name.eq_ignore_ascii_case(c.as_bytes()))
+}
+
+fn cookie_name(pair: &[u8]) -> &[u8] {
+    pair.split(|b| *b == b'=').next().unwrap_or_default()
+}
+
 pub fn strip_gateway_cookies(h: &mut HeaderMap) {
     let kept: Vec<String> = h
         .get_all(header::COOKIE)
@@ -84,7 +98,7 @@ pub fn strip_gateway_cookies(h: &mut HeaderMap) {
                 .map(String::from)
                 .collect::<Vec<_>>()
         })
-        .filter(|c| !c.is_empty() && !c.starts_with(LOGIN_COOKIE) && !c.starts_with(SESSION_COOKIE))
+        .filter(|c| !c.is_empty() && !is_gateway_cookie(cookie_name(c.as_bytes())))
         .collect();
     h.remove(header::COOKIE);
     if !kept.is_empty() {
@@ -99,11 +113,8 @@ pub fn strip_backend_cookies(h: &mut HeaderMap) {
     let kept: Vec<HeaderValue> = h
         .get_all(header::SET_COOKIE)
         .iter()
-        .filter(|v| {
-            let s = v.to_str().unwrap_or("");
-            let name = s.split('=').next().unwrap_or("").trim();
-            name != LOGIN_COOKIE && name != SESSION_COOKIE
-        })
+        // On the raw bytes: a value that is not visible ASCII must not hide the name.
+        .filter(|v| !is_gateway_cookie(cookie_name(v.as_bytes())))
         .cloned()
         .collect();
     h.remove(header::SET_COOKIE);
@@ -368,11 +379,30 @@ mod tests {
             format!("{SESSION_COOKIE}=forged; Path=/").parse().unwrap(),
         );
         h.append("set-cookie", "theme=dark".parse().unwrap());
+        // Any case of the name, spaces around it, bytes that are not visible ASCII after it.
+        h.append(
+            "set-cookie",
+            "__host-BRAMA-session=forged; Path=/".parse().unwrap(),
+        );
+        h.append(
+            "set-cookie",
+            HeaderValue::from_bytes(b" __Host-brama-login =x\xff; Path=/").unwrap(),
+        );
         strip_backend_cookies(&mut h);
         assert_eq!(
             h.get_all("set-cookie").iter().collect::<Vec<_>>(),
             ["theme=dark"]
         );
+        // From the client, the same names never reach the backend; look-alikes do.
+        let mut from_client = HeaderMap::new();
+        from_client.insert(
+            "cookie",
+            "a=1; __HOST-brama-session=x; __Host-brama-sessionx=2"
+                .parse()
+                .unwrap(),
+        );
+        strip_gateway_cookies(&mut from_client);
+        assert_eq!(from_client["cookie"], "a=1; __Host-brama-sessionx=2");
         let mut c = HeaderMap::new();
         c.insert(
             "cookie",
