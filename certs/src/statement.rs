@@ -12,6 +12,7 @@ pub use crate::oids::LOGIN_STATEMENT as CONTENT_TYPE;
 
 /// The login statement (design.md §3): what the agent signs to sign in.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct LoginStatement {
     /// Format version (1).
     pub v: u32,
@@ -25,6 +26,10 @@ pub struct LoginStatement {
 
 /// Largest statement the gateway will parse: origin and challenge are short.
 pub const MAX_LEN: usize = 4096;
+
+/// How far a statement's `iat` may be from the verifier's clock, seconds, either way: a
+/// challenge lives 5 minutes, and an agent's clock may be a few minutes off.
+pub const IAT_WINDOW: i64 = 600;
 
 impl LoginStatement {
     /// A statement for `origin` and `challenge`, issued at `iat` (unix seconds).
@@ -42,7 +47,18 @@ impl LoginStatement {
         serde_json::to_vec(self).expect("statement serialises")
     }
 
-    /// Parse and check a statement's JSON bytes.
+    /// Whether `iat` is within [`IAT_WINDOW`] of `now` (unix seconds).
+    pub fn check_time(&self, now: i64) -> Result<(), Error> {
+        if self.iat.abs_diff(now) > IAT_WINDOW.unsigned_abs() {
+            return Err(Error::malformed(format!(
+                "login statement issued at {} is more than {IAT_WINDOW} s from the gateway's clock ({now})",
+                self.iat
+            )));
+        }
+        Ok(())
+    }
+
+    /// Parse and check a statement's JSON bytes: the design's four members and no others.
     pub fn parse(bytes: &[u8]) -> Result<LoginStatement, Error> {
         if bytes.len() > MAX_LEN {
             return Err(Error::malformed("login statement is too large"));
@@ -92,6 +108,21 @@ mod tests {
         assert!(LoginStatement::parse(br#"{"v":2,"origin":"o","challenge":"c","iat":1}"#).is_err());
         assert!(LoginStatement::parse(b"not json").is_err());
         assert!(LoginStatement::parse(&vec![b' '; MAX_LEN + 1]).is_err());
+        // Members beyond the design's four, or one twice, are refused.
+        assert!(LoginStatement::parse(
+            br#"{"v":1,"origin":"o","challenge":"c","iat":1,"admin":true}"#
+        )
+        .is_err());
+        assert!(LoginStatement::parse(
+            br#"{"v":1,"origin":"o","origin":"p","challenge":"c","iat":1}"#
+        )
+        .is_err());
+        // The time window, both ways.
+        let now = 1_700_000_000;
+        assert!(s.check_time(now).is_ok());
+        assert!(s.check_time(now + IAT_WINDOW).is_ok());
+        assert!(s.check_time(now + IAT_WINDOW + 1).is_err());
+        assert!(s.check_time(now - IAT_WINDOW - 1).is_err());
     }
 
     #[test]

@@ -109,6 +109,9 @@ async fn run(
             if statement.origin != ctx.public_origin {
                 return Err(LoginError::WrongOrigin(statement.origin.clone()));
             }
+            statement
+                .check_time(at)
+                .map_err(|e| LoginError::BadStatement(e.to_string()))?;
             opened = Some(ctx.keys.open(&statement.challenge, browser_id, at)?);
             Ok(())
         })

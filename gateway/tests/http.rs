@@ -299,6 +299,33 @@ async fn every_login_refusal_over_http_has_its_status_and_code() {
             401,
             "signer_certificate_mismatch",
         ),
+        (
+            "a statement issued an hour ago",
+            Box::new(|c: &str| {
+                let hour_ago = time::OffsetDateTime::now_utc().unix_timestamp() - 3600;
+                let s = LoginStatement::new(ORIGIN, c, hour_ago).to_bytes();
+                p.sign_with("citizen-p256", CONTENT_TYPE, Content::Attached(&s), |_| {})
+            }),
+            400,
+            "bad_statement",
+        ),
+        (
+            "a statement with a member beyond the design's four",
+            Box::new(|c: &str| {
+                let now = time::OffsetDateTime::now_utc().unix_timestamp();
+                let s = format!(
+                    r#"{{"v":1,"origin":"{ORIGIN}","challenge":"{c}","iat":{now},"role":"admin"}}"#
+                );
+                p.sign_with(
+                    "citizen-p256",
+                    CONTENT_TYPE,
+                    Content::Attached(s.as_bytes()),
+                    |_| {},
+                )
+            }),
+            400,
+            "bad_statement",
+        ),
     ];
     for (what, make, status, code) in cases {
         let c = challenge(&http, &base, "/").await;
