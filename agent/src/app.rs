@@ -51,7 +51,8 @@ impl App {
         App {
             places: Places::new(config.container_roots(), &config.data_dir),
             origins: Origins::load(&config.data_dir, Duration::from_secs(config.deny_cooldown)),
-            requests: Requests::new(config.request_ttl()),
+            // Documents waiting for the person together: twice the largest one.
+            requests: Requests::new(config.request_ttl(), config.max_document.saturating_mul(2)),
             guesses: Guesses::new(config.lockout_after, Duration::from_secs(config.lockout)),
             remembered: Mutex::new(HashMap::new()),
             busy: Mutex::new(HashSet::new()),
@@ -138,7 +139,7 @@ impl App {
         if let Some(retry_after) = self.origins.denied_for(origin) {
             return Err(ApiError::OriginDenied { retry_after });
         }
-        Ok(self.requests.create(origin, action))
+        self.requests.create(origin, action)
     }
 
     /// The user's answer on the approval page. A wrong password leaves the request pending

@@ -41,6 +41,8 @@ pub enum ApiError {
     TokenUnavailable(String),
     #[error("another signature with this container is in progress")]
     ContainerBusy,
+    #[error("too many requests are waiting for the person; try again when they are answered")]
+    TooManyRequests,
     #[error("no such request")]
     UnknownRequest,
     #[error("the request expired")]
@@ -82,6 +84,7 @@ impl ApiError {
             ApiError::PinBlocked => "pin_blocked",
             ApiError::TokenUnavailable(_) => "token_unavailable",
             ApiError::ContainerBusy => "container_busy",
+            ApiError::TooManyRequests => "too_many_requests",
             ApiError::UnknownRequest => "unknown_request",
             ApiError::RequestExpired => "request_expired",
             ApiError::RequestSuperseded => "request_superseded",
@@ -113,7 +116,7 @@ impl ApiError {
             ApiError::WrongPassword { .. } | ApiError::PinBlocked | ApiError::NeedsUnlock => {
                 StatusCode::UNAUTHORIZED
             }
-            ApiError::LockedOut { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::LockedOut { .. } | ApiError::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
             ApiError::ContainerBusy | ApiError::RequestSuperseded => StatusCode::CONFLICT,
             ApiError::RequestExpired | ApiError::WindowClosed => StatusCode::GONE,
             ApiError::ContentTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,

@@ -3,6 +3,12 @@
 //! Ids are 128-bit random and bound to the origin that made them (another origin gets
 //! "unknown"); a result is delivered once; at most one pending request per origin (a new one
 //! supersedes the old, whose page then says so).
+//!
+//! Memory is bounded: every request, in any state, is dropped with its document when it expires
+//! (on each new request, each poll, and every few seconds from the server's timer); at most
+//! [`MAX_PENDING`] requests wait at once (many subdomains are many origins), and the documents
+//! held together stay under the byte cap. Past either cap a new request is refused with
+//! `too_many_requests`.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -69,9 +75,29 @@ pub struct Request {
     pub expires: Instant,
 }
 
+/// Requests waiting for the person at once, across all origins.
+pub const MAX_PENDING: usize = 32;
+
 pub struct Requests {
     ttl: Duration,
+    /// Bytes of documents held together, at most.
+    max_bytes: usize,
     map: Mutex<HashMap<String, Request>>,
+}
+
+/// The bytes a request holds (an attached document's content).
+fn held(action: &Action) -> usize {
+    match action {
+        Action::Sign {
+            document:
+                Document {
+                    body: DocumentBody::Attached(data),
+                    ..
+                },
+            ..
+        } => data.len(),
+        _ => 0,
+    }
 }
 
 pub fn random_token() -> String {
@@ -86,23 +112,52 @@ pub fn same(a: &str, b: &str) -> bool {
 }
 
 impl Requests {
-    pub fn new(ttl: Duration) -> Requests {
+    pub fn new(ttl: Duration, max_bytes: usize) -> Requests {
         Requests {
             ttl,
+            max_bytes,
             map: Mutex::new(HashMap::new()),
         }
     }
 
+    /// Drop every expired request, whatever its state, with what it holds.
+    pub fn purge(&self) {
+        let now = Instant::now();
+        self.map
+            .lock()
+            .expect("requests lock")
+            .retain(|_, r| r.expires > now);
+    }
+
+    /// Bytes of documents held now.
+    pub fn held_bytes(&self) -> usize {
+        self.map
+            .lock()
+            .expect("requests lock")
+            .values()
+            .map(|r| held(&r.action))
+            .sum()
+    }
+
     /// Register a new pending request; any pending one of the same origin is superseded.
-    pub fn create(&self, origin: &str, action: Action) -> String {
+    /// Refused with `too_many_requests` past [`MAX_PENDING`] or the byte cap.
+    pub fn create(&self, origin: &str, action: Action) -> Result<String, ApiError> {
         let mut map = self.map.lock().expect("requests lock");
         let now = Instant::now();
-        map.retain(|_, r| r.expires > now || matches!(r.state, State::Pending));
+        map.retain(|_, r| r.expires > now);
         for r in map.values_mut() {
             if r.origin == origin && matches!(r.state, State::Pending) {
                 r.state = State::Superseded;
                 r.action = Action::Containers; // drop the document and challenge now
             }
+        }
+        let pending = map
+            .values()
+            .filter(|r| matches!(r.state, State::Pending))
+            .count();
+        let bytes: usize = map.values().map(|r| held(&r.action)).sum();
+        if pending >= MAX_PENDING || bytes + held(&action) > self.max_bytes {
+            return Err(ApiError::TooManyRequests);
         }
         let id = random_token();
         map.insert(
@@ -116,17 +171,19 @@ impl Requests {
                 expires: now + self.ttl,
             },
         );
-        id
+        Ok(id)
     }
 
     /// Poll from `origin`: `Ok(None)` while pending, `Ok(Some(result))` once, then unknown.
     pub fn poll(&self, id: &str, origin: &str) -> Result<Option<serde_json::Value>, ApiError> {
         let mut map = self.map.lock().expect("requests lock");
+        let now = Instant::now();
+        map.retain(|key, r| r.expires > now || key == id);
         let r = map
             .get(id)
             .filter(|r| r.origin == origin)
             .ok_or(ApiError::UnknownRequest)?;
-        if matches!(r.state, State::Pending) && Instant::now() >= r.expires {
+        if Instant::now() >= r.expires {
             map.remove(id);
             return Err(ApiError::RequestExpired);
         }
@@ -201,8 +258,8 @@ mod tests {
 
     #[test]
     fn bound_to_origin_delivered_once_superseded_and_expired() {
-        let r = Requests::new(Duration::from_secs(60));
-        let a = r.create("https://a", Action::Containers);
+        let r = Requests::new(Duration::from_secs(60), 1 << 20);
+        let a = r.create("https://a", Action::Containers).unwrap();
         assert_eq!(a.len(), 32, "128-bit id");
         assert!(matches!(
             r.poll(&a, "https://b"),
@@ -219,16 +276,50 @@ mod tests {
             Err(ApiError::UnknownRequest)
         ));
 
-        let first = r.create("https://a", Action::Containers);
-        let second = r.create("https://a", Action::Containers);
+        let first = r.create("https://a", Action::Containers).unwrap();
+        let second = r.create("https://a", Action::Containers).unwrap();
         assert!(matches!(
             r.poll(&first, "https://a"),
             Err(ApiError::RequestSuperseded)
         ));
         assert_eq!(r.poll(&second, "https://a").unwrap(), None);
 
-        let short = Requests::new(Duration::from_millis(0));
-        let x = short.create("https://a", Action::Containers);
+        // Bounded: the byte cap and the count cap refuse with a typed error; expiry drops
+        // everything a request held, in any state.
+        let doc = |n: usize| Action::Sign {
+            container: "c".into(),
+            certificate: None,
+            document: Document {
+                name: "d".into(),
+                size: n,
+                fingerprint: String::new(),
+                preview: None,
+                body: DocumentBody::Attached(Zeroizing::new(vec![0; n])),
+            },
+        };
+        let capped = Requests::new(Duration::from_millis(300), 1000);
+        capped.create("https://a", doc(600)).unwrap();
+        assert!(matches!(
+            capped.create("https://b", doc(600)),
+            Err(ApiError::TooManyRequests)
+        ));
+        assert_eq!(capped.held_bytes(), 600);
+        for i in 0..MAX_PENDING - 1 {
+            capped
+                .create(&format!("https://{i}.b"), Action::Containers)
+                .unwrap();
+        }
+        assert!(matches!(
+            capped.create("https://one-more", Action::Containers),
+            Err(ApiError::TooManyRequests)
+        ));
+        std::thread::sleep(Duration::from_millis(350));
+        capped.purge();
+        assert_eq!(capped.held_bytes(), 0);
+        assert!(capped.create("https://b", doc(600)).is_ok());
+
+        let short = Requests::new(Duration::from_millis(0), 1 << 20);
+        let x = short.create("https://a", Action::Containers).unwrap();
         assert!(matches!(
             short.poll(&x, "https://a"),
             Err(ApiError::RequestExpired)

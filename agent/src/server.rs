@@ -111,6 +111,20 @@ pub async fn start(config: Config) -> std::io::Result<Running> {
             }
         }));
     }
+    // Expired requests go with their documents even when nobody asks any more.
+    {
+        let app = app.clone();
+        let mut stopped = stopped.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(5));
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => app.requests.purge(),
+                    _ = stopped.wait_for(|s| *s) => break,
+                }
+            }
+        }));
+    }
     let mut https_port = None;
     if let Some((sockets, p, acceptor)) = https {
         https_port = Some(p);

@@ -23,6 +23,7 @@ fn all_errors() -> Vec<ApiError> {
         ApiError::LockedOut { retry_after: 1 },
         ApiError::PinBlocked,
         ApiError::ContainerBusy,
+        ApiError::TooManyRequests,
         ApiError::UnknownRequest,
         ApiError::RequestExpired,
         ApiError::RequestSuperseded,

@@ -47,6 +47,10 @@ export const MESSAGES = {
   bad_request: ["Некоректний запит до агента.", "Invalid request to the agent."],
   key_mismatch: ["Ключ не відповідає сертифікату.", "The key does not match the certificate."],
   container_unreadable: ["Не вдалося прочитати носій ключа.", "The key container could not be read."],
+  too_many_requests: [
+    "Забагато запитів чекають на вашу відповідь в агенті. Дайте відповідь на них або спробуйте пізніше.",
+    "Too many requests are waiting for your answer in the agent. Answer them or try again later.",
+  ],
   no_certificate: [
     "Не знайдено сертифіката для цього ключа: покладіть файл сертифіката поруч із ключем або виконайте brama-agent import-cert.",
     "No certificate for this key: put the certificate file beside the key or run brama-agent import-cert.",
