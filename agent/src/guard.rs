@@ -93,7 +93,14 @@ pub async fn guard(
         .and_then(|h| h.to_str().ok())
         .unwrap_or("")
         .to_string();
-    if !listener.allowed_hosts().contains(&host) {
+    // Exactly one Host, and an absolute-form target only for this same host: a proxy or a
+    // second header must not smuggle another name past the allowlist.
+    let one_host = req.headers().get_all(header::HOST).iter().count() == 1;
+    let target_ok = req
+        .uri()
+        .authority()
+        .is_none_or(|a| a.as_str().eq_ignore_ascii_case(&host));
+    if !one_host || !target_ok || !listener.allowed_hosts().contains(&host) {
         return ApiError::BadHost.into_response();
     }
     if !crate::peer::is_own_user(peer, crate::peer::local_for(peer, listener.port)) {

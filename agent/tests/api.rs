@@ -92,6 +92,20 @@ async fn only_its_own_loopback_host_is_answered() {
             .unwrap();
         assert_eq!(r.status(), StatusCode::OK, "{host}");
     }
+    // A second Host header, or an absolute-form target naming another host, is refused too.
+    let own = format!("127.0.0.1:{}", a.port);
+    for head in [
+        format!("GET /v1/info HTTP/1.1\r\nHost: {own}\r\nHost: evil.example\r\nConnection: close\r\n\r\n"),
+        format!("GET http://evil.example/v1/info HTTP/1.1\r\nHost: {own}\r\nConnection: close\r\n\r\n"),
+    ] {
+        let answer = brama_testkit::gateway::raw(a.port, &head).await;
+        assert!(answer.contains("bad_host"), "{head}: {answer}");
+    }
+    let same =
+        format!("GET http://{own}/v1/info HTTP/1.1\r\nHost: {own}\r\nConnection: close\r\n\r\n");
+    assert!(brama_testkit::gateway::raw(a.port, &same)
+        .await
+        .starts_with("HTTP/1.1 200"));
     // It listens on ::1 too, and on nothing but loopback.
     let v6 = a
         .http
