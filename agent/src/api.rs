@@ -284,9 +284,10 @@ fn describe(
     body: DocumentBody,
 ) -> Result<Document, ApiError> {
     let name = name.unwrap_or_else(|| "document".into());
-    if name.len() > 255 || name.chars().any(char::is_control) {
+    // Invisible characters (U+202E turns "exe.pdf" into "fdp.exe" on screen) are refused.
+    if name.len() > 255 || name.chars().any(certs::names::is_invisible) {
         return Err(ApiError::BadRequest(
-            "name must be at most 255 characters without control characters".into(),
+            "name must be at most 255 characters without control, bidirectional or zero-width characters".into(),
         ));
     }
     // A text preview when the start is UTF-8 (a cut multi-byte character at the end is fine).

@@ -663,6 +663,12 @@ async fn bad_documents_and_requests_get_typed_errors() {
             "bad_request",
         ),
         (
+            // "zaiava\u{202E}fdp.exe" would show as "zaiavaexe.pdf".
+            json!({"container": container, "name": "zaiava\u{202E}fdp.exe", "content": enc(b"x")}),
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        ),
+        (
             json!({"container": container, "content": "%%%"}),
             StatusCode::BAD_REQUEST,
             "bad_request",

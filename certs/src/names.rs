@@ -87,9 +87,29 @@ fn short_name(oid: &str) -> &str {
     }
 }
 
-/// Collapse runs of whitespace (real certificates carry double spaces) and trim.
+/// Longest name attribute kept, in characters: real names are far shorter; a longer value is
+/// cut here so it cannot blow up headers, pages and logs.
+pub const MAX_NAME_CHARS: usize = 256;
+
+/// Characters that change how text around them is shown without being seen themselves:
+/// bidirectional controls (U+202E can make "exe.pdf" read as "fdp.exe"), zero-width ones, the
+/// BOM and soft hyphen, and C0/C1 controls. Never meaningful in a name or a file name.
+pub fn is_invisible(c: char) -> bool {
+    c.is_control()
+        || matches!(c,
+            '\u{00AD}' | '\u{061C}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{206F}' | '\u{FEFF}' | '\u{FFF9}'..='\u{FFFB}')
+}
+
+/// Drop invisible characters ([`is_invisible`]), collapse runs of whitespace (real
+/// certificates carry double spaces), trim, and cut at [`MAX_NAME_CHARS`].
 pub fn normalise_space(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
+    let visible: String = s
+        .chars()
+        .filter(|c| c.is_whitespace() || !is_invisible(*c))
+        .collect();
+    let joined = visible.split_whitespace().collect::<Vec<_>>().join(" ");
+    joined.chars().take(MAX_NAME_CHARS).collect()
 }
 
 /// A person's name in parts. Apostrophes (ʼ ' ’) and hyphens are kept exactly as written.
@@ -148,6 +168,17 @@ pub fn join_full_name(name: &PersonName) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn invisible_characters_are_dropped_and_names_capped() {
+        assert_eq!(normalise_space("Шев\u{202E}ченко\u{200B}"), "Шевченко");
+        assert_eq!(normalise_space("Марʼяна  Олегівна"), "Марʼяна Олегівна");
+        assert_eq!(
+            normalise_space(&"я".repeat(1000)).chars().count(),
+            MAX_NAME_CHARS
+        );
+        assert!(is_invisible('\u{2067}') && !is_invisible('ʼ') && !is_invisible('-'));
+    }
 
     #[test]
     fn splits_names_and_keeps_apostrophes_and_hyphens() {
