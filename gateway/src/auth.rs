@@ -36,9 +36,10 @@ pub async fn challenge(
     body: axum::body::Bytes,
 ) -> Answer {
     g.check_cabinet_origin(&headers)?;
+    let client = crate::limits::client_key(peer.ip(), &headers, &g.config.trusted_proxies);
     g.limits
         .challenges_by_address
-        .check(peer.ip(), g.now().unix_timestamp())
+        .check(client, g.now().unix_timestamp())
         .map_err(|retry_after| GatewayError::RateLimited { retry_after })?;
     let body: ChallengeBody = if body.is_empty() {
         ChallengeBody::default()
@@ -88,10 +89,11 @@ pub async fn login(
     body: axum::body::Bytes,
 ) -> Answer {
     g.check_cabinet_origin(&headers)?;
+    let client = crate::limits::client_key(peer.ip(), &headers, &g.config.trusted_proxies);
     if let Err(retry_after) = g
         .limits
         .logins_by_address
-        .check(peer.ip(), g.now().unix_timestamp())
+        .check(client, g.now().unix_timestamp())
     {
         g.metrics.login("rate_limited");
         return Err(GatewayError::RateLimited { retry_after });

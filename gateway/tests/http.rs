@@ -779,6 +779,45 @@ async fn inside_one_minute() {
     }
 }
 
+/// Behind the recommended load balancer (a trusted proxy) each citizen has their own bucket:
+/// one client cannot lock everyone out by spending the balancer's.
+#[tokio::test]
+async fn rate_limits_count_the_client_a_trusted_proxy_reports() {
+    let p = Pki::new();
+    let backend = echo_backend().await;
+    inside_one_minute().await;
+    let (_db, g) = start_with(
+        &p,
+        &format!("http://{backend}"),
+        "trusted_proxies = [\"127.0.0.1\"]\n[limits]\nchallenge_per_minute = 2\nlogin_per_minute = 0\ncertificate_per_minute = 0",
+    )
+    .await;
+    let base = format!("http://127.0.0.1:{}", g.port);
+    let http = client();
+    let ask = |client: &'static str| {
+        let http = http.clone();
+        let base = base.clone();
+        async move {
+            http.post(format!("{base}/auth/challenge"))
+                .header("origin", ORIGIN)
+                .header("x-forwarded-for", client)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    assert_eq!(ask("203.0.113.5").await, StatusCode::OK);
+    assert_eq!(ask("203.0.113.5").await, StatusCode::OK);
+    assert_eq!(ask("203.0.113.5").await, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(ask("198.51.100.9").await, StatusCode::OK, "another citizen");
+    // IPv6 clients by /64: another address of the same /64 shares the bucket.
+    assert_eq!(ask("2001:db8:0:1::1").await, StatusCode::OK);
+    assert_eq!(ask("2001:db8:0:1::2").await, StatusCode::OK);
+    assert_eq!(ask("2001:db8:0:1::3").await, StatusCode::TOO_MANY_REQUESTS);
+    g.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rate_limits_by_address_and_by_verified_certificate() {
     use base64::Engine;
