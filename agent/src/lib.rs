@@ -5,7 +5,7 @@
 //! and signs origin-bound login statements and CAdES documents for the web origins the
 //! user approved, with the key password typed on the agent's own page (design.md §7).
 //!
-//! A request walks: [`server`] listener → [`guard`] (Host, peer user, Origin) → [`api`] or
+//! A request walks: [`server`] → [`listener`] (accept, head timeout, connection cap) → [`guard`] (Host, peer user, Origin) → [`api`] or
 //! [`ui`] handler → [`app::App`] (plain functions) → [`containers`], [`tokens`], [`signer`],
 //! [`origins`], [`requests`].
 
@@ -15,6 +15,7 @@ pub mod config;
 pub mod containers;
 pub mod error;
 pub mod guard;
+pub mod listener;
 pub mod origins;
 pub mod peer;
 pub mod requests;

@@ -14,7 +14,7 @@ use tokio::sync::watch;
 use crate::app::App;
 use crate::config::Config;
 use crate::guard::{self, Listener};
-use crate::tls::{self, Peer, TlsFiles, TlsListener};
+use crate::tls::{self, TlsFiles, TlsListener};
 use crate::{api, ui, ApiError};
 
 pub fn router(app: Arc<App>, listener: Arc<Listener>) -> Router {
@@ -99,17 +99,12 @@ pub async fn start(config: Config) -> std::io::Result<Running> {
         dev_mode: config.dev_mode,
     });
     for socket in http {
-        let service =
-            router(app.clone(), listener.clone()).into_make_service_with_connect_info::<Peer>();
-        let stopped = stopped.clone();
-        tasks.push(tokio::spawn(async move {
-            let served = axum::serve(socket, service)
-                .with_graceful_shutdown(stopped_signal(stopped))
-                .await;
-            if let Err(e) = served {
-                tracing::error!("listener failed: {e}");
-            }
-        }));
+        let routes = router(app.clone(), listener.clone());
+        tasks.push(tokio::spawn(crate::listener::serve(
+            socket,
+            routes,
+            stopped.clone(),
+        )));
     }
     // Expired requests go with their documents even when nobody asks any more.
     {
@@ -138,17 +133,12 @@ pub async fn start(config: Config) -> std::io::Result<Running> {
                 tcp,
                 acceptor: acceptor.clone(),
             };
-            let service =
-                router(app.clone(), listener.clone()).into_make_service_with_connect_info::<Peer>();
-            let stopped = stopped.clone();
-            tasks.push(tokio::spawn(async move {
-                let served = axum::serve(tls, service)
-                    .with_graceful_shutdown(stopped_signal(stopped))
-                    .await;
-                if let Err(e) = served {
-                    tracing::error!("HTTPS listener failed: {e}");
-                }
-            }));
+            let routes = router(app.clone(), listener.clone());
+            tasks.push(tokio::spawn(crate::listener::serve(
+                tls,
+                routes,
+                stopped.clone(),
+            )));
         }
     }
     Ok(Running {
@@ -158,10 +148,6 @@ pub async fn start(config: Config) -> std::io::Result<Running> {
         stop,
         tasks,
     })
-}
-
-async fn stopped_signal(mut stopped: watch::Receiver<bool>) {
-    let _ = stopped.wait_for(|s| *s).await;
 }
 
 /// 127.0.0.1:`port` (0 = any free port) and the same port on ::1 when IPv6 is available.

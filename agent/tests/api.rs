@@ -1252,3 +1252,36 @@ async fn waiting_documents_are_capped_and_dropped_when_they_expire() {
         StatusCode::ACCEPTED
     );
 }
+
+/// A request head that never ends is cut off: another user's process cannot hold the agent's
+/// connections open with slow headers (agent::listener::HEADER_READ_TIMEOUT).
+#[tokio::test]
+async fn a_request_head_that_never_ends_is_cut_off() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let a = Agent::start(|_| {}).await;
+    let mut tcp = tokio::net::TcpStream::connect(("127.0.0.1", a.port))
+        .await
+        .unwrap();
+    tcp.write_all(
+        format!(
+            "GET /v1/info HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nX-Slow: a",
+            a.port
+        )
+        .as_bytes(),
+    )
+    .await
+    .unwrap();
+    let started = std::time::Instant::now();
+    let mut rest = Vec::new();
+    let closed = tokio::time::timeout(
+        agent::listener::HEADER_READ_TIMEOUT + std::time::Duration::from_secs(5),
+        tcp.read_to_end(&mut rest),
+    )
+    .await;
+    assert!(closed.is_ok(), "the connection is still open");
+    assert!(
+        started.elapsed()
+            >= agent::listener::HEADER_READ_TIMEOUT - std::time::Duration::from_secs(1)
+    );
+    assert!(!String::from_utf8_lossy(&rest).contains("200 OK"));
+}
