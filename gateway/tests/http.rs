@@ -197,6 +197,15 @@ async fn refusals_over_http() {
         answer.starts_with("HTTP/1.1 400") && answer.contains("bad_path"),
         "{answer}"
     );
+    // A badly framed chunked body is the client's fault: 400, not the backend's 502.
+    for chunks in [
+        "zz\r\nabc\r\n0\r\n\r\n",                 // not a hex size
+        "ffffffffffffffffff\r\nabc\r\n0\r\n\r\n", // a size that overflows
+        "3;ext\rX\r\nabc\r\n0\r\n\r\n",           // CR inside a chunk extension
+    ] {
+        let answer = raw(g.port, &format!("POST /public/upload HTTP/1.1\r\nHost: cabinet.example\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n{chunks}")).await;
+        assert!(answer.starts_with("HTTP/1.1 400"), "{chunks:?}: {answer}");
+    }
     g.stop().await;
 }
 

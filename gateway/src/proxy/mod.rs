@@ -11,6 +11,7 @@
 pub mod headers;
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -57,9 +58,52 @@ async fn run(g: &Gateway, peer: SocketAddr, mut req: Request) -> Result<Response
     let html = wants_html(&parts.headers);
     let account = identity.as_ref().map(|(_, a)| LoggedAccount(a.id.clone()));
     let protocol = upgrade.as_ref().map(|(p, _)| p.clone());
+    let failed = Arc::new(AtomicBool::new(false));
+    let body = Body::new(ClientBody {
+        inner: body,
+        failed: failed.clone(),
+    });
     let upstream = upstream_request(g, parts, body, peer, &target, identity, protocol).await?;
-    let resp = send(g, upstream, html).await?;
+    let resp = match send(g, upstream, html).await {
+        // The client's own body broke (a malformed chunk): the client's fault, not the backend's.
+        Err(GatewayError::BackendUnavailable { .. }) if failed.load(Ordering::Relaxed) => {
+            return Err(GatewayError::BadRequest(
+                "the request body is not well framed".into(),
+            ))
+        }
+        other => other?,
+    };
     Ok(downstream_response(resp, upgrade.map(|(_, u)| u), account))
+}
+
+/// The client's body on its way to the backend, noting whether reading it failed.
+struct ClientBody {
+    inner: Body,
+    failed: Arc<AtomicBool>,
+}
+
+impl hyper::body::Body for ClientBody {
+    type Data = axum::body::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        let polled = std::pin::Pin::new(&mut self.inner).poll_frame(cx);
+        if let std::task::Poll::Ready(Some(Err(_))) = &polled {
+            self.failed.store(true, Ordering::Relaxed);
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.inner.size_hint()
+    }
 }
 
 /// The normalised path and the query of a request.
