@@ -703,8 +703,8 @@ async fn bad_documents_and_requests_get_typed_errors() {
         .await;
     assert_eq!(
         error_code(r).await.1,
-        "unknown_certificate",
-        "no signing certificate to pick"
+        "not_for_signing",
+        "only a key-agreement certificate: the person is told it cannot sign"
     );
     let kep_cert = a.containers_as_approved().await["containers"]
         .as_array()
@@ -1284,4 +1284,48 @@ async fn a_request_head_that_never_ends_is_cut_off() {
             >= agent::listener::HEADER_READ_TIMEOUT - std::time::Duration::from_secs(1)
     );
     assert!(!String::from_utf8_lossy(&rest).contains("200 OK"));
+}
+
+/// An OCSP responder's certificate (EKU OCSPSigning) is a service's, never a person's key: it
+/// is marked and never offered for signing.
+#[tokio::test]
+async fn a_service_certificate_is_never_offered_for_signing() {
+    // The whole development PKI folder, its OCSP responder's PKCS#12 included.
+    let a = Agent::start(|c| {
+        let pki = c.data_dir.parent().unwrap().join("pki");
+        c.containers.push(pki);
+    })
+    .await;
+    let list = a.containers_as_approved().await;
+    let ocsp = list["containers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["label"] == "ocsp")
+        .unwrap_or_else(|| panic!("ocsp not listed: {list}"));
+    let cert = &ocsp["certificates"][0];
+    assert_eq!(
+        (&cert["service"], &cert["can_sign"]),
+        (&json!(true), &json!(false))
+    );
+    let (status, code) = error_code(
+        a.post(
+            "/v1/authenticate",
+            PAGE,
+            json!({"container": ocsp["id"], "challenge": "x"}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::BAD_REQUEST, "not_for_signing")
+    );
+    let citizen = list["containers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["label"] == "citizen-p256")
+        .unwrap();
+    assert_eq!(citizen["certificates"][0]["service"], false);
 }

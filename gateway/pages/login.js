@@ -22,7 +22,7 @@ const GATEWAY = {
   bad_signature: ["Підпис не пройшов перевірку.", "The signature did not verify."],
   account_blocked: ["Обліковий запис заблоковано.", "The account is blocked."],
   forbidden_origin: ["Запит надіслано не зі сторінки порталу.", "The request did not come from the portal's page."],
-  unsupported_algorithm: ["Ключ цього типу (ДСТУ 4145) портал поки не підтримує. Скористайтеся ключем ECDSA або RSA.", "This key type (DSTU 4145) is not supported yet. Use an ECDSA or RSA key."],
+  unsupported_algorithm: ["Ключ цього типу портал не підтримує. Скористайтеся ключем ДСТУ 4145, ECDSA або RSA.", "This portal does not support this key type. Use a DSTU 4145, ECDSA or RSA key."],
   rate_limited: ["Забагато спроб входу. Зачекайте хвилину.", "Too many sign-in attempts. Wait a minute."],
 };
 
@@ -74,11 +74,31 @@ function signIn(container, certificate) {
     });
 }
 
+/** Why a certificate cannot sign in, before anyone clicks it: [uk, en], or null when it can. */
+function whyNot(cert, now = new Date()) {
+  const date = (iso) => iso.slice(0, 10).split("-").reverse().join(".");
+  if (!cert.can_sign) return ["лише для шифрування, не для підпису", "for encryption only, not for signing"];
+  if (new Date(cert.not_after) < now) return [`строк дії минув ${date(cert.not_after)}`, `expired on ${date(cert.not_after)}`];
+  if (new Date(cert.not_before) > now) return [`чинний лише з ${date(cert.not_before)}`, `valid only from ${date(cert.not_before)}`];
+  if (!cert.qualified_esign && cert.identity?.kind === "person") return ["не кваліфікований", "not qualified"];
+  return null;
+}
+
+/** Certificates a person may recognise as theirs: a person's signing and key-agreement
+ * certificates, and an organisation's qualified seal. CA, OCSP-responder and time-stamping
+ * certificates (an organisation's, not qualified as a seal) are never listed. */
+function listable(cert) {
+  const seal = (cert.qualified?.qc_types || []).includes("eseal");
+  return !cert.service && (cert.purpose === "signing" || cert.purpose === "key_agreement") && (cert.identity?.kind === "person" || seal);
+}
+
 function render(containers) {
   const list = $("certificates");
   list.textContent = "";
+  const usable = [];
+  const greyed = [];
   for (const c of containers) {
-    for (const cert of c.certificates.filter((x) => x.can_sign)) {
+    for (const cert of c.certificates.filter(listable)) {
       const li = document.createElement("li");
       const b = document.createElement("button");
       b.type = "button";
@@ -87,12 +107,27 @@ function render(containers) {
       const small = document.createElement("small");
       small.textContent = `${cert.issuer_name || cert.issuer} · ${c.label} (${c.medium}) · ${cert.not_after.slice(0, 10)}`;
       b.append(small);
-      b.addEventListener("click", () => signIn(c.id, cert.id));
+      const why = whyNot(cert);
+      if (why) {
+        // Shown so the person knows the key is seen, but it cannot be chosen.
+        b.disabled = true;
+        b.classList.add("unusable");
+        const reason = document.createElement("em");
+        reason.className = "why-not";
+        reason.dataset.uk = why[0];
+        reason.dataset.en = why[1];
+        reason.textContent = text(why);
+        b.append(reason);
+        greyed.push(li);
+      } else {
+        b.addEventListener("click", () => signIn(c.id, cert.id));
+        usable.push(li);
+      }
       li.append(b);
-      list.append(li);
     }
   }
-  if (!list.children.length) show($("status"), "На носіях не знайдено сертифікатів для підпису.", "No signing certificates were found.");
+  list.append(...usable, ...greyed);
+  if (!usable.length) show($("status"), "На носіях не знайдено сертифікатів, якими можна увійти.", "No certificate that can sign in was found.");
 }
 
 // The first time, the agent asks the person to approve this site in its own window: that

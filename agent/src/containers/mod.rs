@@ -108,16 +108,37 @@ pub struct CertificateView {
     pub qualified_esign: bool,
     /// Offered for signing: a signing key usage. Key-agreement certificates never are.
     pub can_sign: bool,
+    /// A service's certificate (OCSP responder, time-stamping): never a person's key, never
+    /// offered, not shown on a login page.
+    pub service: bool,
+}
+
+/// id-kp-timeStamping and id-kp-OCSPSigning.
+const SERVICE_EKUS: [&str; 2] = ["1.3.6.1.5.5.7.3.8", "1.3.6.1.5.5.7.3.9"];
+
+fn is_service(der: &[u8]) -> bool {
+    certs::parse(der).is_ok_and(|c| {
+        c.extended_key_usage().ok().flatten().is_some_and(|eku| {
+            let e = &eku.value;
+            e.time_stamping
+                || e.ocsp_signing
+                || e.other
+                    .iter()
+                    .any(|o| SERVICE_EKUS.contains(&certs::oids::dotted(o).as_str()))
+        })
+    })
 }
 
 impl CertificateView {
     pub fn of(der: &[u8]) -> Option<CertificateView> {
         let summary = CertificateSummary::from_der(der).ok()?;
+        let service = is_service(der);
         Some(CertificateView {
             id: summary.sha256.clone(),
             name: summary.identity.display_name(),
             qualified_esign: summary.qualified.is_qualified_esign(),
-            can_sign: summary.purpose.can_sign(),
+            can_sign: summary.purpose.can_sign() && !service,
+            service,
             summary,
         })
     }
@@ -163,6 +184,10 @@ pub fn choose(views: &[CertificateView], id: Option<&str>) -> Result<usize, crat
         Some(id) => views.iter().position(|v| v.id.eq_ignore_ascii_case(id)),
         None => {
             let signing: Vec<usize> = (0..views.len()).filter(|i| views[*i].can_sign).collect();
+            // Certificates, but none for signing (key agreement, a service's): say so.
+            if signing.is_empty() && !views.is_empty() {
+                return Err(crate::ApiError::NotForSigning);
+            }
             (signing.len() == 1).then(|| signing[0])
         }
     };
