@@ -197,6 +197,15 @@ async fn refusals_over_http() {
         answer.starts_with("HTTP/1.1 400") && answer.contains("bad_path"),
         "{answer}"
     );
+    // An h2c upgrade is not forwarded: neither Upgrade nor HTTP2-Settings reaches the backend,
+    // and the answer is the backend's plain HTTP/1.1 one.
+    let answer = raw(g.port, "GET /public/h2c HTTP/1.1\r\nHost: cabinet.example\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n").await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let lower = answer.to_ascii_lowercase();
+    assert!(
+        !lower.contains("\"upgrade\"") && !lower.contains("http2-settings"),
+        "{answer}"
+    );
     // A badly framed chunked body is the client's fault: 400, not the backend's 502.
     for chunks in [
         "zz\r\nabc\r\n0\r\n\r\n",                 // not a hex size

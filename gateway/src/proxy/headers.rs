@@ -24,6 +24,8 @@ const HOP_BY_HOP: &[&str] = &[
     "trailer",
     "transfer-encoding",
     "upgrade",
+    // h2c's settings travel only with an upgrade the gateway never forwards.
+    "http2-settings",
     "proxy-authorization",
     "proxy-authenticate",
 ];

@@ -65,6 +65,11 @@ async fn run(g: &Gateway, peer: SocketAddr, mut req: Request) -> Result<Response
     });
     let upstream = upstream_request(g, parts, body, peer, &target, identity, protocol).await?;
     let resp = match send(g, upstream, html).await {
+        // A switch the client did not ask for (or was not let through) is never passed on.
+        Ok(r) if r.status() == StatusCode::SWITCHING_PROTOCOLS && upgrade.is_none() => {
+            tracing::warn!("the backend switched protocols unasked");
+            return Err(GatewayError::BackendUnavailable { html });
+        }
         // The client's own body broke (a malformed chunk): the client's fault, not the backend's.
         Err(GatewayError::BackendUnavailable { .. }) if failed.load(Ordering::Relaxed) => {
             return Err(GatewayError::BadRequest(
@@ -277,8 +282,17 @@ fn is_public(path: &str, public: &[String]) -> bool {
 }
 
 /// The protocol a request asks to switch to (`Connection: upgrade` + `Upgrade`), HTTP/1.1 only.
+/// The protocol a client asks to switch to, when the gateway lets it through: WebSocket only.
+/// Anything else (h2c above all, whose bytes would skip the gateway's header cleaning after the
+/// switch) is not forwarded: `Upgrade` is hop-by-hop and is dropped with `HTTP2-Settings`.
 fn upgrade_protocol(req: &Request) -> Option<HeaderValue> {
-    let asks = req.version() == axum::http::Version::HTTP_11
+    let websocket = req
+        .headers()
+        .get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("websocket"));
+    let asks = websocket
+        && req.version() == axum::http::Version::HTTP_11
         && req
             .headers()
             .get_all(header::CONNECTION)
