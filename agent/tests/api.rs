@@ -1165,18 +1165,12 @@ async fn origins_changed_on_the_command_line_reach_the_running_agent() {
     let a = Agent::start(|_| {}).await;
     a.containers_as_approved().await; // approves PAGE in the running agent
     let cli = |args: &[&str]| {
-        let out = Command::new(brama_testkit::programs::program("agent", "brama-agent"))
-            .env("BRAMA_AGENT_DATA_DIR", a._tmp.path().join("data"))
-            .arg("origins")
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        let args: Vec<&std::ffi::OsStr> = ["origins"]
+            .iter()
+            .chain(args)
+            .map(std::ffi::OsStr::new)
+            .collect();
+        a.cli(&args)
     };
     assert!(cli(&["list"]).contains(PAGE));
     cli(&["revoke", PAGE]);

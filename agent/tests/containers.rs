@@ -322,18 +322,9 @@ async fn a_key_file_alone_and_a_damaged_store_say_what_is_wrong() {
     );
 
     // After `import-cert`, the same file is listed by holder.
-    let status = Command::new(brama_testkit::programs::program("agent", "brama-agent"))
-        .env("BRAMA_AGENT_DATA_DIR", a._tmp.path().join("data"))
-        .args(["import-cert"])
-        .arg(jkurwa::root().join("fixtures/ua-real/diia-test-sign-7775603.cer"))
-        .output()
-        .unwrap();
-    assert!(
-        status.status.success(),
-        "{}",
-        String::from_utf8_lossy(&status.stderr)
-    );
-    assert!(String::from_utf8_lossy(&status.stdout).contains("ДП ДІЯ (Тестування)"));
+    let cert = jkurwa::root().join("fixtures/ua-real/diia-test-sign-7775603.cer");
+    let out = a.cli(&["import-cert".as_ref(), cert.as_os_str()]);
+    assert!(out.contains("ДП ДІЯ (Тестування)"), "{out}");
     let c = listed(&a, "test-diia").await;
     assert_eq!(c["certificates"][0]["name"], "ДП ДІЯ (Тестування)", "{c}");
 

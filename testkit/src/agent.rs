@@ -257,6 +257,22 @@ impl Agent {
         self.get(&format!("/v1/requests/{id}"), Some(origin)).await
     }
 
+    /// `brama-agent ARGS…` on the command line over this agent's data folder: its standard
+    /// output (a failure fails the test with the program's message).
+    pub fn cli(&self, args: &[&std::ffi::OsStr]) -> String {
+        let out = Command::new(crate::programs::program("agent", "brama-agent"))
+            .env("BRAMA_AGENT_DATA_DIR", self._tmp.path().join("data"))
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "brama-agent {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
     /// Start a request and approve it with `password`: the approval's status and page.
     pub async fn decide(&self, path: &str, body: Value, password: &str) -> (StatusCode, String) {
         let (status, page, _) =
