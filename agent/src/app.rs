@@ -22,8 +22,6 @@ type OriginContainer = (String, String);
 
 pub struct App {
     pub config: Config,
-    /// Container folders and the agent's certificate folder.
-    pub places: Places,
     pub origins: Origins,
     pub requests: Requests,
     pub guesses: Guesses,
@@ -49,7 +47,6 @@ pub enum Decision {
 impl App {
     pub fn new(config: Config) -> App {
         App {
-            places: Places::new(config.container_roots(), &config.data_dir),
             origins: Origins::load(&config.data_dir, Duration::from_secs(config.deny_cooldown)),
             // Documents waiting for the person together: twice the largest one.
             requests: Requests::new(config.request_ttl(), config.max_document.saturating_mul(2)),
@@ -68,9 +65,15 @@ impl App {
         }
     }
 
+    /// Where containers and certificates are looked for, now: the removable media mounted at
+    /// this moment included (a stick plugged in after the agent started shows up at once).
+    pub fn places(&self) -> Places {
+        Places::new(self.config.container_roots(), &self.config.data_dir)
+    }
+
     /// Files in the container folders, then the certificates on tokens.
     pub fn containers(&self) -> Vec<Container> {
-        let mut all = containers::scan(&self.places);
+        let mut all = containers::scan(&self.places());
         all.extend(containers::token_containers(self.tokens.keys()));
         all
     }
@@ -82,7 +85,7 @@ impl App {
                 .find(|c| c.id == id)
                 .ok_or(ApiError::UnknownContainer)
         } else {
-            containers::find(&self.places, id).ok_or(ApiError::UnknownContainer)
+            containers::find(&self.places(), id).ok_or(ApiError::UnknownContainer)
         }
     }
 
@@ -244,7 +247,7 @@ impl App {
                 certificate_id,
                 &password,
                 &self.tokens,
-                &self.places,
+                &self.places(),
             )
             .map(Arc::new)
             .map_err(|e| self.counted(&container, e))?

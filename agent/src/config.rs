@@ -59,6 +59,69 @@ pub struct Config {
     /// validity), never read from a file or the environment.
     #[serde(skip)]
     pub clock_offset: time::Duration,
+    /// Where removable media are mounted (default `/media/$USER`, `/run/media/$USER`): set
+    /// by tests in code only.
+    #[serde(skip)]
+    pub media_bases: Option<Vec<PathBuf>>,
+}
+
+/// The user's login name: `$USER`, `$LOGNAME`, else the `/etc/passwd` entry of this process's
+/// uid — a service or a desktop session may start without `$USER`, and the media would then
+/// be looked for in `/media/`.
+pub fn user_name() -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    ["USER", "LOGNAME"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok().filter(|u| !u.is_empty()))
+        .or_else(|| {
+            let uid = std::fs::metadata("/proc/self").ok()?.uid();
+            name_in_passwd(&std::fs::read_to_string("/etc/passwd").ok()?, uid)
+        })
+}
+
+/// The name of `uid` in a passwd file's text.
+pub fn name_in_passwd(passwd: &str, uid: u32) -> Option<String> {
+    passwd.lines().find_map(|line| {
+        let mut f = line.split(':');
+        let name = f.next()?;
+        let id: u32 = f.nth(1)?.parse().ok()?;
+        (id == uid && !name.is_empty()).then(|| name.to_string())
+    })
+}
+
+/// Each medium mounted under `bases`, and its folders one level down (CAs and people put
+/// `Key-6.dat` in a folder such as `KEYS/` on the stick), with the medium each stands for.
+pub fn removable_roots(bases: &[PathBuf]) -> Vec<(PathBuf, String)> {
+    let dirs = |p: &std::path::Path| -> Vec<PathBuf> {
+        let mut d: Vec<PathBuf> = std::fs::read_dir(p)
+            .map(|e| {
+                e.flatten()
+                    .map(|e| e.path())
+                    .filter(|p| p.is_dir())
+                    .collect()
+            })
+            .unwrap_or_default();
+        d.sort();
+        d
+    };
+    let mut roots = Vec::new();
+    for base in bases {
+        for medium in dirs(base) {
+            let name = medium
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            for sub in dirs(&medium) {
+                let sub_name = sub
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                roots.push((sub, format!("removable: {name}/{sub_name}")));
+            }
+            roots.push((medium, format!("removable: {name}")));
+        }
+    }
+    roots
 }
 
 impl Default for Config {
@@ -83,6 +146,7 @@ impl Default for Config {
             pkcs11_probe: true,
             pkcs11_helper: None,
             clock_offset: time::Duration::ZERO,
+            media_bases: None,
         }
     }
 }
@@ -136,16 +200,32 @@ impl Config {
                 .map(|p| (p.clone(), format!("folder: {}", p.display()))),
         );
         if self.removable_media {
-            let user = std::env::var("USER").unwrap_or_default();
-            for base in [format!("/media/{user}"), format!("/run/media/{user}")] {
-                if let Ok(entries) = std::fs::read_dir(&base) {
-                    for e in entries.flatten() {
-                        let name = e.file_name().to_string_lossy().into_owned();
-                        roots.push((e.path(), format!("removable: {name}")));
-                    }
-                }
-            }
+            let bases = self.media_bases.clone().unwrap_or_else(|| {
+                let user = user_name().unwrap_or_default();
+                vec![
+                    PathBuf::from("/media").join(&user),
+                    PathBuf::from("/run/media").join(&user),
+                ]
+            });
+            roots.extend(removable_roots(&bases));
         }
         roots
+    }
+}
+
+#[cfg(test)]
+mod media_tests {
+    use super::*;
+
+    #[test]
+    fn the_user_is_found_in_passwd_and_media_one_level_down() {
+        let passwd = "root:x:0:0:root:/root:/bin/bash\nолена:x:1000:1000::/home/o:/bin/sh\n";
+        assert_eq!(name_in_passwd(passwd, 1000).as_deref(), Some("олена"));
+        assert_eq!(name_in_passwd(passwd, 7), None);
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("STICK/KEYS")).unwrap();
+        let roots = removable_roots(&[dir.path().to_path_buf()]);
+        let media: Vec<&str> = roots.iter().map(|(_, m)| m.as_str()).collect();
+        assert_eq!(media, ["removable: STICK/KEYS", "removable: STICK"]);
     }
 }

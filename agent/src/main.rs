@@ -179,7 +179,7 @@ fn run(command: Command, config: &mut Config) -> Result<(), String> {
             } else if list.is_empty() {
                 println!(
                     "No containers found in: {}",
-                    app.places
+                    app.places()
                         .roots
                         .iter()
                         .map(|(p, _)| p.display().to_string())

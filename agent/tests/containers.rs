@@ -409,3 +409,21 @@ async fn an_openssl_pkcs12_with_encrypted_certificates_unlocks_on_the_page_and_s
     let c = listed(&a, "exported").await;
     assert_eq!(c["certificates"][0]["name"], "Експорт Олена", "{c}");
 }
+
+/// A stick as CAs hand them out: `KEYS/Key-6.dat` one folder down. It is found.
+#[tokio::test]
+async fn a_key_store_one_folder_down_on_a_stick_is_found() {
+    let mut media = PathBuf::new();
+    let a = Agent::start(|c| {
+        media = c.data_dir.parent().unwrap().join("media");
+        c.removable_media = true;
+        c.media_bases = Some(vec![media.clone()]);
+    })
+    .await;
+    let keys = media.join("FLASH").join("KEYS");
+    std::fs::create_dir_all(&keys).unwrap();
+    std::fs::write(keys.join("Key-6.dat"), fixture("ua-dstu/STORE_A040.dat")).unwrap();
+    let c = listed(&a, "Key-6").await;
+    assert_eq!(c["medium"], "removable: FLASH/KEYS");
+    assert_eq!(c["kind"], "encrypted_pkcs8");
+}
