@@ -491,14 +491,7 @@ async fn remember_skips_the_password_but_never_masks_a_wrong_one() {
     // A typed wrong password is checked, not masked by the remembered key.
     let r = a.post("/v1/authenticate", PAGE, body.clone()).await;
     let p: Value = r.json().await.unwrap();
-    let (status, html) = a
-        .answer(
-            p["approve_url"].as_str().unwrap(),
-            "approve",
-            "wrong",
-            false,
-        )
-        .await;
+    let (status, html) = a.retry(&p, "wrong").await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{html}");
 
     // Another origin gets no benefit from this origin's remember (after the back-off).

@@ -135,14 +135,7 @@ async fn jkurwas_key_store_is_learnt_at_its_first_unlock_and_signs() {
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
 
     // The right one: the signing certificate is chosen, the statement verifies in jkurwa.
-    let (status, page) = a
-        .answer(
-            pending["approve_url"].as_str().unwrap(),
-            "approve",
-            "password",
-            false,
-        )
-        .await;
+    let (status, page) = a.retry(&pending, "password").await;
     assert_eq!(status, StatusCode::OK, "{page}");
     let done: Value = a
         .poll(pending["request"].as_str().unwrap(), PAGE)

@@ -801,17 +801,12 @@ async fn inside_one_minute() {
 /// one client cannot lock everyone out by spending the balancer's.
 #[tokio::test]
 async fn rate_limits_count_the_client_a_trusted_proxy_reports() {
-    let p = Pki::new();
-    let backend = echo_backend().await;
     inside_one_minute().await;
-    let (_db, g) = start_with(
-        &p,
-        &format!("http://{backend}"),
+    let (_p, _db, g, base, http) = Fixture::with(
         "trusted_proxies = [\"127.0.0.1\"]\n[limits]\nchallenge_per_minute = 2\nlogin_per_minute = 0\ncertificate_per_minute = 0",
     )
-    .await;
-    let base = format!("http://127.0.0.1:{}", g.port);
-    let http = client();
+    .await
+    .parts();
     let ask = |client: &'static str| {
         let http = http.clone();
         let base = base.clone();

@@ -273,6 +273,18 @@ impl Agent {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// Approve the pending request `pending` (its JSON: `approve_url`) with `password` once
+    /// more, as a person retrying on the same approval page: the status and page.
+    pub async fn retry(&self, pending: &Value, password: &str) -> (StatusCode, String) {
+        self.answer(
+            pending["approve_url"].as_str().unwrap(),
+            "approve",
+            password,
+            false,
+        )
+        .await
+    }
+
     /// Start a request and approve it with `password`: the approval's status and page.
     pub async fn decide(&self, path: &str, body: Value, password: &str) -> (StatusCode, String) {
         let (status, page, _) =
