@@ -185,7 +185,7 @@ impl Default for Challenge {
     }
 }
 
-/// Requests per minute (0 = unlimited).
+/// `[limits]`: requests per minute (0 = unlimited) and how long a connection may sit unused.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Limits {
@@ -195,6 +195,11 @@ pub struct Limits {
     pub login_per_minute: u32,
     /// Logins per certificate, counted only after the signature verified.
     pub certificate_per_minute: u32,
+    /// Seconds a new connection gets to send its first request head (HTTP/1 or HTTP/2), and
+    /// an HTTP/1 client each later head.
+    pub header_timeout: u64,
+    /// Seconds a connection may stay open with no request in flight before it is closed.
+    pub idle_timeout: u64,
 }
 
 impl Default for Limits {
@@ -203,6 +208,8 @@ impl Default for Limits {
             challenge_per_minute: 60,
             login_per_minute: 30,
             certificate_per_minute: 10,
+            header_timeout: 20,
+            idle_timeout: 75,
         }
     }
 }

@@ -96,6 +96,10 @@ pub async fn start(config: Config, config_dir: Option<&Path>) -> Result<Running,
         None => None,
     };
     let grace = Duration::from_secs(config.shutdown_grace);
+    let timeouts = crate::listener::Timeouts {
+        head: Duration::from_secs(config.limits.header_timeout.max(1)),
+        idle: Duration::from_secs(config.limits.idle_timeout.max(1)),
+    };
     let reload_every = Duration::from_secs(config.tls.as_ref().map_or(30, |t| t.reload_interval));
     let gateway = Arc::new(Gateway::new(config, config_dir).await?);
     let (stop, stopped) = watch::channel(false);
@@ -108,6 +112,7 @@ pub async fn start(config: Config, config_dir: Option<&Path>) -> Result<Running,
         },
         stopped.clone(),
         grace,
+        timeouts,
     ))];
     if let Some(admin) = admin {
         let app = admin::router(AdminState {

@@ -199,6 +199,10 @@ async fn an_https_backend_is_reached_with_the_configured_ca() {
         Some(gateway::tls::server_config(served).unwrap()),
         stopped,
         Duration::from_secs(1),
+        gateway::listener::Timeouts {
+            head: Duration::from_secs(20),
+            idle: Duration::from_secs(75),
+        },
     ));
     let backend = format!("https://localhost:{port}");
 
