@@ -171,6 +171,11 @@ pub struct Identity {
     pub locality: Option<String>,
     /// Country (C), ISO 3166 alpha-2.
     pub country: Option<String>,
+    /// Set when the certificate names two different tax numbers of one country (the subject's
+    /// serialNumber and the DRFO attribute): which person it is cannot be told, so the gateway
+    /// refuses it (`ambiguous_identity`) instead of picking one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub conflict: Option<String>,
 }
 
 impl Identity {
@@ -383,6 +388,7 @@ fn build(
     }
     person_ids.sort_by_key(Identifier::priority); // stable: SDA stays ahead of the DN
     person_ids.dedup();
+    let conflict = tax_number_conflict(&person_ids);
 
     let cn = subject.get(oids::CN);
     let o = subject.get(oids::ORGANIZATION);
@@ -444,7 +450,19 @@ fn build(
         title: subject.get(oids::TITLE).map(str::to_string),
         locality: subject.get(oids::LOCALITY).map(str::to_string),
         country: subject.get(oids::COUNTRY).map(str::to_string),
+        conflict,
     }
+}
+
+/// Two tax numbers of the same country that differ, described for the refusal message.
+fn tax_number_conflict(ids: &[Identifier]) -> Option<String> {
+    let taxes: Vec<&Identifier> = ids.iter().filter(|i| i.kind == IdKind::TaxNumber).collect();
+    taxes.iter().enumerate().find_map(|(n, a)| {
+        taxes[n + 1..]
+            .iter()
+            .find(|b| b.country == a.country && b.value != a.value)
+            .map(|b| format!("two tax numbers: {} and {}", a.value, b.value))
+    })
 }
 
 #[cfg(test)]
@@ -512,5 +530,19 @@ mod tests {
         assert_eq!(ids[0].value, "4");
         assert_eq!(ids[1].value, "3");
         assert_eq!(ids[0].to_string(), "tax_number:UA:4");
+    }
+
+    #[test]
+    fn two_different_tax_numbers_are_a_conflict() {
+        let ua = |v: &str| Identifier::new(IdKind::TaxNumber, "UA", v);
+        assert_eq!(
+            tax_number_conflict(&[ua("3012345678"), ua("3012345679")]).as_deref(),
+            Some("two tax numbers: 3012345678 and 3012345679")
+        );
+        assert_eq!(tax_number_conflict(&[ua("3012345678")]), None);
+        // Another country's number, or another kind of number, is no conflict.
+        let de = Identifier::new(IdKind::TaxNumber, "DE", "12345678901");
+        let unzr = Identifier::new(IdKind::RecordNumber, "UA", "19900101-01234");
+        assert_eq!(tax_number_conflict(&[ua("3012345678"), de, unzr]), None);
     }
 }

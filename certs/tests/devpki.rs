@@ -43,6 +43,7 @@ fn manifest_lists_every_case_and_every_file_exists() {
     assert_eq!(
         expected,
         [
+            "ambiguous_identity",
             "certificate_expired",
             "certificate_not_yet_valid",
             "certificate_revoked",
@@ -126,7 +127,7 @@ fn openssl_accepts_the_valid_and_refuses_each_negative_case_for_its_reason() {
         let out = verify(&dir, &e.certificate, &[]);
         let reason = match e.expected.as_str() {
             // Qualified status and person-ness are Brama's own verdicts: openssl has no such notion.
-            "valid" | "not_qualified" | "not_a_person" => None,
+            "valid" | "not_qualified" | "not_a_person" | "ambiguous_identity" => None,
             "certificate_expired" => Some("certificate has expired"),
             "certificate_not_yet_valid" => Some("certificate is not yet valid"),
             "certificate_revoked" => Some("certificate revoked"),

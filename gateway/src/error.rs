@@ -70,6 +70,8 @@ pub enum LoginError {
     NotQualified,
     #[error("the certificate belongs to an organisation, not a person")]
     NotAPerson,
+    #[error("the certificate names two different people: {0}")]
+    AmbiguousIdentity(String),
     #[error("the account is blocked: {0}")]
     AccountBlocked(String),
     #[error("too many sign-ins with this certificate; try again in {0} s")]
@@ -128,6 +130,7 @@ impl LoginError {
             PolicyNotAllowed(_) => "policy_not_allowed",
             NotQualified => "not_qualified",
             NotAPerson => "not_a_person",
+            AmbiguousIdentity(_) => "ambiguous_identity",
             AccountBlocked(_) => "account_blocked",
             RateLimited(_) => "rate_limited",
             Internal(_) => "internal_error",
@@ -152,6 +155,7 @@ impl LoginError {
             | PolicyNotAllowed(_)
             | NotQualified
             | NotAPerson
+            | AmbiguousIdentity(_)
             | WrongKeyUsage(_)
             | UnhandledCriticalExtension(_) => ("TOTAL-FAILED", "SIG_CONSTRAINTS_FAILURE"),
             BadSignature(_) => ("TOTAL-FAILED", "SIG_CRYPTO_FAILURE"),

@@ -165,6 +165,7 @@ fn check_cert_gives_the_login_verdict_for_one_certificate() {
         ("untrusted", 1, "[untrusted_issuer]"),
         ("rsa1024", 1, "[weak_key]"),
         ("sha1", 1, "[weak_algorithm]"),
+        ("ambiguous-tin", 1, "[ambiguous_identity]"),
         ("revoked", 0, "verdict: valid"),
     ] {
         let (c, out) = gateway(&["--config", f, "check-cert", &path(name)], &[]);

@@ -74,6 +74,7 @@ async fn dstu_refusals_over_http_have_the_ecdsa_statuses_and_codes() {
         ("dstu-wrong-key-usage", "wrong_key_usage"),
         ("dstu-weak", "weak_key"),
         ("dstu-sha1", "weak_algorithm"),
+        ("dstu-ambiguous-tin", "ambiguous_identity"),
     ] {
         let c = challenge(&http, &base, "/").await;
         let r = login(&http, &base, &p, name, &c).await;

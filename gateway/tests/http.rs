@@ -268,6 +268,12 @@ async fn every_login_refusal_over_http_has_its_status_and_code() {
         ("RSA-1024", by("rsa1024"), 401, "weak_key"),
         ("SHA-1 certificate", by("sha1"), 401, "weak_algorithm"),
         (
+            "two tax numbers in one certificate",
+            by("ambiguous-tin"),
+            401,
+            "ambiguous_identity",
+        ),
+        (
             "another site's statement",
             Box::new(|c: &str| p.sign_statement("citizen-p256", "https://evil.example", c)),
             401,

@@ -14,9 +14,9 @@ use time::{Duration, OffsetDateTime};
 use zeroize::Zeroizing;
 
 use super::keys::{DevKey, KeyType, X509Signer};
+use super::cases::{dstu_leaves, person, Leaf};
 use super::profile::{
-    ca_params, custom, leaf_params, ocsp_responder_params, person, printable, random_password,
-    Leaf, Usage, Validity, YEAR,
+    ca_params, custom, leaf_params, ocsp_responder_params, printable, random_password, YEAR,
 };
 use super::{write, Entry, Options};
 use crate::dstu::{self, gost28147, Params, SecretKey};
@@ -207,162 +207,6 @@ fn make(
         ),
     };
     finish(&der, &subject, signer)
-}
-
-/// The DSTU twins of the ECDSA cases (same names with `dstu-`, same expected codes), and the
-/// valid DSTU citizens.
-fn leaves() -> Vec<(Leaf, usize)> {
-    use KeyType::P256;
-    let c = |name: &str, p| Leaf::citizen(name, P256, p);
-    vec![
-        (
-            c(
-                "dstu-citizen",
-                person("Сковорода", "Григорій Савич", "271234567", "Полтава"),
-            )
-            .about(
-                "Qualified signing certificate of a citizen, DSTU 4145-257",
-                "valid",
-            ),
-            CURVE_257,
-        ),
-        (
-            Leaf {
-                representative: true,
-                ..c(
-                    "dstu-representative",
-                    person("Українка", "Леся Петрівна", "281234567", "Київ"),
-                )
-            }
-            .about(
-                "Qualified certificate of an organisation's representative (EDRPOU), DSTU 4145-257",
-                "valid",
-            ),
-            CURVE_257,
-        ),
-        (
-            Leaf {
-                usage: Usage::KeyAgreement,
-                ..c(
-                    "dstu-citizen-kep",
-                    person("Сковорода", "Григорій Савич", "271234567", "Полтава"),
-                )
-            }
-            .about(
-                "The DSTU citizen's key-agreement certificate",
-                "wrong_key_usage",
-            ),
-            CURVE_257,
-        ),
-        (
-            Leaf {
-                person: None,
-                ..c("dstu-seal", person("", "", "", "Київ"))
-            }
-            .about(
-                "Qualified electronic seal of an organisation, DSTU: not a person",
-                "not_a_person",
-            ),
-            CURVE_257,
-        ),
-        (
-            Leaf {
-                validity: Validity::Expired,
-                ..c(
-                    "dstu-expired",
-                    person("Петренко", "Павло Петрович", "280000011", "Полтава"),
-                )
-            }
-            .about("DSTU, expired a year ago", "certificate_expired"),
-            CURVE_257,
-        ),
-        (
-            Leaf {
-                validity: Validity::NotYetValid,
-                ..c(
-                    "dstu-not-yet-valid",
-                    person("Мельник", "Оксана Іванівна", "290000012", "Чернігів"),
-                )
-            }
-            .about(
-                "DSTU, valid only from next year",
-                "certificate_not_yet_valid",
-            ),
-            CURVE_257,
-        ),
-        (
-            Leaf {
-                revoked: true,
-                ..c(
-                    "dstu-revoked",
-                    person("Бондар", "Антон Васильович", "300000013", "Одеса"),
-                )
-            }
-            .about(
-                "DSTU, revoked (keyCompromise) in the DSTU CRL",
-                "certificate_revoked",
-            ),
-            CURVE_257,
-        ),
-        (
-            Leaf {
-                qualified: false,
-                ..c(
-                    "dstu-not-qualified",
-                    person("Ткаченко", "Ірина Олегівна", "310000014", "Харків"),
-                )
-            }
-            .about("DSTU, trusted but not qualified", "not_qualified"),
-            CURVE_257,
-        ),
-        (
-            Leaf {
-                usage: Usage::CertSignOnly,
-                ..c(
-                    "dstu-wrong-key-usage",
-                    person("Кравченко", "Олег Іванович", "320000015", "Дніпро"),
-                )
-            }
-            .about("DSTU, keyUsage keyCertSign only", "wrong_key_usage"),
-            CURVE_257,
-        ),
-        (
-            Leaf {
-                untrusted: true,
-                ..c(
-                    "dstu-untrusted",
-                    person("Олійник", "Ніна Сергіївна", "330000016", "Суми"),
-                )
-            }
-            .about(
-                "DSTU, issued by a DSTU CA under a root nobody trusts",
-                "untrusted_issuer",
-            ),
-            CURVE_257,
-        ),
-        (
-            c(
-                "dstu-weak",
-                person("Шевчук", "Борис Романович", "340000017", "Рівне"),
-            )
-            .about("DSTU 4145-163 key: below GF(2^233), too weak", "weak_key"),
-            CURVE_163,
-        ),
-        (
-            Leaf {
-                sha1: true,
-                ..c(
-                    "dstu-sha1",
-                    person("Поліщук", "Ганна Андріївна", "350000018", "Житомир"),
-                )
-            }
-            .about(
-                "DSTU key certified by the ECDSA issuing CA with ECDSA-SHA1: weak algorithm",
-                "weak_algorithm",
-            ),
-            CURVE_257,
-        ),
-    ]
 }
 
 /// What the ECDSA side hands over: its root and issuing CA (for the mixed chains and the
@@ -609,7 +453,7 @@ pub(super) fn generate(
 
     // --- End entities ---
     let mut revoked = Vec::new();
-    let mut leaves = leaves();
+    let mut leaves = dstu_leaves();
     leaves.push((
         Leaf::citizen(
             "mixed-ecdsa-citizen",

@@ -10,6 +10,7 @@
 //! so a failed run never leaves half a PKI, and an existing one is replaced only with `force`.
 #![allow(missing_docs)] // a development tool behind the `devpki` feature; manifest.json documents its output
 
+mod cases;
 pub mod crl;
 pub mod dstu;
 pub mod ext;

@@ -11,6 +11,7 @@ use time::{Duration, OffsetDateTime};
 
 use super::ext::{self, Qc, Text};
 use super::keys::{DevKey, KeyType};
+use super::cases::{bulk, leaves, Leaf, Usage, Validity};
 use super::{now, write, write_key_files, Entry, FileNote, Manifest, Options, TrustFiles};
 use crate::{der, oids, Error};
 
@@ -18,135 +19,6 @@ pub(super) const YEAR: Duration = Duration::days(365);
 const ORG_NAME: &str = "ТОВ «Брама Тест»";
 const ORG_EDRPOU: &str = "12345678";
 pub(super) const CA_ORG: &str = "Brama (розробка)";
-
-/// A natural person named in a certificate.
-pub(super) struct Person {
-    pub(super) surname: String,
-    /// GN: "Ім'я По батькові".
-    pub(super) given: String,
-    /// The first nine digits of the РНОКПП; the check digit is computed.
-    pub(super) tin9: String,
-    pub(super) locality: String,
-}
-
-#[derive(Clone, Copy, PartialEq)]
-pub(super) enum Usage {
-    Signing,
-    KeyAgreement,
-    CertSignOnly,
-}
-
-#[derive(Clone, Copy, PartialEq)]
-pub(super) enum Validity {
-    Current,
-    Expired,
-    NotYetValid,
-}
-
-/// One end-entity certificate of the dev PKI.
-pub(super) struct Leaf {
-    pub(super) name: String,
-    pub(super) description: &'static str,
-    pub(super) expected: &'static str,
-    pub(super) key: KeyType,
-    /// `None`: an organisation's seal.
-    pub(super) person: Option<Person>,
-    pub(super) representative: bool,
-    pub(super) qualified: bool,
-    pub(super) usage: Usage,
-    pub(super) validity: Validity,
-    pub(super) untrusted: bool,
-    pub(super) revoked: bool,
-    pub(super) sha1: bool,
-}
-
-impl Leaf {
-    pub(super) fn citizen(name: &str, key: KeyType, person: Person) -> Leaf {
-        Leaf {
-            name: name.into(),
-            description: "",
-            expected: "valid",
-            key,
-            person: Some(person),
-            representative: false,
-            qualified: true,
-            usage: Usage::Signing,
-            validity: Validity::Current,
-            untrusted: false,
-            revoked: false,
-            sha1: false,
-        }
-    }
-    pub(super) fn about(mut self, description: &'static str, expected: &'static str) -> Leaf {
-        self.description = description;
-        self.expected = expected;
-        self
-    }
-}
-
-pub(super) fn person(surname: &str, given: &str, tin9: &str, locality: &str) -> Person {
-    Person {
-        surname: surname.into(),
-        given: given.into(),
-        tin9: tin9.into(),
-        locality: locality.into(),
-    }
-}
-
-/// `count` more valid P-256 citizens, `bulk-0001` …, each a distinct person (benchmarks sign
-/// in with many certificates).
-fn bulk(count: usize) -> Vec<Leaf> {
-    (1..=count)
-        .map(|i| {
-            let name = format!("bulk-{i:04}");
-            Leaf::citizen(
-                &name,
-                KeyType::P256,
-                person(
-                    "Тестовий",
-                    &format!("Користувач {i}"),
-                    &format!("5{i:08}"),
-                    "Київ",
-                ),
-            )
-            .about("A valid P-256 citizen for benchmarks", "valid")
-        })
-        .collect()
-}
-
-fn leaves() -> Vec<Leaf> {
-    use KeyType::*;
-    vec![
-        Leaf::citizen("citizen-p256", P256, person("Шевченко", "Тарас Григорович", "301234567", "Київ"))
-            .about("Qualified signing certificate of a citizen, ECDSA P-256", "valid"),
-        Leaf::citizen("citizen-p384", P384, person("Коваль-Ярошенко", "Марʼяна Олегівна", "312345678", "Львів"))
-            .about("Qualified signing certificate of a citizen (hyphenated surname, apostrophe), ECDSA P-384", "valid"),
-        Leaf::citizen("citizen-rsa2048", Rsa2048, person("Косач", "Лариса Петрівна", "292345678", "Луцьк"))
-            .about("Qualified signing certificate of a citizen, RSA-2048", "valid"),
-        Leaf { representative: true, ..Leaf::citizen("representative-p256", P256, person("Франко", "Іван Якович", "283456789", "Дрогобич")) }
-            .about("Qualified certificate of an organisation's representative (O, title, NTRUA-, EDRPOU), ECDSA P-256", "valid"),
-        Leaf { usage: Usage::KeyAgreement, ..Leaf::citizen("citizen-p256-kep", P256, person("Шевченко", "Тарас Григорович", "301234567", "Київ")) }
-            .about("The citizen's key-agreement (encryption) certificate: never offered for signing", "wrong_key_usage"),
-        Leaf { person: None, ..Leaf::citizen("seal-p256", P256, person("", "", "", "Київ")) }
-            .about("Qualified electronic seal of an organisation (QcType eseal, CN = O): not a person", "not_a_person"),
-        Leaf { validity: Validity::Expired, ..Leaf::citizen("expired", P256, person("Петренко", "Петро Петрович", "280000001", "Полтава")) }
-            .about("Expired a year ago", "certificate_expired"),
-        Leaf { validity: Validity::NotYetValid, ..Leaf::citizen("not-yet-valid", P256, person("Мельник", "Олена Іванівна", "290000002", "Чернігів")) }
-            .about("Valid only from next year", "certificate_not_yet_valid"),
-        Leaf { revoked: true, ..Leaf::citizen("revoked", P256, person("Бондар", "Андрій Васильович", "300000003", "Одеса")) }
-            .about("Revoked (keyCompromise): listed in the CRL and as R in index.txt", "certificate_revoked"),
-        Leaf { qualified: false, ..Leaf::citizen("not-qualified", P256, person("Ткаченко", "Ірина Миколаївна", "310000004", "Харків")) }
-            .about("Trusted but not qualified: no QCStatements, no qualified policy", "not_qualified"),
-        Leaf { usage: Usage::CertSignOnly, ..Leaf::citizen("wrong-key-usage", P256, person("Кравченко", "Олег Степанович", "320000005", "Дніпро")) }
-            .about("keyUsage is keyCertSign only on an end-entity certificate", "wrong_key_usage"),
-        Leaf { untrusted: true, ..Leaf::citizen("untrusted", P256, person("Олійник", "Наталія Сергіївна", "330000006", "Суми")) }
-            .about("Issued by a CA that chains to a root nobody trusts", "untrusted_issuer"),
-        Leaf::citizen("rsa1024", Rsa1024, person("Шевчук", "Богдан Романович", "340000007", "Рівне"))
-            .about("RSA-1024 key: too weak", "weak_key"),
-        Leaf { sha1: true, ..Leaf::citizen("sha1", P256, person("Поліщук", "Галина Андріївна", "350000008", "Житомир")) }
-            .about("Signed by the issuing CA with ECDSA-SHA1: weak algorithm", "weak_algorithm"),
-    ]
-}
 
 /// РНОКПП check digit: weights (-1, 5, 7, 9, 4, 6, 10, 5, 7) over the first nine digits,
 /// sum mod 11 mod 10.
@@ -284,7 +156,7 @@ pub(super) fn leaf_params(
 
     let mut dn = DistinguishedName::new();
     let mut sda: Vec<(&str, Text<'_>)> = Vec::new();
-    let tin;
+    let (tin, drfo);
     match &leaf.person {
         Some(person) => {
             tin = rnokpp_with_check_digit(&person.tin9);
@@ -304,7 +176,12 @@ pub(super) fn leaf_params(
             );
             dn.push(DnType::CountryName, printable("UA"));
             dn.push(DnType::LocalityName, person.locality.as_str());
-            sda.push((oids::UA_DRFO, Text::Printable(&tin)));
+            if leaf.conflicting_tin {
+                drfo = rnokpp_with_check_digit(&format!("{}1", &person.tin9[..8]));
+                sda.push((oids::UA_DRFO, Text::Printable(&drfo)));
+            } else {
+                sda.push((oids::UA_DRFO, Text::Printable(&tin)));
+            }
             if leaf.representative {
                 dn.push(
                     custom(oids::ORGANIZATION_IDENTIFIER),

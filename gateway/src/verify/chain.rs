@@ -163,6 +163,9 @@ impl Verifier {
         if policy.persons_only && summary.identity.kind != SubjectKind::Person {
             return Err(LoginError::NotAPerson);
         }
+        if let Some(conflict) = &summary.identity.conflict {
+            return Err(LoginError::AmbiguousIdentity(conflict.clone()));
+        }
         if policy.qualified == Qualified::Required && !summary.qualified.is_qualified_esign() {
             return Err(LoginError::NotQualified);
         }
