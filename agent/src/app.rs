@@ -126,6 +126,7 @@ impl App {
                 };
                 let mut entry = json!({
                     "id": c.id, "label": c.label, "medium": c.medium, "kind": c.kind,
+                    "medium_type": c.medium_type(), "medium_name": c.medium_name(),
                     "state": state, "locked": !ready, "certificates": c.views(),
                 });
                 if let Some(m) = message {
@@ -146,7 +147,8 @@ impl App {
     }
 
     /// The user's answer on the approval page. A wrong password leaves the request pending
-    /// (the page shows the error and the user may retry).
+    /// (the page shows the error and the user may retry). `chosen` is the certificate picked
+    /// on the page when the request named none and the key has several.
     pub fn decide(
         &self,
         id: &str,
@@ -154,6 +156,7 @@ impl App {
         approve: bool,
         password: Zeroizing<String>,
         remember: bool,
+        chosen: Option<&str>,
     ) -> Result<Decision, ApiError> {
         let token_ok = self
             .requests
@@ -170,7 +173,7 @@ impl App {
             self.requests.finish(id, State::Denied);
             return Ok(Decision::Denied);
         }
-        match self.perform(&origin, &action, password, remember) {
+        match self.perform(&origin, &action, password, remember, chosen) {
             Ok(result) => {
                 self.origins
                     .approve(&origin)
@@ -220,6 +223,7 @@ impl App {
         action: &Action,
         password: Zeroizing<String>,
         remember: bool,
+        chosen: Option<&str>,
     ) -> Result<serde_json::Value, ApiError> {
         let (container_id, certificate_id) = match action {
             Action::Containers => return Ok(self.container_list(origin)),
@@ -232,7 +236,7 @@ impl App {
                 container,
                 certificate,
                 ..
-            } => (container, certificate.as_deref()),
+            } => (container, certificate.as_deref().or(chosen)),
         };
         let container = self.container(container_id)?;
         let certificate = container.signing_certificate(certificate_id)?;

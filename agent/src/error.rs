@@ -27,6 +27,8 @@ pub enum ApiError {
     UnknownContainer,
     #[error("no such certificate in the container")]
     UnknownCertificate,
+    #[error("the key has several signing certificates; choose one on the approval page")]
+    ChooseCertificate,
     #[error("this certificate cannot sign (key agreement, CA, or no signing key usage)")]
     NotForSigning,
     #[error("the key needs its password")]
@@ -77,6 +79,7 @@ impl ApiError {
             ApiError::WindowClosed => "approval_window_closed",
             ApiError::UnknownContainer => "unknown_container",
             ApiError::UnknownCertificate => "unknown_certificate",
+            ApiError::ChooseCertificate => "choose_certificate",
             ApiError::NotForSigning => "not_for_signing",
             ApiError::NeedsUnlock => "needs_unlock",
             ApiError::WrongPassword { .. } => "wrong_password",
@@ -117,7 +120,9 @@ impl ApiError {
                 StatusCode::UNAUTHORIZED
             }
             ApiError::LockedOut { .. } | ApiError::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::ContainerBusy | ApiError::RequestSuperseded => StatusCode::CONFLICT,
+            ApiError::ContainerBusy
+            | ApiError::RequestSuperseded
+            | ApiError::ChooseCertificate => StatusCode::CONFLICT,
             ApiError::RequestExpired | ApiError::WindowClosed => StatusCode::GONE,
             ApiError::ContentTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::ContainerUnreadable(_)

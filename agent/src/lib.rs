@@ -15,6 +15,7 @@ pub mod config;
 pub mod containers;
 pub mod error;
 pub mod guard;
+pub mod lang;
 pub mod listener;
 pub mod origins;
 pub mod peer;

@@ -301,9 +301,31 @@ async fn the_approval_page_shows_what_is_signed() {
     assert_eq!(h["x-frame-options"], "DENY");
     assert!(h.get("access-control-allow-origin").is_none());
     let html = page.text().await.unwrap();
+    // One language at a time, Ukrainian by default; the site by name, its origin beneath.
     assert!(
-        html.contains("Sign a document for https://cabinet.example"),
+        html.contains("Підписати документ для сайту cabinet.example")
+            && html.contains("<small class=\"origin\">https://cabinet.example</small>")
+            && html.contains("<html lang=\"uk\">")
+            && !html.contains("Sign a document"),
         "{html}"
+    );
+    let in_lang = |query: &'static str, accept: &'static str| {
+        let url = format!("{}{query}", pending["approve_url"].as_str().unwrap());
+        let req = a.http.get(url).header("accept-language", accept);
+        async move { req.send().await.unwrap().text().await.unwrap() }
+    };
+    let en = in_lang("?lang=en", "ru").await;
+    assert!(
+        en.contains("Sign a document for the site cabinet.example")
+            && en.contains("<html lang=\"en\">")
+            && en.contains("href=\"/ui/approve/")
+            && en.contains(">Українська</a>"),
+        "the page that asked chose English: {en}"
+    );
+    let ru = in_lang("", "de, ru;q=0.9, en;q=0.5").await;
+    assert!(
+        ru.contains("Подписать документ для сайта cabinet.example") && ru.contains("Кнопки станут доступны"),
+        "the browser prefers Russian: {ru}"
     );
     // Escaped, whichever entities the template engine writes (`&lt;` or `&#60;`).
     let shown = |raw: &str| {
@@ -331,10 +353,9 @@ async fn the_approval_page_shows_what_is_signed() {
     let pending: Value = r.json().await.unwrap();
     let html = a.page(pending["approve_url"].as_str().unwrap()).await;
     assert!(
-        html.contains("Sign in to https://cabinet.example"),
+        html.contains("Увійти на сайт cabinet.example"),
         "{html}"
     );
-    assert!(html.contains("Увійти на https://cabinet.example"));
 }
 
 #[tokio::test]
@@ -408,7 +429,7 @@ async fn wrong_password_never_signs_backs_off_and_locks() {
     let (status, html) = a.answer(url, "approve", "wrong", false).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert!(html.contains("data-code=\"wrong_password\""), "{html}");
-    assert!(html.contains("Tries left: 2"), "{html}");
+    assert!(html.contains("Залишилось спроб: 2"), "{html}");
     assert_eq!(
         a.poll(id, PAGE).await.status(),
         StatusCode::ACCEPTED,
@@ -430,7 +451,7 @@ async fn wrong_password_never_signs_backs_off_and_locks() {
         StatusCode::TOO_MANY_REQUESTS,
         "third wrong password locks"
     );
-    assert!(html.contains("Too many wrong passwords"), "{html}");
+    assert!(html.contains("Забагато неправильних паролів"), "{html}");
     let list = a
         .get("/v1/containers", Some(PAGE))
         .await
@@ -972,7 +993,7 @@ async fn documents_stream_as_octet_stream() {
             .await
             .unwrap();
         assert!(
-            html.contains("200000 B") && html.contains("big.txt"),
+            html.contains("200000 байт") && html.contains("big.txt"),
             "{html}"
         );
         let sha: String = certs::cms::Digest::Sha256

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use brama_testkit::agent::{b64, request_and_answer, Agent, PAGE};
+use brama_testkit::pki::openssl_self_signed;
 use brama_testkit::jkurwa::{self, fixture};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -43,44 +44,6 @@ fn certificate_for_key40a0(a: &Agent) -> Vec<u8> {
 /// An end-entity certificate `c.pem` in `work` for the key `k.pem` (written from `key`, or made
 /// by openssl as P-256), by the openssl command; returns it as DER. (openssl's default config
 /// would make a CA.)
-fn openssl_self_signed(work: &Path, key: Option<&[u8]>, subject: &str) -> Vec<u8> {
-    std::fs::write(
-        work.join("req.cnf"),
-        "[req]\ndistinguished_name=dn\nx509_extensions=ee\n[dn]\n[ee]\nbasicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,nonRepudiation\n",
-    )
-    .unwrap();
-    let mut args = vec![
-        "req", "-new", "-x509", "-config", "req.cnf", "-days", "30", "-utf8",
-    ];
-    match key {
-        Some(pem) => {
-            std::fs::write(work.join("k.pem"), pem).unwrap();
-            args.extend(["-key", "k.pem"]);
-        }
-        None => args.extend([
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            "k.pem",
-        ]),
-    }
-    args.extend(["-out", "c.pem", "-outform", "PEM", "-subj", subject]);
-    let ok = Command::new("openssl")
-        .current_dir(work)
-        .args(&args)
-        .status()
-        .unwrap();
-    assert!(ok.success());
-    let pem = std::fs::read(work.join("c.pem")).unwrap();
-    openssl::x509::X509::from_pem(&pem)
-        .unwrap()
-        .to_der()
-        .unwrap()
-}
-
 fn folder(a: &Agent, name: &str) -> PathBuf {
     let d = a._tmp.path().join(name);
     std::fs::create_dir_all(&d).unwrap();
@@ -127,7 +90,7 @@ async fn jkurwas_key_store_is_learnt_at_its_first_unlock_and_signs() {
     )
     .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    assert!(page.contains("Неправильний пароль") && page.contains("Wrong password"));
+    assert!(page.contains("Неправильний пароль"), "{page}");
     assert!(
         page.contains("Власника ключа буде показано після введення пароля"),
         "{page}"

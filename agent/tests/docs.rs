@@ -17,6 +17,7 @@ fn all_errors() -> Vec<ApiError> {
         ApiError::CsrfRefused,
         ApiError::UnknownContainer,
         ApiError::UnknownCertificate,
+        ApiError::ChooseCertificate,
         ApiError::NotForSigning,
         ApiError::NeedsUnlock,
         ApiError::WrongPassword { tries_left: None },
@@ -53,6 +54,15 @@ fn every_error_code_is_documented() {
         .map(|v| v.as_str().unwrap())
         .collect();
     let codes: Vec<&str> = all_errors().iter().map(ApiError::code).collect();
+    // The list above must hold every variant: count the arms of `ApiError::code`.
+    let source = read("../agent/src/error.rs");
+    let body = &source[source.find("pub fn code(&self)").unwrap()..];
+    let body = &body[..body.find("\n    }\n").unwrap()];
+    assert_eq!(
+        body.matches("=> \"").count(),
+        codes.len(),
+        "all_errors() misses a variant of ApiError"
+    );
     for code in &codes {
         assert!(
             md.contains(&format!("`{code}`")),

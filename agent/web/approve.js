@@ -2,7 +2,11 @@
 // window once the request is finished.
 for (const group of document.querySelectorAll(".buttons[data-delay]")) {
   const delay = Number(group.dataset.delay) || 0;
-  setTimeout(() => group.querySelectorAll("button").forEach((b) => (b.disabled = false)), delay);
+  setTimeout(() => {
+    group.querySelectorAll("button").forEach((b) => (b.disabled = false));
+    // The hint explains the wait; once the buttons work it is gone.
+    document.querySelectorAll("[data-hint]").forEach((h) => (h.hidden = true));
+  }, delay);
 }
 if (document.querySelector("[data-close]")) {
   setTimeout(() => window.close(), 1500);

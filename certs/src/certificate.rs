@@ -21,6 +21,8 @@ pub struct CertificateSummary {
     pub issuer: String,
     /// The issuing CA's CN, for short display.
     pub issuer_name: Option<String>,
+    /// The issuing CA's organisation (O): what a person recognises ("АТ КБ «ПриватБанк»").
+    pub issuer_org: Option<String>,
     /// Serial number, upper-case hex without separators.
     pub serial: String,
     /// Start of validity, RFC 3339.
@@ -61,6 +63,7 @@ impl CertificateSummary {
             identity: Identity::from_x509(cert)?,
             subject: Dn::read(cert.subject())?.to_text(),
             issuer_name: issuer.get(oids::CN).map(str::to_string),
+            issuer_org: issuer.get(oids::ORGANIZATION).map(str::to_string),
             issuer: issuer.to_text(),
             serial: cert
                 .raw_serial()

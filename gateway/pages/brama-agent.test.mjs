@@ -67,7 +67,7 @@ test("authenticate opens the window before any await, then polls to the result",
   assert.deepEqual(calls[0], { open: "about:blank" });
   const result = await promise;
   assert.equal(result.signature, "MII=");
-  assert.equal(windows[0].location.href, "http://127.0.0.1:47560/ui/approve/ab");
+  assert.equal(windows[0].location.href, "http://127.0.0.1:47560/ui/approve/ab?lang=uk", "the agent's window speaks the page's language");
   const sent = JSON.parse(calls[1].init.body);
   assert.deepEqual(sent, { container: "c-1", challenge: "ch" });
   assert.equal(calls.filter((c) => c.path === "/v1/requests/ab").length, 3);
@@ -136,12 +136,14 @@ test("sign sends base64 content or a hash", async () => {
   assert.equal(JSON.parse(calls[3].init.body).hash_algorithm, "sha256");
 });
 
-test("every error code the agent documents has a message in both languages", () => {
+test("every error code the agent documents has a message in each language", () => {
   const spec = JSON.parse(readFileSync(new URL("../../docs/agent-openapi.json", import.meta.url)));
   const codes = spec.components.schemas.Error.properties.error.properties.code.enum;
-  for (const code of codes) {
+  for (const code of [...codes, ...Object.keys(MESSAGES)]) {
     assert.ok(MESSAGES[code], `no message for ${code}`);
-    assert.notEqual(message(code, "uk"), message(code, "en"));
+    const [uk, en, ru] = ["uk", "en", "ru"].map((l) => message(code, l));
+    assert.ok(uk && en && ru && new Set([uk, en, ru]).size === 3, `${code}: one text per language`);
+    assert.match(ru, /[ыэъё]|[а-я]/i, `${code}: Russian is Cyrillic`);
   }
   assert.equal(message("no-such-code", "en"), MESSAGES.unexpected[1]);
 });

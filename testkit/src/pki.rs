@@ -139,3 +139,45 @@ fn statement_for(origin: &str, challenge: &str) -> Vec<u8> {
     )
     .to_bytes()
 }
+
+/// A self-signed signing certificate made by the `openssl` command (not by Brama): a new P-256
+/// key written to `work/k.pem`, or `key` (PEM) when given; the certificate in `work/c.pem`,
+/// returned as DER.
+pub fn openssl_self_signed(work: &std::path::Path, key: Option<&[u8]>, subject: &str) -> Vec<u8> {
+    std::fs::write(
+        work.join("req.cnf"),
+        "[req]\ndistinguished_name=dn\nx509_extensions=ee\n[dn]\n[ee]\nbasicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,nonRepudiation\n",
+    )
+    .unwrap();
+    let mut args = vec![
+        "req", "-new", "-x509", "-config", "req.cnf", "-days", "30", "-utf8",
+    ];
+    match key {
+        Some(pem) => {
+            std::fs::write(work.join("k.pem"), pem).unwrap();
+            args.extend(["-key", "k.pem"]);
+        }
+        None => args.extend([
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            "k.pem",
+        ]),
+    }
+    args.extend(["-out", "c.pem", "-outform", "PEM", "-subj", subject]);
+    let ok = std::process::Command::new("openssl")
+        .current_dir(work)
+        .args(&args)
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let pem = std::fs::read(work.join("c.pem")).unwrap();
+    openssl::x509::X509::from_pem(&pem)
+        .unwrap()
+        .to_der()
+        .unwrap()
+}
+

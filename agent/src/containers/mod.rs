@@ -167,6 +167,30 @@ impl Container {
         choose(&views, id).map(|i| Some(self.certificates[i].clone()))
     }
 
+    /// The medium as a person names it: `file`, `token` or `removable` (a disk); pages show
+    /// this, never a path.
+    pub fn medium_type(&self) -> &'static str {
+        if self.token.is_some() {
+            "token"
+        } else if self.medium.starts_with("removable: ") {
+            "removable"
+        } else {
+            "file"
+        }
+    }
+
+    /// The token's label or the removable disk's name; none for a file.
+    pub fn medium_name(&self) -> Option<String> {
+        match self.medium_type() {
+            "token" => Some(self.label.clone()),
+            "removable" => {
+                let rest = self.medium.trim_start_matches("removable: ");
+                Some(rest.split('/').next().unwrap_or(rest).to_string())
+            }
+            _ => None,
+        }
+    }
+
     /// Whether the container's key may be a DSTU 4145 key (a document for it is also hashed
     /// with GOST 34.311).
     pub fn may_be_dstu(&self) -> bool {
@@ -178,7 +202,8 @@ impl Container {
     }
 }
 
-/// The index among `views` that `id` names, or the only signing one.
+/// The index among `views` that `id` names, or the only signing one; with several and no
+/// `id`, [`ChooseCertificate`](crate::ApiError::ChooseCertificate): the approval page asks.
 pub fn choose(views: &[CertificateView], id: Option<&str>) -> Result<usize, crate::ApiError> {
     let chosen = match id {
         Some(id) => views.iter().position(|v| v.id.eq_ignore_ascii_case(id)),
@@ -188,7 +213,10 @@ pub fn choose(views: &[CertificateView], id: Option<&str>) -> Result<usize, crat
             if signing.is_empty() && !views.is_empty() {
                 return Err(crate::ApiError::NotForSigning);
             }
-            (signing.len() == 1).then(|| signing[0])
+            if signing.len() > 1 {
+                return Err(crate::ApiError::ChooseCertificate);
+            }
+            signing.first().copied()
         }
     };
     let i = chosen.ok_or(crate::ApiError::UnknownCertificate)?;
