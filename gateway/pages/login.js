@@ -1,87 +1,94 @@
 // The gateway's login page: find the agent, list signing certificates, and sign in.
 // The challenge is fetched before the click, so the click can open the agent's approval
-// window synchronously (a window opened after an `await` is blocked).
-import { BramaAgent, AgentError } from "/auth/brama-agent.js";
+// window synchronously (a window opened after an `await` is blocked). One language at a time:
+// everything shown is kept as codes and drawn again when the person switches.
+import { BramaAgent, AgentError } from "./brama-agent.js";
+import { GATEWAY, TEXT, apply, date, pageLang, remember, stored, tr } from "./i18n.js";
 
-const GATEWAY = {
-  wrong_origin: ["Підпис зроблено для іншого сайту.", "The signature was made for another site."],
-  challenge_expired: ["Час на вхід вичерпано. Спробуйте ще раз.", "The sign-in took too long. Please try again."],
-  challenge_replayed: ["Цей підпис уже використано. Спробуйте ще раз.", "This signature was already used. Please try again."],
-  challenge_invalid: ["Запит на вхід недійсний. Оновіть сторінку.", "The sign-in request is invalid. Reload the page."],
-  challenge_wrong_browser: ["Вхід розпочато в іншому браузері. Оновіть сторінку.", "The sign-in started in another browser. Reload the page."],
-  certificate_expired: ["Строк дії сертифіката минув. Отримайте новий у свого надавача послуг.", "The certificate has expired. Get a new one from your provider."],
-  certificate_not_yet_valid: ["Сертифікат ще не набрав чинності.", "The certificate is not valid yet."],
-  certificate_revoked: ["Сертифікат відкликано.", "The certificate has been revoked."],
-  revocation_unavailable: ["Не вдалося перевірити, чи сертифікат не відкликано (сервіс центру сертифікації недоступний). Спробуйте за кілька хвилин.", "The certificate's revocation status could not be checked (the certificate authority's service is unavailable). Try again in a few minutes."],
-  untrusted_issuer: ["Сертифікат видав надавач послуг, якому портал не довіряє.", "The certificate was issued by a provider this portal does not trust."],
-  not_qualified: ["Сертифікат не є кваліфікованим.", "The certificate is not qualified."],
-  not_a_person: ["Це сертифікат організації (печатки), а не особи.", "This is an organisation's (seal) certificate, not a person's."],
-  wrong_key_usage: ["Цей сертифікат не призначений для підпису.", "This certificate is not for signing."],
-  weak_key: ["Ключ сертифіката застарілий і ненадійний.", "The certificate's key is too weak."],
-  weak_algorithm: ["Сертифікат використовує застарілий алгоритм.", "The certificate uses an outdated algorithm."],
-  bad_signature: ["Підпис не пройшов перевірку.", "The signature did not verify."],
-  account_blocked: ["Обліковий запис заблоковано.", "The account is blocked."],
-  forbidden_origin: ["Запит надіслано не зі сторінки порталу.", "The request did not come from the portal's page."],
-  unsupported_algorithm: ["Ключ цього типу портал не підтримує. Скористайтеся ключем ДСТУ 4145, ECDSA або RSA.", "This portal does not support this key type. Use a DSTU 4145, ECDSA or RSA key."],
-  rate_limited: ["Забагато спроб входу. Зачекайте хвилину.", "Too many sign-in attempts. Wait a minute."],
-};
-
-let lang = document.documentElement.lang === "en" ? "en" : "uk";
 const $ = (id) => document.getElementById(id);
-const text = (pair) => (lang === "en" ? pair[1] : pair[0]);
+let lang = pageLang(stored(), document.documentElement.lang);
 const agent = new BramaAgent({ base: document.body.dataset.agent, lang });
-const next = new URLSearchParams(location.search).get("next") || "/";
+const params = new URLSearchParams(location.search);
+const next = params.get("next") || "/";
 let challenge = null;
 
-function show(el, uk, en) {
-  el.dataset.uk = uk;
-  el.dataset.en = en;
-  el.textContent = lang === "en" ? en : uk;
-  el.hidden = false;
+// What the page shows, as data: drawn by draw() in the current language.
+const state = { status: "looking", containers: null, error: null, guidance: null };
+
+function message(e) {
+  if (e instanceof AgentError) return new AgentError(e.code, lang).message + (e.detail ? ` (${e.detail})` : "");
+  const text = tr(GATEWAY[e.code] || GATEWAY.unexpected, lang);
+  // A blocked account is told the operator's reason.
+  if (e.code === "account_blocked" && e.reason) return `${text} ${tr(TEXT.blocked_reason, lang)} ${e.reason}`;
+  return text;
 }
 
-function fail(e) {
-  const code = e.code || "unexpected";
-  const msg = e instanceof AgentError ? e.message : GATEWAY[code] ? text(GATEWAY[code]) : e.message;
+/** Show a refusal: next to the certificate it concerns (scrolled to), else at the top. */
+function fail(e, certificate = null) {
+  state.error = { e, certificate };
+  drawError();
+}
+
+function drawError() {
   const el = $("error");
-  el.dataset.code = code;
-  el.textContent = msg + (e.detail ? ` (${e.detail})` : "");
+  if (!state.error) {
+    el.hidden = true;
+    return;
+  }
+  const { e, certificate } = state.error;
+  el.dataset.code = e.code || "unexpected";
+  el.textContent = message(e);
+  const anchor = certificate && document.querySelector(`li[data-certificate="${CSS.escape(certificate)}"]`);
+  if (anchor) anchor.append(el);
+  else $("status").after(el);
   el.hidden = false;
+  el.scrollIntoView({ block: "center" });
+  el.focus({ preventScroll: true });
+}
+
+async function answer(r) {
+  const body = await r.json();
+  if (!r.ok) throw Object.assign(new Error(body.error.message), body.error);
+  return body;
 }
 
 async function newChallenge() {
   const r = await fetch("/auth/challenge", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ next }) });
-  const body = await r.json();
-  if (!r.ok) throw Object.assign(new Error(body.error.message), { code: body.error.code });
-  challenge = body.challenge;
-  setTimeout(() => newChallenge().catch(fail), 240_000); // before it expires
+  challenge = (await answer(r)).challenge;
+  setTimeout(() => newChallenge().catch((e) => fail(e)), 240_000); // before it expires
 }
 
 function signIn(container, certificate) {
-  $("error").hidden = true;
+  state.error = null;
+  drawError();
   // Synchronously inside the click: authenticate() opens the approval window first.
   const signing = agent.authenticate(challenge, { container, certificate });
   signing
     .then(async (result) => {
       const r = await fetch("/auth/login", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ signature: result.signature }) });
-      const body = await r.json();
-      if (!r.ok) throw Object.assign(new Error(body.error.message), { code: body.error.code });
+      const body = await answer(r);
       location.href = body.choose_role ? `/auth/role?next=${encodeURIComponent(body.redirect)}` : body.redirect;
     })
     .catch((e) => {
-      fail(e);
-      newChallenge().catch(fail);
+      fail(e, certificate);
+      newChallenge().catch((e2) => fail(e2));
     });
 }
 
-/** Why a certificate cannot sign in, before anyone clicks it: [uk, en], or null when it can. */
-function whyNot(cert, now = new Date()) {
-  const date = (iso) => iso.slice(0, 10).split("-").reverse().join(".");
-  if (!cert.can_sign) return ["лише для шифрування, не для підпису", "for encryption only, not for signing"];
-  if (new Date(cert.not_after) < now) return [`строк дії минув ${date(cert.not_after)}`, `expired on ${date(cert.not_after)}`];
-  if (new Date(cert.not_before) > now) return [`чинний лише з ${date(cert.not_before)}`, `valid only from ${date(cert.not_before)}`];
-  if (!cert.qualified_esign && cert.identity?.kind === "person") return ["не кваліфікований", "not qualified"];
+/** Why a certificate cannot sign in, before anyone clicks it (in the page's words), or null. */
+function whyNot(cert, lang, now = new Date()) {
+  if (!cert.can_sign) return tr(TEXT.encryption_only, lang);
+  if (new Date(cert.not_after) < now) return `${tr(TEXT.expired_on, lang)} ${date(cert.not_after, lang)}`;
+  if (new Date(cert.not_before) > now) return `${tr(TEXT.valid_from, lang)} ${date(cert.not_before, lang)}`;
+  if (!cert.qualified_esign && cert.identity?.kind === "person") return tr(TEXT.not_qualified, lang);
   return null;
+}
+
+/** Where the key is, as a person says it: a file, a token «label», a removable disk «name». */
+function mediumWords(container, lang) {
+  const type = container.medium_type || (container.kind === "token" ? "token" : "file");
+  const words = tr(TEXT[`medium_${type}`] || TEXT.medium_file, lang);
+  return container.medium_name ? `${words} «${container.medium_name}»` : words;
 }
 
 /** Certificates a person may recognise as theirs: a person's signing and key-agreement
@@ -92,31 +99,34 @@ function listable(cert) {
   return !cert.service && (cert.purpose === "signing" || cert.purpose === "key_agreement") && (cert.identity?.kind === "person" || seal);
 }
 
-function render(containers) {
+function drawList() {
   const list = $("certificates");
+  // The error may sit inside a certificate's line: keep it in the page before clearing.
+  $("status").after($("error"));
   list.textContent = "";
+  if (!state.containers) return;
   const usable = [];
   const greyed = [];
-  for (const c of containers) {
+  for (const c of state.containers) {
     for (const cert of c.certificates.filter(listable)) {
       const li = document.createElement("li");
+      li.dataset.certificate = cert.id;
       const b = document.createElement("button");
       b.type = "button";
       b.dataset.certificate = cert.id;
       b.textContent = cert.name;
       const small = document.createElement("small");
-      small.textContent = `${cert.issuer_name || cert.issuer} · ${c.label} (${c.medium}) · ${cert.not_after.slice(0, 10)}`;
+      const issuer = cert.issuer_org || cert.issuer_name || cert.issuer;
+      small.textContent = `${issuer} · ${mediumWords(c, lang)} · ${tr(TEXT.valid_until, lang)} ${date(cert.not_after, lang)}`;
       b.append(small);
-      const why = whyNot(cert);
+      const why = whyNot(cert, lang);
       if (why) {
         // Shown so the person knows the key is seen, but it cannot be chosen.
         b.disabled = true;
         b.classList.add("unusable");
         const reason = document.createElement("em");
         reason.className = "why-not";
-        reason.dataset.uk = why[0];
-        reason.dataset.en = why[1];
-        reason.textContent = text(why);
+        reason.textContent = why;
         b.append(reason);
         greyed.push(li);
       } else {
@@ -127,59 +137,88 @@ function render(containers) {
     }
   }
   list.append(...usable, ...greyed);
-  if (!usable.length) show($("status"), "На носіях не знайдено сертифікатів, якими можна увійти.", "No certificate that can sign in was found.");
+  if (!usable.length) state.status = "none_usable";
+}
+
+function drawGuidance() {
+  const g = $("guidance");
+  g.textContent = "";
+  g.hidden = !state.guidance;
+  if (!state.guidance) return;
+  g.dataset.code = state.guidanceCode;
+  const p = document.createElement("p");
+  p.textContent = tr(TEXT[state.guidance], lang);
+  g.append(p);
+  if (state.guidance !== "permission") {
+    // Said once: what is wrong, where to get the agent, what to do then.
+    const a = document.createElement("a");
+    a.id = "download";
+    a.href = document.body.dataset.download;
+    a.target = "_blank";
+    a.rel = "noopener";
+    a.textContent = tr(TEXT.download, lang);
+    const then = document.createElement("p");
+    then.textContent = tr(TEXT.then_reload, lang);
+    g.append(a, then);
+  }
+}
+
+function draw() {
+  apply(document, lang, (l) => {
+    lang = l;
+    agent.lang = l;
+    remember(l);
+    draw();
+  });
+  drawList();
+  $("status").textContent = tr(TEXT[state.status], lang);
+  $("status").hidden = state.guidance !== null;
+  drawGuidance();
+  drawError();
 }
 
 // The first time, the agent asks the person to approve this site in its own window: that
 // window may only open inside a click, so the page asks for one.
 function connect() {
-  $("error").hidden = true;
+  state.error = null;
   agent
     .containers()
     .then((containers) => {
       $("connect").hidden = true;
-      show($("status"), "Оберіть сертифікат для входу.", "Choose a certificate to sign in.");
-      render(containers);
+      state.status = "choose";
+      state.containers = containers;
+      draw();
     })
-    .catch(fail);
+    .catch((e) => fail(e));
 }
 
 async function start() {
+  $("signed-out").hidden = params.get("signed_out") !== "1";
+  draw();
   try {
     await newChallenge();
     const info = await agent.info();
     if (info.origin_approved === false) {
-      show($("status"), "Агент підпису знайдено. Дозвольте цьому сайту користуватися ним.", "The signing agent is running. Allow this site to use it.");
+      state.status = "approve_site";
       $("connect").hidden = false;
+      draw();
       return;
     }
-    show($("status"), "Оберіть сертифікат для входу.", "Choose a certificate to sign in.");
-    render(await agent.containers());
+    state.status = "choose";
+    state.containers = await agent.containers();
+    draw();
   } catch (e) {
-    fail(e);
-    if (e.code === "agent_not_running" || e.code === "permission_denied" || e.code === "agent_outdated") {
-      const g = $("guidance");
-      g.hidden = false;
-      g.innerHTML = "";
-      const p = document.createElement("p");
-      p.textContent = e.code === "permission_denied"
-        ? text(["Дозвольте цьому сайту доступ до локальної мережі (значок у адресному рядку), потім оновіть сторінку.", "Allow this site local network access (icon in the address bar), then reload the page."])
-        : text(["Запустіть агент: brama-agent serve — або встановіть його, потім оновіть сторінку.", "Start the agent: brama-agent serve — or install it, then reload the page."]);
-      g.append(p);
-      show($("status"), "Агент підпису недоступний.", "The signing agent is not available.");
+    const guidance = { agent_not_running: "agent_missing", agent_outdated: "outdated", permission_denied: "permission" }[e.code];
+    if (guidance) {
+      // One box says it all; no second error box repeating it.
+      state.guidance = guidance;
+      state.guidanceCode = e.code;
+      draw();
+    } else {
+      fail(e);
     }
   }
 }
 
 $("connect").addEventListener("click", connect);
-$("lang").addEventListener("click", () => {
-  lang = lang === "en" ? "uk" : "en";
-  agent.lang = lang;
-  document.documentElement.lang = lang;
-  $("lang").textContent = lang === "en" ? "Українська" : "English";
-  for (const el of document.querySelectorAll("[data-uk]")) el.textContent = lang === "en" ? el.dataset.en : el.dataset.uk;
-  const err = $("error");
-  if (!err.hidden && err.dataset.code) fail({ code: err.dataset.code, message: err.textContent });
-});
-
 start();

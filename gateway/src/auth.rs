@@ -143,6 +143,9 @@ pub async fn login(
     Ok(resp)
 }
 
+/// Where a person lands after signing out: the login page, which says they did.
+const SIGNED_OUT: &str = "/auth/login?signed_out=1";
+
 /// `POST /auth/logout`: the session ends here and in the database.
 pub async fn logout(State(g): State<Arc<Gateway>>, headers: HeaderMap) -> Answer {
     g.check_cabinet_origin(&headers)?;
@@ -152,9 +155,9 @@ pub async fn logout(State(g): State<Arc<Gateway>>, headers: HeaderMap) -> Answer
     }
     // A plain form post (the cabinet's "sign out" button) gets a redirect; fetch() gets JSON.
     let mut resp = if wants_html(&headers) {
-        (StatusCode::SEE_OTHER, [(header::LOCATION, "/auth/login")]).into_response()
+        (StatusCode::SEE_OTHER, [(header::LOCATION, SIGNED_OUT)]).into_response()
     } else {
-        Json(json!({ "redirect": "/auth/login" })).into_response()
+        Json(json!({ "redirect": SIGNED_OUT })).into_response()
     };
     resp.headers_mut()
         .insert(header::SET_COOKIE, set_cookie(SESSION_COOKIE, "", 0, "Lax"));

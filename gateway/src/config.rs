@@ -27,6 +27,10 @@ pub struct Config {
     /// Where the login page finds the signing agent (its origin; the page's CSP allows it).
     #[serde(default = "default_agent_url")]
     pub agent_url: String,
+    /// Where the login page sends a person whose agent is missing: the portal's installer
+    /// page, or the gateway's own `/auth/agent`.
+    #[serde(default = "default_agent_download_url")]
+    pub agent_download_url: String,
     /// `sqlite://brama.db` (default) or `postgres://…`.
     #[serde(default = "default_database")]
     pub database: String,
@@ -93,6 +97,10 @@ fn default_reload_interval() -> u64 {
 fn default_listen() -> String {
     "127.0.0.1:8080".into()
 }
+fn default_agent_download_url() -> String {
+    "/auth/agent".into()
+}
+
 fn default_agent_url() -> String {
     "http://127.0.0.1:47560".into()
 }
@@ -354,6 +362,16 @@ impl Config {
                     "'{}' is not an origin (scheme://host[:port])",
                     self.agent_url
                 ),
+            ));
+        }
+        let download = &self.agent_download_url;
+        let local = download.starts_with('/') && !download.starts_with("//");
+        if !(local || download.starts_with("https://") || download.starts_with("http://"))
+            || download.contains(['"', '<', '>', '\\', ' '])
+        {
+            return Err(bad(
+                "agent_download_url",
+                format!("'{download}' is not an https:// address or a path on this site"),
             ));
         }
         if !(self.backend.starts_with("http://") || self.backend.starts_with("https://")) {

@@ -180,7 +180,17 @@ impl LoginError {
 
 impl IntoResponse for LoginError {
     fn into_response(self) -> Response {
-        let mut resp = body(self.status(), self.code(), &self.to_string());
+        let mut resp = match &self {
+            // The page shows the operator's reason in the person's language's sentence.
+            LoginError::AccountBlocked(reason) => (
+                self.status(),
+                Json(serde_json::json!({ "error": {
+                    "code": self.code(), "message": self.to_string(), "reason": reason,
+                } })),
+            )
+                .into_response(),
+            _ => body(self.status(), self.code(), &self.to_string()),
+        };
         if let LoginError::RateLimited(wait) = self {
             resp.headers_mut().insert(header::RETRY_AFTER, wait.into());
         }

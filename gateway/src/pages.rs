@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::http::{header, HeaderValue};
+use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
@@ -18,6 +18,15 @@ pub fn routes() -> Router<Arc<Gateway>> {
         .route(
             "/auth/login.js",
             get(|| asset(JS, include_str!("../pages/login.js"))),
+        )
+        .route(
+            "/auth/i18n.js",
+            get(|| asset(JS, include_str!("../pages/i18n.js"))),
+        )
+        .route("/auth/agent", get(agent_page))
+        .route(
+            "/auth/agent.js",
+            get(|| asset(JS, include_str!("../pages/agent.js"))),
         )
         .route(
             "/auth/role.js",
@@ -79,14 +88,55 @@ fn page(g: &Gateway, html: String) -> Response {
     resp
 }
 
-pub async fn login_page(State(g): State<Arc<Gateway>>) -> Response {
-    let agent = g.config.agent_url.replace('"', "");
-    page(
-        &g,
-        include_str!("../pages/login.html").replace("{{AGENT_URL}}", &agent),
-    )
+/// The language the server draws a page in: the first of Ukrainian, English and Russian the
+/// browser's `Accept-Language` asks for (by weight), else Ukrainian. The page's switch and the
+/// person's stored choice take over in the browser.
+pub fn page_lang(headers: &HeaderMap) -> &'static str {
+    let accept = headers
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let mut best = ("uk", 0.0f32);
+    for item in accept.split(',').take(32) {
+        let mut parts = item.split(';');
+        let tag = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+        let lang = match tag.split('-').next().unwrap_or("") {
+            "uk" => "uk",
+            "en" => "en",
+            "ru" => "ru",
+            _ => continue,
+        };
+        let q = parts
+            .find_map(|p| p.trim().strip_prefix("q="))
+            .and_then(|q| q.trim().parse::<f32>().ok())
+            .unwrap_or(1.0);
+        if q > best.1 {
+            best = (lang, q);
+        }
+    }
+    best.0
 }
 
-pub async fn role_page(State(g): State<Arc<Gateway>>) -> Response {
-    page(&g, include_str!("../pages/role.html").to_string())
+/// Only characters that cannot leave an HTML attribute value.
+fn attribute(value: &str) -> String {
+    value.replace(['"', '<', '>', '&'], "")
+}
+
+pub async fn login_page(State(g): State<Arc<Gateway>>, headers: HeaderMap) -> Response {
+    let html = include_str!("../pages/login.html")
+        .replace("{{AGENT_URL}}", &attribute(&g.config.agent_url))
+        .replace("{{DOWNLOAD_URL}}", &attribute(&g.config.agent_download_url))
+        .replace("{{LANG}}", page_lang(&headers));
+    page(&g, html)
+}
+
+pub async fn role_page(State(g): State<Arc<Gateway>>, headers: HeaderMap) -> Response {
+    let html = include_str!("../pages/role.html").replace("{{LANG}}", page_lang(&headers));
+    page(&g, html)
+}
+
+/// `/auth/agent`: the default `agent_download_url`, what the agent is and how to get it.
+pub async fn agent_page(State(g): State<Arc<Gateway>>, headers: HeaderMap) -> Response {
+    let html = include_str!("../pages/agent.html").replace("{{LANG}}", page_lang(&headers));
+    page(&g, html)
 }

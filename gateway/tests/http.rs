@@ -416,6 +416,10 @@ async fn every_login_refusal_over_http_has_its_status_and_code() {
     assert_eq!(r.status(), 403);
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["error"]["code"], "account_blocked");
+    assert_eq!(
+        body["error"]["reason"], "рішення суду № 1",
+        "the page shows the operator's reason on its own"
+    );
     assert!(
         body["error"]["message"]
             .as_str()
@@ -658,8 +662,25 @@ async fn login_page_headers_and_the_role_switch() {
     let html = r.text().await.unwrap();
     assert!(
         html.contains(r#"data-agent="http://127.0.0.1:47560""#)
+            && html.contains(r#"data-download="/auth/agent""#)
+            && html.contains(r#"<html lang="uk">"#)
             && html.contains(r#"src="/auth/login.js""#)
     );
+    // The browser's language picks the page's, among the three it is written in.
+    for (accept, lang) in [("ru-RU,ru;q=0.9", "ru"), ("de, en;q=0.8, uk;q=0.5", "en"), ("fr", "uk")] {
+        for path in ["/auth/login", "/auth/role", "/auth/agent"] {
+            let html = http
+                .get(format!("{base}{path}"))
+                .header("accept-language", accept)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            assert!(html.contains(&format!("<html lang=\"{lang}\">")), "{path} {accept}: {html}");
+        }
+    }
     let js = http
         .get(format!("{base}/auth/brama-agent.js"))
         .send()
@@ -672,6 +693,8 @@ async fn login_page_headers_and_the_role_switch() {
     assert!(js.text().await.unwrap().contains("export class BramaAgent"));
     for asset in [
         "/auth/login.js",
+        "/auth/i18n.js",
+        "/auth/agent.js",
         "/auth/role.js",
         "/auth/style.css",
         "/auth/role",
@@ -786,7 +809,7 @@ async fn a_sign_out_form_is_redirected_to_the_login_page() {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    assert_eq!(r.headers()["location"], "/auth/login");
+    assert_eq!(r.headers()["location"], "/auth/login?signed_out=1");
     assert!(set_cookie(&r, "__Host-brama-session")
         .unwrap()
         .contains("Max-Age=0"));

@@ -109,14 +109,22 @@ after(async () => {
   if (tmp) rmSync(tmp, { recursive: true, force: true });
 });
 
-test("1. no agent: the login page says so and how to start it", async () => {
+test("1. no agent: the login page says so once, with where to get it", async () => {
   const page = await newPage();
   await page.goto(`${env.gateway}/cabinet`);
   assert.match(page.url(), /\/auth\/login\?next=%2Fcabinet/);
   await page.locator("#guidance").waitFor({ state: "visible" });
-  assert.equal(await page.textContent("#status"), "Агент підпису недоступний.");
-  assert.match(await page.textContent("#guidance"), /brama-agent serve/);
+  assert.match(await page.textContent("#guidance"), /не запущено або не встановлено/);
+  assert.equal(await page.locator("#status").isVisible(), false, "said once, not in two boxes");
+  assert.equal(await page.locator("#error").isVisible(), false, "said once, not in two boxes");
+  const download = page.locator("#download");
+  assert.equal(await download.getAttribute("href"), "/auth/agent");
   await shot(page, "1-agent-not-running");
+  // The default download page explains the agent, in the page's language.
+  await page.goto(`${env.gateway}/auth/agent`);
+  assert.equal(await page.textContent("h1"), "Агент підпису Brama");
+  assert.match(await page.textContent("main"), /brama-agent serve/);
+  await shot(page, "1b-agent-page");
   await context.close();
 });
 
@@ -200,11 +208,21 @@ test("4. expired, revoked and untrusted certificates: the human message, in Ukra
   assert.equal(await page.getByRole("button", { name: /Мельник Олена Іванівна/ }).isDisabled(), true, "not yet valid");
   assert.equal(await page.getByRole("button", { name: /Ткаченко Ірина Миколаївна/ }).isDisabled(), true, "not qualified");
   assert.equal(await page.getByRole("button", { name: /OCSP Responder/ }).count(), 0, "service certificates are not listed");
+  // The rest of the line: issuer's organisation, the medium in words, the validity as a date; no path.
+  const line = await page.getByRole("button", { name: /Шевченко Тарас Григорович/, disabled: false }).locator("small").textContent();
+  assert.match(line, /· файл · дійсний до \d\d\.\d\d\.\d{4}$/);
+  assert.doesNotMatch(line, /\//, "no paths");
   await shot(page, "4-expired-uk");
-  await page.click("#lang");
-  assert.match(await expired.locator(".why-not").textContent(), /expired on/);
+  // One language at a time; the switch offers the other two.
+  await page.click("#lang button[lang=en]");
+  assert.match(await expired.locator(".why-not").textContent(), /expired on \d+ [A-Z][a-z]{2} \d{4}/);
+  assert.equal(await page.textContent("h1"), "Sign in with a qualified electronic signature");
   await shot(page, "4-expired-en");
-  await page.click("#lang");
+  await page.click("#lang button[lang=ru]");
+  assert.match(await expired.locator(".why-not").textContent(), /срок действия истёк/);
+  assert.equal(await page.evaluate(() => document.documentElement.lang), "ru");
+  await shot(page, "4-expired-ru");
+  await page.click("#lang button[lang=uk]");
   // What only the gateway knows is told after the signature.
   const cases = [
     ["revoked", "Бондар Андрій Васильович", "certificate_revoked", "Сертифікат відкликано", "The certificate has been revoked"],
@@ -215,12 +233,14 @@ test("4. expired, revoked and untrusted certificates: the human message, in Ukra
     await signInAs(page, holder);
     await page.locator(`#error[data-code=${code}]`).waitFor();
     assert.match(await error.textContent(), new RegExp(uk));
+    // Next to the certificate it concerns, and scrolled into view.
+    assert.equal(await page.locator(`li:has(button:text("${holder}")) #error`).count(), 1, "the error sits by its certificate");
+    assert.ok(await error.isVisible() && (await error.evaluate((el) => { const r = el.getBoundingClientRect(); return r.top >= 0 && r.bottom <= innerHeight; })), "scrolled to");
     await shot(page, `4-${name}-uk`);
-    await page.click("#lang");
+    await page.click("#lang button[lang=en]");
     assert.match(await error.textContent(), new RegExp(en));
-    assert.equal(await page.textContent("#lang"), "Українська");
     await shot(page, `4-${name}-en`);
-    await page.click("#lang");
+    await page.click("#lang button[lang=uk]");
     assert.match(await error.textContent(), new RegExp(uk));
   }
   assert.match(page.url(), /\/auth\/login/, "still on the login page");
@@ -233,6 +253,8 @@ test("5. an organisation's representative chooses the role, sees the organisatio
   await page.waitForURL(/\/auth\/role\?next=/);
   const representative = page.getByRole("button", { name: /Представник ТОВ «Брама Тест»/ });
   await representative.waitFor();
+  assert.equal(await page.getByRole("button", { name: "Громадянин", exact: true }).count(), 1, "one language at a time");
+  assert.equal(await page.getByRole("button", { name: "Вийти" }).count(), 1, "the role page can sign out");
   await shot(page, "5a-role-choice");
   await representative.click();
   await page.waitForURL(`${env.gateway}/cabinet`);
@@ -251,7 +273,8 @@ test("6. sign out: the cabinet asks for a sign-in again", async () => {
   await signInAs(page, "Шевченко Тарас Григорович");
   await page.waitForURL(`${env.gateway}/cabinet`);
   await page.click("#logout");
-  await page.waitForURL(/\/auth\/login$/);
+  await page.waitForURL(/\/auth\/login\?signed_out=1$/);
+  assert.equal(await page.textContent("#signed-out"), "Ви вийшли. Щоб повернутися, увійдіть знову.");
   await page.goto(`${env.gateway}/cabinet`);
   assert.match(page.url(), /\/auth\/login\?next=%2Fcabinet/);
   await page.locator("#certificates button").first().waitFor();
@@ -263,7 +286,7 @@ test("7. Local Network Access left to the prompt (denied headless): the page say
   const page = await newPage("prompt");
   await page.goto(`${env.gateway}/auth/login`);
   await page.locator("#guidance").waitFor({ state: "visible" });
-  assert.equal(await page.locator("#error").getAttribute("data-code"), "permission_denied");
+  assert.equal(await page.locator("#guidance").getAttribute("data-code"), "permission_denied");
   assert.match(await page.textContent("#guidance"), /доступ до локальної мережі/);
   await shot(page, "7-local-network-access-denied");
   await context.close();
