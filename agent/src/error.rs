@@ -120,9 +120,9 @@ impl ApiError {
                 StatusCode::UNAUTHORIZED
             }
             ApiError::LockedOut { .. } | ApiError::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::ContainerBusy
-            | ApiError::RequestSuperseded
-            | ApiError::ChooseCertificate => StatusCode::CONFLICT,
+            ApiError::ContainerBusy | ApiError::RequestSuperseded | ApiError::ChooseCertificate => {
+                StatusCode::CONFLICT
+            }
             ApiError::RequestExpired | ApiError::WindowClosed => StatusCode::GONE,
             ApiError::ContentTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::ContainerUnreadable(_)

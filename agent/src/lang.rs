@@ -113,7 +113,10 @@ mod tests {
     #[test]
     fn asked_then_browser_then_ukrainian() {
         assert_eq!(Lang::choose(Some("ru"), Some("en")), Lang::Ru);
-        assert_eq!(Lang::choose(Some("de"), Some("de, en-GB;q=0.8, ru;q=0.9")), Lang::Ru);
+        assert_eq!(
+            Lang::choose(Some("de"), Some("de, en-GB;q=0.8, ru;q=0.9")),
+            Lang::Ru
+        );
         assert_eq!(Lang::choose(None, Some("en-US,en;q=0.9")), Lang::En);
         assert_eq!(Lang::choose(None, Some("de, fr;q=0.5, ru;q=0")), Lang::Uk);
         assert_eq!(Lang::choose(None, None), Lang::Uk);

@@ -324,7 +324,8 @@ async fn the_approval_page_shows_what_is_signed() {
     );
     let ru = in_lang("", "de, ru;q=0.9, en;q=0.5").await;
     assert!(
-        ru.contains("Подписать документ для сайта cabinet.example") && ru.contains("Кнопки станут доступны"),
+        ru.contains("Подписать документ для сайта cabinet.example")
+            && ru.contains("Кнопки станут доступны"),
         "the browser prefers Russian: {ru}"
     );
     // Escaped, whichever entities the template engine writes (`&lt;` or `&#60;`).
@@ -352,10 +353,7 @@ async fn the_approval_page_shows_what_is_signed() {
         .await;
     let pending: Value = r.json().await.unwrap();
     let html = a.page(pending["approve_url"].as_str().unwrap()).await;
-    assert!(
-        html.contains("Увійти на сайт cabinet.example"),
-        "{html}"
-    );
+    assert!(html.contains("Увійти на сайт cabinet.example"), "{html}");
 }
 
 #[tokio::test]

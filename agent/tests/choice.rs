@@ -59,16 +59,32 @@ async fn several_signing_certificates_are_chosen_on_the_approval_page() {
     let out = Command::new("openssl")
         .current_dir(&work)
         .args([
-            "pkcs12", "-export", "-inkey", "k.pem", "-in", "first.pem", "-certfile", "c.pem",
-            "-passout", "pass:renewed-1", "-out",
+            "pkcs12",
+            "-export",
+            "-inkey",
+            "k.pem",
+            "-in",
+            "first.pem",
+            "-certfile",
+            "c.pem",
+            "-passout",
+            "pass:renewed-1",
+            "-out",
         ])
         .arg(dir.join("renewed.pfx"))
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     let c = listed(&a).await;
-    assert!(c["certificates"].as_array().unwrap().is_empty(), "hidden before the password");
+    assert!(
+        c["certificates"].as_array().unwrap().is_empty(),
+        "hidden before the password"
+    );
     assert_eq!(c["medium_type"], "file");
 
     let pending = a.pending_login(c["id"].as_str().unwrap(), "renewal").await;
@@ -81,19 +97,30 @@ async fn several_signing_certificates_are_chosen_on_the_approval_page() {
     assert!(page.contains("data-code=\"choose_certificate\""), "{page}");
     for (der, holder) in [(&first, "Перша Олена"), (&second, "Друга Олена")] {
         assert!(
-            page.contains(&format!("name=\"certificate\" value=\"{}\"", sha256_hex(der)))
-                && page.contains(holder),
+            page.contains(&format!(
+                "name=\"certificate\" value=\"{}\"",
+                sha256_hex(der)
+            )) && page.contains(holder),
             "{holder} is offered: {page}"
         );
     }
-    assert_eq!(a.poll(id, PAGE).await.status(), StatusCode::ACCEPTED, "still pending");
+    assert_eq!(
+        a.poll(id, PAGE).await.status(),
+        StatusCode::ACCEPTED,
+        "still pending"
+    );
 
     // A certificate that is not this key's is refused and changes nothing.
     let token = csrf_token(&page).unwrap();
     let (status, page) = post_form(
         &a,
         url,
-        &[("csrf_token", &token), ("decision", "approve"), ("password", "renewed-1"), ("certificate", "00")],
+        &[
+            ("csrf_token", &token),
+            ("decision", "approve"),
+            ("password", "renewed-1"),
+            ("certificate", "00"),
+        ],
     )
     .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
@@ -104,11 +131,20 @@ async fn several_signing_certificates_are_chosen_on_the_approval_page() {
     let (status, page) = post_form(
         &a,
         url,
-        &[("csrf_token", &token), ("decision", "approve"), ("password", "renewed-1"), ("certificate", &chosen), ("lang", "en")],
+        &[
+            ("csrf_token", &token),
+            ("decision", "approve"),
+            ("password", "renewed-1"),
+            ("certificate", &chosen),
+            ("lang", "en"),
+        ],
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{page}");
-    assert!(page.contains("Done."), "the answer keeps the page's language: {page}");
+    assert!(
+        page.contains("Done."),
+        "the answer keeps the page's language: {page}"
+    );
     let done: Value = a.poll(id, PAGE).await.json().await.unwrap();
     assert_eq!(b64(done["result"]["certificate"].as_str().unwrap()), second);
 

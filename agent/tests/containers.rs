@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use brama_testkit::agent::{b64, request_and_answer, Agent, PAGE};
-use brama_testkit::pki::openssl_self_signed;
 use brama_testkit::jkurwa::{self, fixture};
+use brama_testkit::pki::openssl_self_signed;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 

@@ -65,8 +65,12 @@ pub async fn serve(
             _ = async { let _ = stop.wait_for(|s| *s).await; } => break,
         };
         let _ = tcp.set_nodelay(true);
-        let (router, acceptor, stop, alive) =
-            (router.clone(), acceptor.clone(), stop.clone(), alive.clone());
+        let (router, acceptor, stop, alive) = (
+            router.clone(),
+            acceptor.clone(),
+            stop.clone(),
+            alive.clone(),
+        );
         tokio::spawn(async move {
             let _alive = alive;
             match acceptor {
@@ -83,7 +87,10 @@ pub async fn serve(
     }
     drop(listener);
     drop(alive);
-    if tokio::time::timeout(grace, all_closed.recv()).await.is_err() {
+    if tokio::time::timeout(grace, all_closed.recv())
+        .await
+        .is_err()
+    {
         tracing::warn!(
             "requests still in flight after {} s of shutdown were cut off",
             grace.as_secs()

@@ -57,15 +57,20 @@ fn verdict(p: &Pki, der: &[u8]) -> String {
     }
 }
 
-#[test]
-fn a_wrong_tag_anywhere_in_the_envelope_is_malformed() {
-    let p = Pki::new();
-    let good = p.sign_with(
+/// A login statement for "ch" signed as the agent signs it.
+fn good_login(p: &Pki) -> Vec<u8> {
+    p.sign_with(
         "citizen-p256",
         statement::CONTENT_TYPE,
         Content::Attached(&statement("ch")),
         |_| {},
-    );
+    )
+}
+
+#[test]
+fn a_wrong_tag_anywhere_in_the_envelope_is_malformed() {
+    let p = Pki::new();
+    let good = good_login(&p);
     assert_eq!(verdict(&p, &good), "valid");
 
     let root = tlv_at(&good, 0);
@@ -92,7 +97,11 @@ fn a_wrong_tag_anywhere_in_the_envelope_is_malformed() {
         ("certificates [0] as [2]", certs, 0xa2),
         ("signerInfos SET as SEQUENCE", signer_infos, 0x30),
         ("SignerInfo SEQUENCE as SET", si, 0x31),
-        ("SignerInfo version INTEGER as OCTET STRING", si_version, 0x04),
+        (
+            "SignerInfo version INTEGER as OCTET STRING",
+            si_version,
+            0x04,
+        ),
         ("sid SEQUENCE as SET", sid, 0x31),
         ("digestAlgorithm SEQUENCE as SET", digest_alg, 0x31),
         ("signatureAlgorithm SEQUENCE as [5]", sig_alg, 0xa5),
@@ -114,12 +123,7 @@ fn a_wrong_tag_anywhere_in_the_envelope_is_malformed() {
 #[test]
 fn fields_after_the_signature_must_be_unsigned_attributes() {
     let p = Pki::new();
-    let good = p.sign_with(
-        "citizen-p256",
-        statement::CONTENT_TYPE,
-        Content::Attached(&statement("ch")),
-        |_| {},
-    );
+    let good = good_login(&p);
     // Rebuild the message with one more element after the signature: a NULL, then an
     // unsignedAttrs [1] holding an empty SET (allowed).
     let with_tail = |tail: &[u8]| -> Vec<u8> {
@@ -150,12 +154,7 @@ fn fields_after_the_signature_must_be_unsigned_attributes() {
 #[test]
 fn a_length_in_long_form_where_short_form_fits_is_not_der() {
     let p = Pki::new();
-    let good = p.sign_with(
-        "citizen-p256",
-        statement::CONTENT_TYPE,
-        Content::Attached(&statement("ch")),
-        |_| {},
-    );
+    let good = good_login(&p);
     // The SignerInfo version `02 01 01` written as `02 81 01 01`: BER allows it, DER does not.
     let root = tlv_at(&good, 0);
     let ci = children(&good, root);

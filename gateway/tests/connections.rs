@@ -60,23 +60,29 @@ async fn a_connection_that_never_asks_is_closed_after_the_header_timeout() {
         took.is_some(),
         "an HTTP/2 connection with no request stayed open"
     );
-    println!("HTTP/2 connection without a request closed after {:?}", took.unwrap());
+    println!(
+        "HTTP/2 connection without a request closed after {:?}",
+        took.unwrap()
+    );
 
     // Half a request head.
     let mut slow = TcpStream::connect(("127.0.0.1", g.port)).await.unwrap();
     slow.write_all(b"GET /public/x HTTP/1.1\r\nHost: cabinet.example\r\n")
         .await
         .unwrap();
-    assert!(closed_after(&mut slow, Duration::from_secs(6)).await.is_some());
+    assert!(closed_after(&mut slow, Duration::from_secs(6))
+        .await
+        .is_some());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_http2_connection_is_served_then_closed_when_unused() {
     let (_db, g) = gateway().await;
     let tcp = TcpStream::connect(("127.0.0.1", g.port)).await.unwrap();
-    let (mut send, conn) = hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tcp))
-        .await
-        .unwrap();
+    let (mut send, conn) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tcp))
+            .await
+            .unwrap();
     let driver = tokio::spawn(conn);
     // Requests a second apart, each within the idle timeout, keep it open past both timeouts.
     for i in 0..3 {
@@ -93,7 +99,10 @@ async fn an_http2_connection_is_served_then_closed_when_unused() {
         .expect("an unused HTTP/2 connection stayed open")
         .unwrap()
         .ok();
-    println!("HTTP/2 connection closed {:?} after it was last used", unused.elapsed());
+    println!(
+        "HTTP/2 connection closed {:?} after it was last used",
+        unused.elapsed()
+    );
     assert!(unused.elapsed() >= Duration::from_millis(500));
 }
 
@@ -108,5 +117,8 @@ async fn an_http1_keep_alive_connection_is_closed_when_unused() {
     let n = tcp.read(&mut buf).await.unwrap();
     assert!(buf[..n].starts_with(b"HTTP/1.1 200"));
     let took = closed_after(&mut tcp, Duration::from_secs(6)).await;
-    assert!(took.is_some(), "an unused keep-alive connection stayed open");
+    assert!(
+        took.is_some(),
+        "an unused keep-alive connection stayed open"
+    );
 }

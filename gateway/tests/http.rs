@@ -667,7 +667,11 @@ async fn login_page_headers_and_the_role_switch() {
             && html.contains(r#"src="/auth/login.js""#)
     );
     // The browser's language picks the page's, among the three it is written in.
-    for (accept, lang) in [("ru-RU,ru;q=0.9", "ru"), ("de, en;q=0.8, uk;q=0.5", "en"), ("fr", "uk")] {
+    for (accept, lang) in [
+        ("ru-RU,ru;q=0.9", "ru"),
+        ("de, en;q=0.8, uk;q=0.5", "en"),
+        ("fr", "uk"),
+    ] {
         for path in ["/auth/login", "/auth/role", "/auth/agent"] {
             let html = http
                 .get(format!("{base}{path}"))
@@ -678,7 +682,10 @@ async fn login_page_headers_and_the_role_switch() {
                 .text()
                 .await
                 .unwrap();
-            assert!(html.contains(&format!("<html lang=\"{lang}\">")), "{path} {accept}: {html}");
+            assert!(
+                html.contains(&format!("<html lang=\"{lang}\">")),
+                "{path} {accept}: {html}"
+            );
         }
     }
     let js = http

@@ -37,18 +37,23 @@ fn every_gateway_code_has_words_in_each_language() {
         ))
         .output()
         .expect("node runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let table: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let mut missing = Vec::new();
     for code in &codes {
         match table[code].as_array() {
             Some(words) if words.len() == 3 => {
                 let texts: BTreeSet<&str> = words.iter().filter_map(|w| w.as_str()).collect();
-                assert_eq!(texts.len(), 3, "{code}: one text per language, all different");
-                assert!(
-                    !texts.iter().any(|t| t.is_empty()),
-                    "{code}: an empty text"
+                assert_eq!(
+                    texts.len(),
+                    3,
+                    "{code}: one text per language, all different"
                 );
+                assert!(!texts.iter().any(|t| t.is_empty()), "{code}: an empty text");
             }
             _ => missing.push(code.clone()),
         }

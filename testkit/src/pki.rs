@@ -180,4 +180,3 @@ pub fn openssl_self_signed(work: &std::path::Path, key: Option<&[u8]>, subject: 
         .to_der()
         .unwrap()
 }
-

@@ -192,7 +192,12 @@ pub fn approval_page(
     })
 }
 
-fn describe_container(page: &mut ApprovePage, c: &Container, certificate: Option<&str>, lang: Lang) {
+fn describe_container(
+    page: &mut ApprovePage,
+    c: &Container,
+    certificate: Option<&str>,
+    lang: Lang,
+) {
     match c.signing_certificate(certificate) {
         Ok(Some(der)) => {
             page.certificate = CertificateView::of(&der).map(|v| CertificateBlock::of(&v, lang));

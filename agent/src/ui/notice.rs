@@ -175,11 +175,13 @@ impl Notice {
     pub fn final_try(lang: Lang) -> Notice {
         Notice {
             code: "final_try",
-            text: lang.pick(
-                "Залишилася остання спроба: ще один неправильний PIN-код заблокує токен.",
-                "One try left: one more wrong PIN blocks the token.",
-                "Осталась последняя попытка: ещё один неверный PIN-код заблокирует токен.",
-            ).into(),
+            text: lang
+                .pick(
+                    "Залишилася остання спроба: ще один неправильний PIN-код заблокує токен.",
+                    "One try left: one more wrong PIN blocks the token.",
+                    "Осталась последняя попытка: ещё один неверный PIN-код заблокирует токен.",
+                )
+                .into(),
         }
     }
 }

@@ -118,9 +118,13 @@ pub fn parse(der: &[u8]) -> Result<SignedData<'_>, Error> {
     let mut certificates = Vec::new();
     let mut next_tag = 0; // [0] then [1], each at most once
     for f in optional {
-        let n = (0..2).find(|&n| is_context(f, n)).filter(|&n| n >= next_tag);
+        let n = (0..2)
+            .find(|&n| is_context(f, n))
+            .filter(|&n| n >= next_tag);
         let Some(n) = n else {
-            return Err(bad("unexpected field between encapContentInfo and signerInfos"));
+            return Err(bad(
+                "unexpected field between encapContentInfo and signerInfos",
+            ));
         };
         expect_context(f, n, true, "CMS SignedData")?;
         next_tag = n + 1;
@@ -172,7 +176,8 @@ fn parse_signer<'a>(si: &asn1_rs::Any<'a>) -> Result<SignerInfo<'a>, Error> {
     } else {
         expect(&f[1], Tag::Sequence, "CMS SignerInfo issuerAndSerialNumber")?;
         let parts = elements_raw(&f[1])?;
-        let (Some((name, issuer)), Some((serial, _)), 2) = (parts.first(), parts.get(1), parts.len())
+        let (Some((name, issuer)), Some((serial, _)), 2) =
+            (parts.first(), parts.get(1), parts.len())
         else {
             return Err(bad("issuerAndSerialNumber is incomplete"));
         };

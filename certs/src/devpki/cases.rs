@@ -308,4 +308,3 @@ pub(super) fn dstu_leaves() -> Vec<(Leaf, usize)> {
         ),
     ]
 }
-

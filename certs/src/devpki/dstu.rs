@@ -13,8 +13,8 @@ use rcgen::{CertificateParams, Issuer, KeyIdMethod};
 use time::{Duration, OffsetDateTime};
 use zeroize::Zeroizing;
 
-use super::keys::{DevKey, KeyType, X509Signer};
 use super::cases::{dstu_leaves, person, Leaf};
+use super::keys::{DevKey, KeyType, X509Signer};
 use super::profile::{
     ca_params, custom, leaf_params, ocsp_responder_params, printable, random_password, YEAR,
 };

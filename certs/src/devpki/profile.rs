@@ -9,9 +9,9 @@ use rcgen::{
 };
 use time::{Duration, OffsetDateTime};
 
+use super::cases::{bulk, leaves, Leaf, Usage, Validity};
 use super::ext::{self, Qc, Text};
 use super::keys::{DevKey, KeyType};
-use super::cases::{bulk, leaves, Leaf, Usage, Validity};
 use super::{now, write, write_key_files, Entry, FileNote, Manifest, Options, TrustFiles};
 use crate::{der, oids, Error};
 
