@@ -11,6 +11,7 @@ use openssl::ecdsa::EcdsaSig;
 use openssl::hash::MessageDigest;
 use openssl::nid::Nid;
 use openssl::pkey::{PKey, Private};
+use axum::http::HeaderValue;
 use serde_json::json;
 
 /// Lifetime of one assertion, seconds.
@@ -82,29 +83,31 @@ impl SigningKey {
 }
 
 /// What one assertion is about.
-#[derive(Clone, PartialEq, Eq, Hash)]
-pub struct Subject {
+/// Whom an assertion speaks of. Borrowed: a forwarded request builds one from its session
+/// entry without copying.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Subject<'a> {
     /// The session, by the hash of its id.
-    pub session: String,
-    pub account: String,
+    pub session: &'a [u8],
+    pub account: &'a str,
     pub role: crate::store::Role,
-    pub org_key: String,
+    pub org_key: &'a str,
     pub version: i64,
 }
 
-impl Subject {
+impl Subject<'_> {
     /// The cache key: SHA-256 over the length-prefixed fields. 32 bytes per cached assertion
     /// instead of a copy of every field (a hundred thousand sessions hold one each).
     fn key(&self) -> [u8; 32] {
         let mut h = openssl::sha::Sha256::new();
         for field in [
-            self.session.as_str(),
-            self.account.as_str(),
-            self.role.as_str(),
-            self.org_key.as_str(),
+            self.session,
+            self.account.as_bytes(),
+            self.role.as_str().as_bytes(),
+            self.org_key.as_bytes(),
         ] {
             h.update(&(field.len() as u64).to_be_bytes());
-            h.update(field.as_bytes());
+            h.update(field);
         }
         h.update(&self.version.to_be_bytes());
         h.finish()
@@ -119,7 +122,8 @@ pub struct Assertions {
     key: SigningKey,
     issuer: String,
     audience: String,
-    cache: crate::cache::Bounded<[u8; 32], (std::sync::Arc<str>, i64)>,
+    /// The token as the header value it is sent in (a clone is a reference count).
+    cache: crate::cache::Bounded<[u8; 32], (HeaderValue, i64)>,
 }
 
 impl Assertions {
@@ -137,11 +141,11 @@ impl Assertions {
     }
 
     /// The assertion for `subject` at `now`: the cached one, or a newly minted one.
-    pub fn for_subject(&self, subject: &Subject, now: i64) -> String {
+    pub fn for_subject(&self, subject: &Subject<'_>, now: i64) -> HeaderValue {
         let key = subject.key();
         if let Some((token, exp)) = self.cache.get(&key) {
             if exp - now > RENEW_BEFORE {
-                return token.to_string();
+                return token;
             }
         }
         let exp = now + TTL;
@@ -150,10 +154,12 @@ impl Assertions {
             "role": subject.role.as_str(), "ver": subject.version, "iat": now, "exp": exp,
         });
         if !subject.org_key.is_empty() {
-            claims["org"] = subject.org_key.clone().into();
+            claims["org"] = subject.org_key.into();
         }
-        let token = self.key.sign(&claims);
-        self.cache.insert(key, (token.as_str().into(), exp));
+        // A compact JWS is base64url and dots: always a valid header value.
+        let token = HeaderValue::try_from(self.key.sign(&claims))
+            .unwrap_or_else(|_| HeaderValue::from_static("invalid"));
+        self.cache.insert(key, (token.clone(), exp));
         token
     }
 }
@@ -187,12 +193,12 @@ mod tests {
         serde_json::from_slice(&B64.decode(input.split('.').nth(1).unwrap()).unwrap()).unwrap()
     }
 
-    fn subject(role: &str, version: i64) -> Subject {
+    fn subject(role: &str, version: i64) -> Subject<'static> {
         Subject {
-            session: "s1".into(),
-            account: "a1".into(),
+            session: b"s1",
+            account: "a1",
             role: crate::store::Role::parse(role).unwrap(),
-            org_key: String::new(),
+            org_key: "",
             version,
         }
     }
@@ -223,7 +229,7 @@ mod tests {
             "a new account version gets its own"
         );
 
-        let claims = verify(&a.jwks()["keys"][0], &t1);
+        let claims = verify(&a.jwks()["keys"][0], t1.to_str().unwrap());
         assert_eq!(claims["aud"], "http://backend");
         assert_eq!(claims["iss"], "https://cabinet.example");
         assert_eq!(claims["sub"], "a1");

@@ -166,10 +166,11 @@ pub async fn logout(State(g): State<Arc<Gateway>>, headers: HeaderMap) -> Answer
 
 /// `GET /auth/me`: who the session is, for the cabinet's own scripts.
 pub async fn me(State(g): State<Arc<Gateway>>, headers: HeaderMap) -> Answer {
-    let (s, a) = g
-        .session(&headers)
+    let (live, a) = g
+        .signed_in(&headers)
         .await?
         .ok_or(GatewayError::NotSignedIn)?;
+    let s = &live.entry;
     let organisation = (!s.org_key.is_empty()).then_some(&s.org_key);
     let roles: Vec<_> = a
         .roles
@@ -211,7 +212,7 @@ pub async fn role(
     })?;
     let id = cookie(&headers, SESSION_COOKIE).ok_or(GatewayError::NotSignedIn)?;
     let (_, account) = g
-        .session(&headers)
+        .signed_in(&headers)
         .await?
         .ok_or(GatewayError::NotSignedIn)?;
     let role = Role::parse(&role)

@@ -1,27 +1,48 @@
 //! The session check that runs on every forwarded request: the session cookie → the live
-//! session and its account, from memory while fresh (`session.cache_ttl`), else from the store.
+//! session, from memory while fresh (`session.cache_ttl`), else from the store.
 //!
 //! The cache is keyed by the SHA-256 of the cookie value (32 bytes, never the cookie itself),
 //! bounded, and dropped entry by entry on logout, role switch and block, so the hot path stays
-//! off the database without keeping anything past its time.
+//! off the database without keeping anything past its time. An entry is what forwarding needs
+//! and no more — who, in which role, until when, and the identity headers already encoded —
+//! shared by reference: a request copies nothing out of it.
+
+use std::sync::Arc;
 
 use crate::cache::Bounded;
-use crate::store::{Account, Session, Store, StoreError};
+use crate::proxy::identity::Packed;
+use crate::store::{Role, Store, StoreError};
 
 /// Sessions held in memory at most; colder ones are read from the store again.
 const CACHE_MAX: usize = 200_000;
 
-#[derive(Clone)]
-struct Cached {
-    session: Session,
-    account: Account,
+/// A live session as forwarding sees it.
+#[derive(Debug)]
+pub struct Entry {
+    pub account_id: Box<str>,
+    pub role: Role,
+    /// The organisation represented; empty in the citizen role.
+    pub org_key: Box<str>,
+    pub expires_at: i64,
+    /// The account's version (bumped by a block or new names): part of the assertion.
+    pub version: i64,
+    /// The identity header values, encoded once.
+    pub identity: Packed,
     /// When it was read from the store (unix seconds).
     at: i64,
 }
 
+/// A session found for a request.
+pub struct Live {
+    pub entry: Arc<Entry>,
+    /// The account was registered by this session and this is its first forwarded request
+    /// (read from the store, which clears the mark when it is announced).
+    pub new_account: bool,
+}
+
 /// The session cache of one gateway.
 pub struct Sessions {
-    cache: Bounded<[u8; 32], Cached>,
+    cache: Bounded<[u8; 32], Arc<Entry>>,
     /// Seconds an entry may be served from memory (0: always ask the store).
     cache_ttl: i64,
     /// Seconds of inactivity that end a session.
@@ -42,19 +63,22 @@ impl Sessions {
         }
     }
 
-    /// The live session for `cookie` at `now` and its account (not blocked), or `None`.
+    /// The live session for `cookie` at `now` (its account not blocked), or `None`.
     pub async fn lookup(
         &self,
         store: &Store,
         cookie: &str,
         now: i64,
-    ) -> Result<Option<(Session, Account)>, StoreError> {
+    ) -> Result<Option<Live>, StoreError> {
         let key = cookie_hash(cookie);
         if self.cache_ttl > 0 {
-            if let Some(c) = self.cache.get(&key) {
+            if let Some(entry) = self.cache.get(&key) {
                 // The absolute lifetime is checked on every request, cached or not.
-                if now - c.at < self.cache_ttl && now < c.session.expires_at {
-                    return Ok(Some((c.session, c.account)));
+                if now - entry.at < self.cache_ttl && now < entry.expires_at {
+                    return Ok(Some(Live {
+                        entry,
+                        new_account: false,
+                    }));
                 }
             }
         }
@@ -63,22 +87,22 @@ impl Sessions {
                 .account(&session.account_id)
                 .await?
                 .filter(|a| a.blocked_reason.is_none())
-                .map(|a| (session, a)),
+                .map(|account| Live {
+                    entry: Arc::new(Entry {
+                        account_id: account.id.as_str().into(),
+                        role: session.role,
+                        org_key: session.org_key.as_str().into(),
+                        expires_at: session.expires_at,
+                        version: account.version,
+                        identity: Packed::of(&session, &account),
+                        at: now,
+                    }),
+                    new_account: session.new_account,
+                }),
             None => None,
         };
         match &found {
-            Some((session, account)) if self.cache_ttl > 0 => {
-                let mut session = session.clone();
-                session.new_account = false; // announced by the request that read it from the store
-                self.cache.insert(
-                    key,
-                    Cached {
-                        session,
-                        account: account.clone(),
-                        at: now,
-                    },
-                );
-            }
+            Some(live) if self.cache_ttl > 0 => self.cache.insert(key, live.entry.clone()),
             _ => self.cache.remove(&key),
         }
         Ok(found)

@@ -21,9 +21,9 @@ use crate::error::GatewayError;
 use crate::limits::Limiter;
 use crate::metrics::Metrics;
 use crate::revocation::{Checker, Mode};
-use crate::sessions::Sessions;
+use crate::sessions::{Live, Sessions};
 use crate::store::keys::KeyPurpose;
-use crate::store::{Account, Session, Store, StoreError};
+use crate::store::{Account, Store, StoreError};
 use crate::tls::TlsError;
 use crate::verify::Verifier;
 
@@ -67,6 +67,8 @@ pub struct Gateway {
     pub revocation: Option<Checker>,
     /// Sessions served from memory for `session.cache_ttl` seconds.
     pub sessions: Sessions,
+    /// The identity header names with the configured prefix, built once.
+    pub identity_names: crate::proxy::identity::Names,
     pub limits: Limits,
     pub(crate) client: Client<HttpsConnector<HttpConnector>, Body>,
 }
@@ -142,6 +144,7 @@ impl Gateway {
         };
         Ok(Gateway {
             sessions: Sessions::new(config.session.cache_ttl, config.session.idle_timeout),
+            identity_names: crate::proxy::identity::Names::new(&config.headers.prefix),
             config,
             verifier: Verifier::new(policy),
             keys,
@@ -174,12 +177,9 @@ impl Gateway {
         }
     }
 
-    /// The request's session and its account, or `None` without a live one. Runs on every
-    /// forwarded request (`cargo bench -p gateway` measures it).
-    pub async fn session(
-        &self,
-        headers: &HeaderMap,
-    ) -> Result<Option<(Session, Account)>, StoreError> {
+    /// The request's live session, or `None` without one. Runs on every forwarded request
+    /// (`cargo bench -p gateway` measures it).
+    pub async fn session(&self, headers: &HeaderMap) -> Result<Option<Live>, StoreError> {
         match cookie(headers, SESSION_COOKIE) {
             Some(cookie) => {
                 self.sessions
@@ -188,5 +188,22 @@ impl Gateway {
             }
             None => Ok(None),
         }
+    }
+
+    /// The live session and its whole account (names, roles), read from the store: for the
+    /// gateway's own `/auth` routes, never the forwarding path.
+    pub async fn signed_in(
+        &self,
+        headers: &HeaderMap,
+    ) -> Result<Option<(Live, Account)>, StoreError> {
+        let Some(live) = self.session(headers).await? else {
+            return Ok(None);
+        };
+        Ok(self
+            .store
+            .account(&live.entry.account_id)
+            .await?
+            .filter(|a| a.blocked_reason.is_none())
+            .map(|a| (live, a)))
     }
 }

@@ -12,7 +12,7 @@ use std::net::IpAddr;
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
-use crate::store::{Account, KeyKind, Role, Session};
+use super::identity::{Names, Packed, ASSERTION, NEW_ACCOUNT};
 
 pub use crate::cookies::{cookie, LOGIN_COOKIE, SESSION_COOKIE};
 
@@ -187,14 +187,16 @@ pub fn normalise_path(path: &str) -> Option<String> {
     ))
 }
 
-/// Who the backend is told the request comes from (the signed-in case).
+/// One session's identity headers for one request.
 pub struct Identity<'a> {
-    pub session: &'a Session,
-    pub account: &'a Account,
+    /// The session's values, encoded when it was read.
+    pub packed: &'a Packed,
+    /// The header names with the gateway's prefix.
+    pub names: &'a Names,
     /// The first request after the account was registered (the cabinet may ask for more).
     pub new_account: bool,
     /// The signed assertion for this session (design.md §5).
-    pub assertion: Option<&'a str>,
+    pub assertion: Option<HeaderValue>,
 }
 
 /// Everything [`upstream_headers`] needs besides the client's headers.
@@ -227,9 +229,7 @@ pub fn upstream_headers(h: &mut HeaderMap, u: &Upstream<'_>) {
     h.remove(header::HOST);
     if let Some(identity) = &u.identity {
         for (name, value) in identity_headers(identity) {
-            if let Ok(n) = HeaderName::from_bytes(format!("{}{name}", u.prefix).as_bytes()) {
-                h.insert(n, value);
-            }
+            h.insert(identity.names.get(name).clone(), value);
         }
     }
     h.insert(
@@ -256,48 +256,14 @@ pub fn upstream_headers(h: &mut HeaderMap, u: &Upstream<'_>) {
     }
 }
 
-/// The identity headers (without the prefix), in a fixed order.
-pub fn identity_headers(i: &Identity<'_>) -> Vec<(&'static str, HeaderValue)> {
-    let (session, account) = (i.session, i.account);
-    let mut out = vec![
-        (
-            "Account-Id",
-            HeaderValue::from_str(&account.id).expect("hex"),
-        ),
-        ("Role", encode_value(session.role.as_str())),
-    ];
-    for (name, value) in [
-        ("Surname", &account.names.surname),
-        ("Given-Name", &account.names.given_name),
-        ("Patronymic", &account.names.patronymic),
-        ("Full-Name", &account.names.full_name),
-    ] {
-        if let Some(v) = value {
-            out.push((name, encode_value(v)));
-        }
-    }
-    if account.key.kind == KeyKind::Id(certs::IdKind::TaxNumber) && account.key.country == "UA" {
-        out.push(("Tax-Number", encode_value(&account.key.value)));
-    }
-    if session.role == Role::Representative {
-        out.push(("Org-Id", encode_value(&session.org_key)));
-        if let Some(n) = account
-            .roles
-            .iter()
-            .find(|r| r.org_key == session.org_key)
-            .and_then(|r| r.org_name.as_ref())
-        {
-            out.push(("Org-Name", encode_value(n)));
-        }
-    }
+/// The identity headers as (index into [`NAMES`], value), in a fixed order.
+pub fn identity_headers(i: &Identity<'_>) -> Vec<(usize, HeaderValue)> {
+    let mut out: Vec<(usize, HeaderValue)> = i.packed.values().collect();
     if i.new_account {
-        out.push(("New-Account", HeaderValue::from_static("true")));
+        out.push((NEW_ACCOUNT, HeaderValue::from_static("true")));
     }
-    if let Some(token) = i.assertion {
-        out.push((
-            "Assertion",
-            HeaderValue::from_str(token).expect("base64url"),
-        ));
+    if let Some(token) = &i.assertion {
+        out.push((ASSERTION, token.clone()));
     }
     out
 }
@@ -305,6 +271,8 @@ pub fn identity_headers(i: &Identity<'_>) -> Vec<(&'static str, HeaderValue)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use super::super::identity::NAMES;
+    use crate::store::{Account, KeyKind, Role, Session};
 
     #[test]
     fn identity_headers_in_every_disguise() {
@@ -450,13 +418,14 @@ mod tests {
     #[test]
     fn identity_headers_for_a_representative() {
         let (session, account) = person();
+        let (packed, prefixed) = (Packed::of(&session, &account), Names::new("X-Brama-"));
         let i = Identity {
-            session: &session,
-            account: &account,
+            packed: &packed,
+            names: &prefixed,
             new_account: true,
-            assertion: Some("h.c.s"),
+            assertion: Some(HeaderValue::from_static("h.c.s")),
         };
-        let names: Vec<&str> = identity_headers(&i).iter().map(|(n, _)| *n).collect();
+        let names: Vec<&str> = identity_headers(&i).iter().map(|(n, _)| NAMES[*n]).collect();
         assert_eq!(
             names,
             [
@@ -477,22 +446,24 @@ mod tests {
             org_key: String::new(),
             ..session.clone()
         };
+        let packed = Packed::of(&citizen, &account);
         let i = Identity {
-            session: &citizen,
-            account: &account,
+            packed: &packed,
+            names: &prefixed,
             new_account: false,
             assertion: None,
         };
         let h = identity_headers(&i);
         assert!(h
             .iter()
-            .all(|(n, _)| !n.starts_with("Org") && *n != "New-Account"));
+            .all(|(n, _)| !NAMES[*n].starts_with("Org") && NAMES[*n] != "New-Account"));
         assert_eq!(h[1].1, "citizen");
     }
 
     #[test]
     fn upstream_headers_replace_what_the_client_claimed() {
         let (session, account) = person();
+        let (packed, names) = (Packed::of(&session, &account), Names::new("X-Brama-"));
         let mut h = HeaderMap::new();
         h.insert("host", "evil.example".parse().unwrap());
         h.insert("x-brama-account-id", "victim".parse().unwrap());
@@ -505,8 +476,8 @@ mod tests {
             peer: "192.0.2.7".parse().unwrap(),
             trusted_proxy: false,
             identity: Some(Identity {
-                session: &session,
-                account: &account,
+                packed: &packed,
+                names: &names,
                 new_account: false,
                 assertion: None,
             }),

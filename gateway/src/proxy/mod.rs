@@ -9,6 +9,7 @@
 //!    any attempt to set the gateway's cookies; an upgrade (WebSocket) is spliced both ways.
 
 pub mod headers;
+pub mod identity;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -23,9 +24,8 @@ use axum::response::{IntoResponse, Response};
 use crate::assertion::Subject;
 use crate::error::GatewayError;
 use crate::request_log::LoggedAccount;
-use crate::sessions::cookie_hash;
+use crate::sessions::{cookie_hash, Live};
 use crate::state::Gateway;
-use crate::store::{Account, Session};
 use headers::{Identity, Upstream, SESSION_COOKIE};
 
 /// How long the backend may take to answer (the head of its response).
@@ -52,11 +52,13 @@ async fn run(g: &Gateway, peer: SocketAddr, mut req: Request) -> Result<Response
     let target = Target::of(&parts.uri)?;
     let identity = match authenticate(g, &parts, &target).await? {
         Access::Public => None,
-        Access::SignedIn(session, account) => Some((session, account)),
+        Access::SignedIn(live) => Some(live),
         Access::Refused(resp) => return Ok(resp),
     };
     let html = wants_html(&parts.headers);
-    let account = identity.as_ref().map(|(_, a)| LoggedAccount(a.id.clone()));
+    let account = identity
+        .as_ref()
+        .map(|l| LoggedAccount(l.entry.account_id.to_string()));
     let protocol = upgrade.as_ref().map(|(p, _)| p.clone());
     let failed = Arc::new(AtomicBool::new(false));
     let body = Body::new(ClientBody {
@@ -129,7 +131,7 @@ impl Target {
 /// What phase 1 decided.
 enum Access {
     Public,
-    SignedIn(Session, Account),
+    SignedIn(Live),
     /// No session: the answer to give instead of forwarding.
     Refused(Response),
 }
@@ -144,7 +146,7 @@ async fn authenticate(
         return Ok(Access::Public);
     }
     match g.session(&parts.headers).await? {
-        Some((session, account)) => Ok(Access::SignedIn(session, account)),
+        Some(live) => Ok(Access::SignedIn(live)),
         None if wants_html(&parts.headers) && parts.method == Method::GET => {
             let next = percent_encoding::utf8_percent_encode(
                 &format!("{}{}", target.path, target.query),
@@ -171,24 +173,26 @@ async fn upstream_request(
     body: Body,
     peer: SocketAddr,
     target: &Target,
-    identity: Option<(Session, Account)>,
+    identity: Option<Live>,
     upgrade: Option<HeaderValue>,
 ) -> Result<Request, GatewayError> {
-    let cookie = headers::cookie(&parts.headers, SESSION_COOKIE).map(str::to_string);
+    let cookie = headers::cookie(&parts.headers, SESSION_COOKIE).unwrap_or("");
     // The first request after registration tells the cabinet (it may ask for city and phone).
-    let new_account = match (&identity, &cookie) {
-        (Some((session, _)), Some(id)) if session.new_account => {
-            matches!(g.store.take_new_account(id).await, Ok(true))
+    let new_account = match &identity {
+        Some(live) if live.new_account => {
+            matches!(g.store.take_new_account(cookie).await, Ok(true))
         }
         _ => false,
     };
-    let assertion = identity.as_ref().map(|(session, account)| {
+    let assertion = identity.as_ref().map(|live| {
+        let e = &live.entry;
+        let session = cookie_hash(cookie);
         let subject = Subject {
-            session: hex::encode(cookie_hash(cookie.as_deref().unwrap_or(""))),
-            account: account.id.clone(),
-            role: session.role,
-            org_key: session.org_key.clone(),
-            version: account.version,
+            session: &session,
+            account: &e.account_id,
+            role: e.role,
+            org_key: &e.org_key,
+            version: e.version,
         };
         g.assertions.for_subject(&subject, g.now().unix_timestamp())
     });
@@ -197,11 +201,11 @@ async fn upstream_request(
         public_origin: &g.config.public_origin,
         peer: peer.ip(),
         trusted_proxy: g.config.trusted_proxies.contains(&peer.ip()),
-        identity: identity.as_ref().map(|(session, account)| Identity {
-            session,
-            account,
+        identity: identity.as_ref().map(|live| Identity {
+            packed: &live.entry.identity,
+            names: &g.identity_names,
             new_account,
-            assertion: assertion.as_deref(),
+            assertion,
         }),
         upgrade,
     };
