@@ -3,6 +3,7 @@
 //! version) and reused until shortly before it expires: never one ECDSA signature per
 //! request. A role switch or a block changes the version or role, so an old one is not reused.
 
+use axum::http::HeaderValue;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine;
 use openssl::bn::BigNumContext;
@@ -11,7 +12,6 @@ use openssl::ecdsa::EcdsaSig;
 use openssl::hash::MessageDigest;
 use openssl::nid::Nid;
 use openssl::pkey::{PKey, Private};
-use axum::http::HeaderValue;
 use serde_json::json;
 
 /// Lifetime of one assertion, seconds.
@@ -157,7 +157,8 @@ impl Assertions {
             claims["org"] = subject.org_key.into();
         }
         // A compact JWS is base64url and dots: always a valid header value.
-        let token = HeaderValue::try_from(self.key.sign(&claims))
+        // Copied at its exact size (the signed string has spare capacity).
+        let token = HeaderValue::from_bytes(self.key.sign(&claims).as_bytes())
             .unwrap_or_else(|_| HeaderValue::from_static("invalid"));
         self.cache.insert(key, (token.clone(), exp));
         token

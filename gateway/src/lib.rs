@@ -29,6 +29,7 @@ pub mod config;
 pub mod cookies;
 pub mod error;
 pub mod framing;
+pub mod front;
 pub mod limits;
 pub mod listener;
 pub mod login;

@@ -1,5 +1,5 @@
 //! The public listener: accept → (TLS) → one hyper connection (HTTP/1.1 or HTTP/2, upgrades
-//! allowed) serving the router. Written out rather than `axum::serve` for what that lacks:
+//! allowed) serving [`crate::front::Front`]. Written out rather than `axum::serve` for what that lacks:
 //! TLS, the framing guard of [`crate::framing`], timeouts for connections that send nothing
 //! (HTTP/1 and HTTP/2 alike: hyper times out only HTTP/1 heads), and a bounded graceful
 //! shutdown.
@@ -9,11 +9,10 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::front::Serve;
 use axum::body::Body;
-use axum::extract::ConnectInfo;
 use axum::http::Request;
 use axum::response::IntoResponse;
-use axum::Router;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
@@ -21,7 +20,6 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
-use tower::ServiceExt;
 
 use crate::error::GatewayError;
 use crate::framing::{Verdicts, Watched};
@@ -40,9 +38,9 @@ pub struct Timeouts {
 
 /// Serve until `stop` turns true; then stop accepting and give requests in flight `grace`
 /// to finish before their connections are dropped.
-pub async fn serve(
+pub async fn serve<S: Serve>(
     listener: TcpListener,
-    router: Router,
+    front: S,
     tls: Option<Arc<rustls::ServerConfig>>,
     mut stop: watch::Receiver<bool>,
     grace: Duration,
@@ -65,19 +63,15 @@ pub async fn serve(
             _ = async { let _ = stop.wait_for(|s| *s).await; } => break,
         };
         let _ = tcp.set_nodelay(true);
-        let (router, acceptor, stop, alive) = (
-            router.clone(),
-            acceptor.clone(),
-            stop.clone(),
-            alive.clone(),
-        );
+        let (front, acceptor, stop, alive) =
+            (front.clone(), acceptor.clone(), stop.clone(), alive.clone());
         tokio::spawn(async move {
             let _alive = alive;
             match acceptor {
-                None => connection(tcp, peer, router, stop, timeouts).await,
+                None => connection(tcp, peer, front, stop, timeouts).await,
                 Some(acceptor) => {
                     match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
-                        Ok(Ok(tls)) => connection(tls, peer, router, stop, timeouts).await,
+                        Ok(Ok(tls)) => connection(tls, peer, front, stop, timeouts).await,
                         Ok(Err(e)) => tracing::debug!(%peer, "TLS handshake failed: {e}"),
                         Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
                     }
@@ -141,10 +135,10 @@ impl Drop for InFlight<'_> {
     }
 }
 
-async fn connection<I>(
+async fn connection<I, S: Serve>(
     io: I,
     peer: SocketAddr,
-    router: Router,
+    front: S,
     mut stop: watch::Receiver<bool>,
     timeouts: Timeouts,
 ) where
@@ -154,16 +148,15 @@ async fn connection<I>(
     let activity = Arc::new(Activity::new());
     let io = TokioIo::new(Watched::new(io, verdicts.clone()));
     let requests = activity.clone();
-    let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
+    let service = hyper::service::service_fn(move |req: Request<Incoming>| {
         let ambiguous = verdicts.next();
-        let (router, activity) = (router.clone(), requests.clone());
+        let (front, activity) = (front.clone(), requests.clone());
         async move {
             let _in_flight = activity.started();
             if ambiguous {
                 return Ok::<_, Infallible>(GatewayError::AmbiguousFraming.into_response());
             }
-            req.extensions_mut().insert(ConnectInfo(peer));
-            router.oneshot(req.map(Body::new)).await
+            Ok(front.serve(peer, req.map(Body::new)).await)
         }
     });
     let mut builder = auto::Builder::new(TokioExecutor::new());

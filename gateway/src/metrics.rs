@@ -1,5 +1,9 @@
 //! The gateway's Prometheus metrics, rendered by the admin listener's `/metrics`.
 
+use std::collections::HashMap;
+use std::sync::RwLock;
+
+use metrics::{Counter, Histogram};
 use metrics_exporter_prometheus::{
     Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
 };
@@ -9,6 +13,9 @@ use metrics_exporter_prometheus::{
 pub struct Metrics {
     recorder: PrometheusRecorder,
     handle: PrometheusHandle,
+    /// Registered series by (route, status): a request bumps a handle instead of building
+    /// and looking up a labelled key (a string per status, a hash, a registry lock).
+    requests: RwLock<HashMap<(&'static str, u16), (Counter, Histogram)>>,
 }
 
 const DURATION: &str = "brama_request_duration_seconds";
@@ -25,7 +32,11 @@ impl Default for Metrics {
             .expect("bucket list is not empty")
             .build_recorder();
         let handle = recorder.handle();
-        Metrics { recorder, handle }
+        Metrics {
+            recorder,
+            handle,
+            requests: RwLock::default(),
+        }
     }
 }
 
@@ -33,11 +44,25 @@ impl Metrics {
     /// One request: `route` is a fixed label (an `/auth` route or `forward`), never the path,
     /// so the number of series stays bounded.
     pub fn request(&self, route: &'static str, status: u16, seconds: f64) {
-        metrics::with_local_recorder(&self.recorder, || {
-            metrics::counter!("brama_requests_total", "route" => route, "status" => status.to_string())
-                .increment(1);
-            metrics::histogram!(DURATION, "route" => route).record(seconds);
+        let known = self
+            .requests
+            .read()
+            .ok()
+            .and_then(|m| m.get(&(route, status)).cloned());
+        let (counter, histogram) = known.unwrap_or_else(|| {
+            let series = metrics::with_local_recorder(&self.recorder, || {
+                (
+                    metrics::counter!("brama_requests_total", "route" => route, "status" => status.to_string()),
+                    metrics::histogram!(DURATION, "route" => route),
+                )
+            });
+            if let Ok(mut m) = self.requests.write() {
+                m.insert((route, status), series.clone());
+            }
+            series
         });
+        counter.increment(1);
+        histogram.record(seconds);
     }
 
     /// One login attempt by outcome: `ok` or the error code the person got.

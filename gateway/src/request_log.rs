@@ -43,26 +43,42 @@ fn request_id(h: &HeaderMap) -> String {
         .unwrap_or_else(new_request_id)
 }
 
-/// The middleware.
+/// The middleware of the router (the gateway's `/auth` routes).
 pub async fn request_log(
     State(metrics): State<Arc<Metrics>>,
-    mut req: Request,
+    req: Request,
     next: axum::middleware::Next,
 ) -> Response {
+    around(&metrics, req, |r| next.run(r)).await
+}
+
+/// Runs `handle` on `req` with its request id (kept from the client when it is a plain token,
+/// passed to the backend and back to the client), then counts and logs the request. The
+/// forwarding path calls it directly, without a middleware stack.
+pub async fn around<F, Fut>(metrics: &Metrics, mut req: Request, handle: F) -> Response
+where
+    F: FnOnce(Request) -> Fut,
+    Fut: std::future::Future<Output = Response>,
+{
     let id = request_id(req.headers());
     let value = HeaderValue::from_str(&id).expect("validated token");
     req.headers_mut().insert("x-request-id", value.clone());
-    let (method, path) = (req.method().clone(), req.uri().path().to_string());
+    let route = route_label(req.uri().path());
+    // The path is kept for the log line only when one will be written.
+    let path = tracing::enabled!(tracing::Level::INFO).then(|| req.uri().path().to_string());
+    let method = req.method().clone();
     let start = std::time::Instant::now();
-    let mut resp = next.run(req).await;
+    let mut resp = handle(req).await;
     resp.headers_mut().insert("x-request-id", value);
     let (status, elapsed) = (resp.status().as_u16(), start.elapsed());
-    metrics.request(route_label(&path), status, elapsed.as_secs_f64());
-    let account = resp
-        .extensions()
-        .get::<LoggedAccount>()
-        .map(|a| a.0.as_str())
-        .unwrap_or("-");
-    tracing::info!(%method, %path, status, ms = elapsed.as_millis() as u64, request_id = %id, account, "request");
+    metrics.request(route, status, elapsed.as_secs_f64());
+    if let Some(path) = path {
+        let account = resp
+            .extensions()
+            .get::<LoggedAccount>()
+            .map(|a| a.0.as_str())
+            .unwrap_or("-");
+        tracing::info!(%method, %path, status, ms = elapsed.as_millis() as u64, request_id = %id, account, "request");
+    }
     resp
 }

@@ -105,7 +105,7 @@ pub async fn start(config: Config, config_dir: Option<&Path>) -> Result<Running,
     let (stop, stopped) = watch::channel(false);
     let mut tasks = vec![tokio::spawn(crate::listener::serve(
         listener,
-        router(gateway.clone()),
+        crate::front::Front::new(gateway.clone()),
         match &tls {
             Some(cert) => Some(crate::tls::server_config(cert.clone())?),
             None => None,

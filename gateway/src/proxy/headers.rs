@@ -270,8 +270,8 @@ pub fn identity_headers(i: &Identity<'_>) -> Vec<(usize, HeaderValue)> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use super::super::identity::NAMES;
+    use super::*;
     use crate::store::{Account, KeyKind, Role, Session};
 
     #[test]
@@ -425,7 +425,10 @@ mod tests {
             new_account: true,
             assertion: Some(HeaderValue::from_static("h.c.s")),
         };
-        let names: Vec<&str> = identity_headers(&i).iter().map(|(n, _)| NAMES[*n]).collect();
+        let names: Vec<&str> = identity_headers(&i)
+            .iter()
+            .map(|(n, _)| NAMES[*n])
+            .collect();
         assert_eq!(
             names,
             [

@@ -6,8 +6,8 @@
 //! session share one buffer; a request takes slices of it (a reference-count increment each)
 //! and the header names, built once per gateway from the configured prefix.
 
-use axum::http::{HeaderName, HeaderValue};
 use axum::body::Bytes;
+use axum::http::{HeaderName, HeaderValue};
 
 use super::headers::encode_value;
 use crate::store::{Account, KeyKind, Role, Session};
@@ -75,7 +75,9 @@ impl Packed {
             spans.push((name, values.len().min(u16::MAX as usize) as u16));
         }
         Packed {
-            values: Bytes::from(values),
+            // An exact-size copy: the working buffer's spare capacity is not kept for the
+            // session's lifetime.
+            values: Bytes::copy_from_slice(&values),
             spans: spans.into_boxed_slice(),
         }
     }

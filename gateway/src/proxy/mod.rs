@@ -31,13 +31,18 @@ use headers::{Identity, Upstream, SESSION_COOKIE};
 /// How long the backend may take to answer (the head of its response).
 const BACKEND_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// The fallback route: everything that is not the gateway's own.
+/// The router's fallback: an `/auth/…` path that is not the gateway's own.
 pub async fn forward(
     State(g): State<Arc<Gateway>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     req: Request,
 ) -> Response {
-    run(&g, peer, req)
+    forward_from(&g, peer, req).await
+}
+
+/// Forward one request from `peer` (crate::front calls this for every path outside `/auth/`).
+pub async fn forward_from(g: &Gateway, peer: SocketAddr, req: Request) -> Response {
+    run(g, peer, req)
         .await
         .unwrap_or_else(IntoResponse::into_response)
 }
