@@ -32,43 +32,54 @@ const HOP_BY_HOP: &[&str] = &[
 
 /// Remove hop-by-hop headers, including every header the `Connection` header names.
 pub fn strip_hop_by_hop(h: &mut HeaderMap) {
+    // Nothing is allocated unless `Connection` names headers (the usual request has none).
     let named: Vec<String> = h
         .get_all(header::CONNECTION)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| {
-            v.split(',')
-                .map(|s| s.trim().to_ascii_lowercase())
-                .collect::<Vec<_>>()
-        })
-        .filter(|s| !s.is_empty())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .filter(|s| !s.is_empty() && !HOP_BY_HOP.iter().any(|h| h.eq_ignore_ascii_case(s)))
+        .map(str::to_ascii_lowercase)
         .collect();
-    for name in HOP_BY_HOP.iter().map(|s| s.to_string()).chain(named) {
+    for name in HOP_BY_HOP {
+        h.remove(*name);
+    }
+    for name in named {
         h.remove(name.as_str());
     }
+}
+
+/// `name` starts with `prefix` when letter case is ignored and `_` stands for `-`.
+fn starts_loosely(name: &str, prefix: &str) -> bool {
+    let fold = |b: u8| if b == b'_' { b'-' } else { b.to_ascii_lowercase() };
+    name.len() >= prefix.len()
+        && name
+            .bytes()
+            .zip(prefix.bytes())
+            .all(|(a, b)| fold(a) == fold(b))
 }
 
 /// Whether a client header claims to be one of the gateway's identity headers: the prefix in
 /// any letter case, with `_` standing for `-` (the oauth2-proxy CVE-2025-64484 lesson).
 pub fn is_identity_header(name: &str, prefix: &str) -> bool {
-    let norm = name.to_ascii_lowercase().replace('_', "-");
-    norm.starts_with(&prefix.to_ascii_lowercase())
+    starts_loosely(name, prefix)
 }
 
 /// Strip what a client must never forward: identity headers, and proxy headers unless the
 /// peer is a trusted proxy (`keep_forwarded`).
 pub fn strip_client_identity(h: &mut HeaderMap, prefix: &str, keep_forwarded: bool) {
-    let names: Vec<HeaderName> = h
-        .keys()
-        .filter(|n| {
-            let n = n.as_str();
-            let proxy_header = n == "forwarded"
-                || n == "x-real-ip"
-                || n.replace('_', "-").starts_with("x-forwarded-");
-            is_identity_header(n, prefix) || (proxy_header && !keep_forwarded)
-        })
-        .cloned()
-        .collect();
+    let refused = |n: &HeaderName| {
+        let n = n.as_str();
+        let proxy_header =
+            n == "forwarded" || n == "x-real-ip" || starts_loosely(n, "x-forwarded-");
+        is_identity_header(n, prefix) || (proxy_header && !keep_forwarded)
+    };
+    // Checked first without allocating: most requests carry none of these.
+    if !h.keys().any(refused) {
+        return;
+    }
+    let names: Vec<HeaderName> = h.keys().filter(|n| refused(n)).cloned().collect();
     for n in names {
         h.remove(n);
     }
@@ -90,21 +101,32 @@ fn cookie_name(pair: &[u8]) -> &[u8] {
 }
 
 pub fn strip_gateway_cookies(h: &mut HeaderMap) {
-    let kept: Vec<String> = h
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| {
-            v.split(';')
-                .map(str::trim)
-                .map(String::from)
-                .collect::<Vec<_>>()
-        })
-        .filter(|c| !c.is_empty() && !is_gateway_cookie(cookie_name(c.as_bytes())))
-        .collect();
+    let ours = |v: &HeaderValue| {
+        v.as_bytes()
+            .split(|b| *b == b';')
+            .any(|c| is_gateway_cookie(cookie_name(c)))
+    };
+    // Rebuilt only when one of the gateway's cookies is there (a signed-in browser: always one,
+    // so this is the path that counts; it joins the rest in one buffer).
+    if !h.get_all(header::COOKIE).iter().any(ours) {
+        return;
+    }
+    let mut kept = Vec::with_capacity(256);
+    for v in h.get_all(header::COOKIE) {
+        for c in v.as_bytes().split(|b| *b == b';') {
+            let c = c.trim_ascii();
+            if c.is_empty() || is_gateway_cookie(cookie_name(c)) {
+                continue;
+            }
+            if !kept.is_empty() {
+                kept.extend_from_slice(b"; ");
+            }
+            kept.extend_from_slice(c);
+        }
+    }
     h.remove(header::COOKIE);
     if !kept.is_empty() {
-        if let Ok(v) = HeaderValue::from_str(&kept.join("; ")) {
+        if let Ok(v) = HeaderValue::from_bytes(&kept) {
             h.insert(header::COOKIE, v);
         }
     }
