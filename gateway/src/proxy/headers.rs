@@ -134,6 +134,11 @@ pub fn strip_gateway_cookies(h: &mut HeaderMap) {
 
 /// Drop a backend's attempt to set one of the gateway's cookies.
 pub fn strip_backend_cookies(h: &mut HeaderMap) {
+    let ours = |v: &HeaderValue| is_gateway_cookie(cookie_name(v.as_bytes()));
+    // Nearly every response sets none of them: nothing to rebuild.
+    if !h.get_all(header::SET_COOKIE).iter().any(ours) {
+        return;
+    }
     let kept: Vec<HeaderValue> = h
         .get_all(header::SET_COOKIE)
         .iter()
