@@ -17,7 +17,8 @@ use serde_json::json;
 /// Lifetime of one assertion, seconds.
 pub const TTL: i64 = 120;
 /// A cached assertion is replaced when less than this is left.
-const RENEW_BEFORE: i64 = 30;
+/// Seconds before expiry at which an assertion is minted anew.
+pub const RENEW_BEFORE: i64 = 30;
 
 /// The gateway's ES256 signing key with its id.
 pub struct SigningKey {
@@ -141,6 +142,8 @@ impl Assertions {
     }
 
     /// The assertion for `subject` at `now`: the cached one, or a newly minted one.
+    /// The assertion for `subject` at `now`, from this cache (used when sessions are not kept
+    /// in memory; a kept session entry holds its own, see `sessions::Entry::assertion`).
     pub fn for_subject(&self, subject: &Subject<'_>, now: i64) -> HeaderValue {
         let key = subject.key();
         if let Some((token, exp)) = self.cache.get(&key) {
@@ -148,6 +151,13 @@ impl Assertions {
                 return token;
             }
         }
+        let (token, exp) = self.mint(subject, now);
+        self.cache.insert(key, (token.clone(), exp));
+        token
+    }
+
+    /// A new assertion for `subject`, valid [`TTL`] seconds from `now`, and its expiry.
+    pub fn mint(&self, subject: &Subject<'_>, now: i64) -> (HeaderValue, i64) {
         let exp = now + TTL;
         let mut claims = json!({
             "iss": self.issuer, "aud": self.audience, "sub": subject.account,
@@ -156,12 +166,11 @@ impl Assertions {
         if !subject.org_key.is_empty() {
             claims["org"] = subject.org_key.into();
         }
-        // A compact JWS is base64url and dots: always a valid header value.
-        // Copied at its exact size (the signed string has spare capacity).
+        // Copied at its exact size (the signed string has spare capacity); a compact JWS is
+        // base64url and dots, always a valid header value.
         let token = HeaderValue::from_bytes(self.key.sign(&claims).as_bytes())
             .unwrap_or_else(|_| HeaderValue::from_static("invalid"));
-        self.cache.insert(key, (token.clone(), exp));
-        token
+        (token, exp)
     }
 }
 

@@ -48,7 +48,6 @@ impl Front {
             gateway,
         }
     }
-
 }
 
 impl Serve for Front {

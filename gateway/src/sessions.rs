@@ -9,6 +9,8 @@
 
 use std::sync::Arc;
 
+use axum::http::HeaderValue;
+
 use crate::cache::Bounded;
 use crate::proxy::identity::Packed;
 use crate::store::{Role, Store, StoreError};
@@ -28,8 +30,32 @@ pub struct Entry {
     pub version: i64,
     /// The identity header values, encoded once.
     pub identity: Packed,
+    /// The assertion minted for this entry and its expiry: kept here rather than in a cache
+    /// of its own, so it goes when the entry goes (role switch, logout, block, eviction).
+    assertion: std::sync::Mutex<Option<(HeaderValue, i64)>>,
     /// When it was read from the store (unix seconds).
     at: i64,
+}
+
+impl Entry {
+    /// This entry's assertion at `now`: the one held while it is not within `renew` seconds
+    /// of expiring, else a new one from `mint` (returning the token and its expiry).
+    pub fn assertion(
+        &self,
+        now: i64,
+        renew: i64,
+        mint: impl FnOnce() -> (HeaderValue, i64),
+    ) -> HeaderValue {
+        let mut held = self.assertion.lock().unwrap_or_else(|p| p.into_inner());
+        match &*held {
+            Some((token, exp)) if exp - now > renew => token.clone(),
+            _ => {
+                let (token, exp) = mint();
+                *held = Some((token.clone(), exp));
+                token
+            }
+        }
+    }
 }
 
 /// A session found for a request.
@@ -95,6 +121,7 @@ impl Sessions {
                         expires_at: session.expires_at,
                         version: account.version,
                         identity: Packed::of(&session, &account),
+                        assertion: std::sync::Mutex::new(None),
                         at: now,
                     }),
                     new_account: session.new_account,
@@ -111,6 +138,11 @@ impl Sessions {
     /// Drop a session from memory (logout, role switch): the next request reads the store.
     pub fn forget(&self, cookie: &str) {
         self.cache.remove(&cookie_hash(cookie));
+    }
+
+    /// Whether entries are kept (`session.cache_ttl` > 0): then each holds its assertion.
+    pub fn caching(&self) -> bool {
+        self.cache_ttl > 0
     }
 
     /// Sessions held in memory (for the memory benchmark and tests).

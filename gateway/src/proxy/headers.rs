@@ -52,7 +52,13 @@ pub fn strip_hop_by_hop(h: &mut HeaderMap) {
 
 /// `name` starts with `prefix` when letter case is ignored and `_` stands for `-`.
 fn starts_loosely(name: &str, prefix: &str) -> bool {
-    let fold = |b: u8| if b == b'_' { b'-' } else { b.to_ascii_lowercase() };
+    let fold = |b: u8| {
+        if b == b'_' {
+            b'-'
+        } else {
+            b.to_ascii_lowercase()
+        }
+    };
     name.len() >= prefix.len()
         && name
             .bytes()

@@ -199,7 +199,14 @@ async fn upstream_request(
             org_key: &e.org_key,
             version: e.version,
         };
-        g.assertions.for_subject(&subject, g.now().unix_timestamp())
+        let now = g.now().unix_timestamp();
+        if g.sessions.caching() {
+            e.assertion(now, crate::assertion::RENEW_BEFORE, || {
+                g.assertions.mint(&subject, now)
+            })
+        } else {
+            g.assertions.for_subject(&subject, now)
+        }
     });
     let upstream = Upstream {
         prefix: &g.config.headers.prefix,
