@@ -12,7 +12,9 @@ use axum::Router;
 use tower::ServiceExt;
 
 use crate::state::Gateway;
-use crate::{proxy, request_log, server};
+use axum::routing::{get, post};
+
+use crate::{auth, pages, proxy, request_log};
 
 /// What a listener hands each request to (the gateway's [`Front`]; any axum `Router`, as a
 /// test's TLS backend does).
@@ -44,7 +46,7 @@ pub struct Front {
 impl Front {
     pub fn new(gateway: Arc<Gateway>) -> Front {
         Front {
-            router: server::router(gateway.clone()),
+            router: router(gateway.clone()),
             gateway,
         }
     }
@@ -58,4 +60,23 @@ impl Serve for Front {
         let g = &self.gateway;
         request_log::around(&g.metrics, req, |req| proxy::forward_from(g, peer, req)).await
     }
+}
+
+/// The gateway's own routes, with the request-log middleware; an unknown `/auth/…` path is
+/// forwarded like any other.
+pub fn router(g: Arc<Gateway>) -> Router {
+    Router::new()
+        .route("/auth/challenge", post(auth::challenge))
+        .route("/auth/logout", post(auth::logout))
+        .route("/auth/me", get(auth::me))
+        .route("/auth/.well-known/jwks.json", get(auth::jwks))
+        .route("/auth/login", get(pages::login_page).post(auth::login))
+        .route("/auth/role", get(pages::role_page).post(auth::role))
+        .merge(pages::routes())
+        .fallback(proxy::forward)
+        .layer(axum::middleware::from_fn_with_state(
+            g.metrics.clone(),
+            request_log::request_log,
+        ))
+        .with_state(g)
 }

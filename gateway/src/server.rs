@@ -1,38 +1,17 @@
-//! The router and the start of a gateway: `/auth/*` are the gateway's own routes
-//! ([`crate::auth`], [`crate::pages`]); everything else is forwarded ([`crate::proxy`]) when
-//! the session allows (design.md §5). [`start`] binds the listeners, builds the
-//! [`Gateway`] and spawns the background work; [`Running::stop`] ends it all.
+//! The start of a gateway: [`start`] binds the listeners, builds the [`Gateway`] and its
+//! [`crate::front::Front`] (what each request goes to), and spawns the background work;
+//! [`Running::stop`] ends it all.
 
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::routing::{get, post};
-use axum::Router;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::admin::{self, AdminState};
 use crate::config::Config;
 use crate::state::{Gateway, StartError};
-use crate::{auth, pages, proxy, request_log};
-
-pub fn router(g: Arc<Gateway>) -> Router {
-    Router::new()
-        .route("/auth/challenge", post(auth::challenge))
-        .route("/auth/logout", post(auth::logout))
-        .route("/auth/me", get(auth::me))
-        .route("/auth/.well-known/jwks.json", get(auth::jwks))
-        .route("/auth/login", get(pages::login_page).post(auth::login))
-        .route("/auth/role", get(pages::role_page).post(auth::role))
-        .merge(pages::routes())
-        .fallback(proxy::forward)
-        .layer(axum::middleware::from_fn_with_state(
-            g.metrics.clone(),
-            request_log::request_log,
-        ))
-        .with_state(g)
-}
 
 /// A running gateway.
 pub struct Running {
