@@ -137,3 +137,59 @@ fn values_of(session: &Session, account: &Account) -> Vec<(u8, HeaderValue)> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{AccountKey, RoleGrant};
+
+    #[test]
+    fn a_session_is_encoded_once_and_served_alike_each_time() {
+        let session = Session {
+            account_id: "0123abcd".into(),
+            role: Role::Citizen,
+            org_key: String::new(),
+            expires_at: 0,
+            new_account: false,
+        };
+        let account = Account {
+            id: "0123abcd".into(),
+            key: AccountKey {
+                kind: KeyKind::Id(certs::IdKind::TaxNumber),
+                country: "UA".into(),
+                value: "3012345670".into(),
+            },
+            names: crate::store::Names {
+                surname: Some("Коваль-Ярошенко".into()),
+                given_name: Some("Мар’яна".into()),
+                patronymic: Some("Олегівна".into()),
+                full_name: Some("Коваль-Ярошенко Мар’яна Олегівна".into()),
+            },
+            blocked_reason: None,
+            version: 1,
+            roles: vec![RoleGrant {
+                role: Role::Citizen,
+                org_key: String::new(),
+                org_name: None,
+            }],
+        };
+        let packed = Packed::of(&session, &account);
+        let first: Vec<(usize, HeaderValue)> = packed.values().collect();
+        let again: Vec<(usize, HeaderValue)> = packed.values().collect();
+        assert_eq!(first, again);
+        let named: Vec<(&str, &str)> = first
+            .iter()
+            .map(|(i, v)| (NAMES[*i], v.to_str().unwrap()))
+            .collect();
+        assert_eq!(named[0], ("Account-Id", "0123abcd"));
+        assert_eq!(named[1], ("Role", "citizen"));
+        assert_eq!(
+            named[2].1,
+            encode_value("Коваль-Ярошенко").to_str().unwrap()
+        );
+        assert_eq!(named.last().unwrap(), &("Tax-Number", "3012345670"));
+        // One exact-size buffer: no spare capacity kept for the session's lifetime.
+        let total: usize = first.iter().map(|(_, v)| v.len()).sum();
+        assert_eq!(packed.heap_size(), total + first.len() * 4);
+    }
+}

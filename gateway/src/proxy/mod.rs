@@ -191,7 +191,14 @@ async fn upstream_request(
     };
     let assertion = identity.as_ref().map(|live| {
         let e = &live.entry;
-        let session = cookie_hash(cookie);
+        let now = g.now().unix_timestamp();
+        // The session's hash keys only the shared cache (sessions not kept in memory): a kept
+        // entry holds its own assertion and needs no second hash of the cookie.
+        let session = if g.sessions.caching() {
+            [0u8; 32]
+        } else {
+            cookie_hash(cookie)
+        };
         let subject = Subject {
             session: &session,
             account: &e.account_id,
@@ -199,7 +206,6 @@ async fn upstream_request(
             org_key: &e.org_key,
             version: e.version,
         };
-        let now = g.now().unix_timestamp();
         if g.sessions.caching() {
             e.assertion(now, crate::assertion::RENEW_BEFORE, || {
                 g.assertions.mint(&subject, now)
