@@ -2,10 +2,8 @@
 //! lists them and the person picks one (issue 16, item 3). The store is made by the `openssl`
 //! command with its defaults, so its certificates stay hidden until the first unlock.
 
-use std::process::Command;
-
 use brama_testkit::agent::{b64, csrf_token, Agent, PAGE};
-use brama_testkit::pki::openssl_self_signed;
+use brama_testkit::pki::{openssl_pkcs12_export, openssl_self_signed};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
@@ -56,28 +54,12 @@ async fn several_signing_certificates_are_chosen_on_the_approval_page() {
     std::fs::rename(work.join("c.pem"), work.join("first.pem")).unwrap();
     let key = std::fs::read(work.join("k.pem")).unwrap();
     let second = openssl_self_signed(&work, Some(&key), "/C=UA/SN=Друга/GN=Олена/CN=Друга Олена");
-    let out = Command::new("openssl")
-        .current_dir(&work)
-        .args([
-            "pkcs12",
-            "-export",
-            "-inkey",
-            "k.pem",
-            "-in",
-            "first.pem",
-            "-certfile",
-            "c.pem",
-            "-passout",
-            "pass:renewed-1",
-            "-out",
-        ])
-        .arg(dir.join("renewed.pfx"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    openssl_pkcs12_export(
+        &work,
+        "first.pem",
+        Some("c.pem"),
+        "renewed-1",
+        &dir.join("renewed.pfx"),
     );
 
     let c = listed(&a).await;

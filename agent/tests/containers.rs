@@ -8,7 +8,7 @@ use std::process::Command;
 
 use brama_testkit::agent::{b64, request_and_answer, Agent, PAGE};
 use brama_testkit::jkurwa::{self, fixture};
-use brama_testkit::pki::openssl_self_signed;
+use brama_testkit::pki::{openssl_pkcs12_export, openssl_self_signed};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
@@ -321,26 +321,12 @@ async fn an_openssl_pkcs12_with_encrypted_certificates_unlocks_on_the_page_and_s
     // A key and certificate of the openssl command's own, exported with its defaults.
     let work = folder(&a, "openssl");
     let cert = openssl_self_signed(&work, None, "/C=UA/SN=Експорт/GN=Олена/CN=Експорт Олена");
-    let out = Command::new("openssl")
-        .current_dir(&work)
-        .args([
-            "pkcs12",
-            "-export",
-            "-inkey",
-            "k.pem",
-            "-in",
-            "c.pem",
-            "-passout",
-            "pass:exported-1",
-            "-out",
-        ])
-        .arg(dir.join("exported.pfx"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    openssl_pkcs12_export(
+        &work,
+        "c.pem",
+        None,
+        "exported-1",
+        &dir.join("exported.pfx"),
     );
     assert!(
         certs::load::pkcs12_public_certificates(&std::fs::read(dir.join("exported.pfx")).unwrap())

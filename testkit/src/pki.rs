@@ -180,3 +180,32 @@ pub fn openssl_self_signed(work: &std::path::Path, key: Option<&[u8]>, subject: 
         .to_der()
         .unwrap()
 }
+
+/// `openssl pkcs12 -export` with the command's defaults (OpenSSL 3 encrypts the certificate
+/// bags too) of the key `work/k.pem` and the certificate `work/<cert>`, with the certificates
+/// of `work/<extra>` when given, under `password`, written to `out`.
+pub fn openssl_pkcs12_export(
+    work: &std::path::Path,
+    cert: &str,
+    extra: Option<&str>,
+    password: &str,
+    out: &std::path::Path,
+) {
+    let mut args = vec!["pkcs12", "-export", "-inkey", "k.pem", "-in", cert];
+    if let Some(extra) = extra {
+        args.extend(["-certfile", extra]);
+    }
+    let pass = format!("pass:{password}");
+    args.extend(["-passout", pass.as_str(), "-out"]);
+    let done = std::process::Command::new("openssl")
+        .current_dir(work)
+        .args(&args)
+        .arg(out)
+        .output()
+        .unwrap();
+    assert!(
+        done.status.success(),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+}
