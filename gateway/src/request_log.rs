@@ -16,8 +16,9 @@ use crate::metrics::{route_label, Metrics};
 pub struct LoggedAccount(pub String);
 
 /// A new request id: a random per-process prefix and a counter. Unique without a call to
-/// the random generator per request.
-fn new_request_id() -> String {
+/// the random generator per request, and written straight into its header value.
+fn new_request_id() -> HeaderValue {
+    use std::io::Write;
     static PREFIX: OnceLock<String> = OnceLock::new();
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let prefix = PREFIX.get_or_init(|| {
@@ -26,20 +27,24 @@ fn new_request_id() -> String {
         hex::encode(b)
     });
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    format!("{prefix}{n:08x}")
+    let mut buf = [0u8; 40];
+    let mut w = &mut buf[..];
+    let _ = write!(w, "{prefix}{n:08x}");
+    let len = 40 - w.len();
+    HeaderValue::from_bytes(&buf[..len]).expect("hex digits")
 }
 
-/// A request id from the client when it is a plain token, else a new one.
-fn request_id(h: &HeaderMap) -> String {
+/// The client's request id when it is a plain token (shared, not copied), else a new one.
+fn request_id(h: &HeaderMap) -> HeaderValue {
     h.get("x-request-id")
-        .and_then(|v| v.to_str().ok())
         .filter(|v| {
+            let v = v.as_bytes();
             !v.is_empty()
                 && v.len() <= 64
-                && v.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+                && v.iter()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(b))
         })
-        .map(str::to_string)
+        .cloned()
         .unwrap_or_else(new_request_id)
 }
 
@@ -60,8 +65,7 @@ where
     F: FnOnce(Request) -> Fut,
     Fut: std::future::Future<Output = Response>,
 {
-    let id = request_id(req.headers());
-    let value = HeaderValue::from_str(&id).expect("validated token");
+    let value = request_id(req.headers());
     req.headers_mut().insert("x-request-id", value.clone());
     let route = route_label(req.uri().path());
     // The path is kept for the log line only when one will be written.
@@ -69,6 +73,7 @@ where
     let method = req.method().clone();
     let start = std::time::Instant::now();
     let mut resp = handle(req).await;
+    let id = value.clone();
     resp.headers_mut().insert("x-request-id", value);
     let (status, elapsed) = (resp.status().as_u16(), start.elapsed());
     metrics.request(route, status, elapsed.as_secs_f64());
@@ -78,6 +83,7 @@ where
             .get::<LoggedAccount>()
             .map(|a| a.0.as_str())
             .unwrap_or("-");
+        let id = id.to_str().unwrap_or("-");
         tracing::info!(%method, %path, status, ms = elapsed.as_millis() as u64, request_id = %id, account, "request");
     }
     resp

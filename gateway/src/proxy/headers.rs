@@ -253,8 +253,8 @@ pub fn upstream_headers(h: &mut HeaderMap, u: &Upstream<'_>) {
         .and_then(|v| v.to_str().ok())
         .filter(|_| u.trusted_proxy)
     {
-        Some(before) => format!("{before}, {}", u.peer),
-        None => u.peer.to_string(),
+        Some(before) => HeaderValue::from_str(&format!("{before}, {}", u.peer)).ok(),
+        None => peer_value(u.peer),
     };
     strip_hop_by_hop(h);
     strip_client_identity(h, u.prefix, u.trusted_proxy);
@@ -267,8 +267,7 @@ pub fn upstream_headers(h: &mut HeaderMap, u: &Upstream<'_>) {
     }
     h.insert(
         "x-forwarded-for",
-        HeaderValue::from_str(&forwarded_for)
-            .unwrap_or_else(|_| HeaderValue::from_static("unknown")),
+        forwarded_for.unwrap_or_else(|| HeaderValue::from_static("unknown")),
     );
     if !u.trusted_proxy || !h.contains_key("x-forwarded-proto") {
         let secure = u.public_origin.starts_with("https://");
@@ -287,6 +286,16 @@ pub fn upstream_headers(h: &mut HeaderMap, u: &Upstream<'_>) {
         h.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
         h.insert(header::UPGRADE, protocol.clone());
     }
+}
+
+/// An address as a header value, written without an intermediate string.
+fn peer_value(peer: IpAddr) -> Option<HeaderValue> {
+    use std::io::Write;
+    let mut buf = [0u8; 48];
+    let mut w = &mut buf[..];
+    write!(w, "{peer}").ok()?;
+    let len = 48 - w.len();
+    HeaderValue::from_bytes(&buf[..len]).ok()
 }
 
 /// The identity headers as (index into [`NAMES`], value), in a fixed order.

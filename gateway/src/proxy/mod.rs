@@ -61,8 +61,10 @@ async fn run(g: &Gateway, peer: SocketAddr, mut req: Request) -> Result<Response
         Access::Refused(resp) => return Ok(resp),
     };
     let html = wants_html(&parts.headers);
+    // Only a log line reads it: no copy (and no extensions map) when none will be written.
     let account = identity
         .as_ref()
+        .filter(|_| tracing::enabled!(tracing::Level::INFO))
         .map(|l| LoggedAccount(l.entry.account_id.to_string()));
     let protocol = upgrade.as_ref().map(|(p, _)| p.clone());
     let failed = Arc::new(AtomicBool::new(false));
