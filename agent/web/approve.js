@@ -15,10 +15,12 @@ if (document.querySelector("[data-close]")) {
 // the window says so itself when it goes away without a decision.
 const form = document.querySelector("form[action^='/ui/approve/']");
 if (form) {
-  let deciding = false;
-  form.addEventListener("submit", () => (deciding = true));
+  // A decision, or the same page opened again in another language: neither is a close.
+  let staying = false;
+  form.addEventListener("submit", () => (staying = true));
+  for (const a of document.querySelectorAll("nav.lang a")) a.addEventListener("click", () => (staying = true));
   addEventListener("pagehide", () => {
-    if (deciding) return;
+    if (staying) return;
     const token = form.querySelector("input[name=csrf_token]").value;
     navigator.sendBeacon(`${form.getAttribute("action")}/closed`, new URLSearchParams({ csrf_token: token }));
   });

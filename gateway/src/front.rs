@@ -8,12 +8,11 @@ use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, Request};
 use axum::response::Response;
+use axum::routing::{get, post};
 use axum::Router;
 use tower::ServiceExt;
 
 use crate::state::Gateway;
-use axum::routing::{get, post};
-
 use crate::{auth, pages, proxy, request_log};
 
 /// What a listener hands each request to (the gateway's [`Front`]; any axum `Router`, as a

@@ -300,9 +300,17 @@ test("8. a DSTU 4145 key (a Diia-style .p12, its certificate beside it): the app
   const key = popup.locator("dd.key");
   assert.match(await key.textContent(), /DSTU 4145.*для підпису/);
   await shot(popup, "8a-dstu-approval");
+  // The approval window in another language is the same request, not a closed window.
+  await popup.click("nav.lang a[lang=en]");
+  await popup.waitForURL(/\?lang=en$/);
+  assert.match(await popup.locator("dd.key").textContent(), /DSTU 4145.*for signing/);
+  assert.match(await popup.textContent("dd.validity"), /from \d+ [A-Z][a-z]{2} \d{4} until/);
+  await shot(popup, "8b-dstu-approval-en");
+  await popup.fill("input[name=password]", env.password);
+  await popup.locator("button[value=approve]:not([disabled])").waitFor();
   await popup.click("button[value=approve]");
   await page.waitForURL(`${env.gateway}/cabinet`);
   assert.equal(await page.textContent("h1"), "Вітаємо, Григорій Сковорода!");
-  await shot(page, "8b-dstu-cabinet");
+  await shot(page, "8c-dstu-cabinet");
   await context.close();
 });
