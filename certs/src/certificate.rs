@@ -76,7 +76,7 @@ impl CertificateSummary {
             key_usage: key_usage_names(cert),
             purpose: Purpose::read(cert)?,
             qualified: QualifiedStatus::read(cert)?,
-            sha256: hex(&openssl::sha::sha256(der)),
+            sha256: hex(&crate::sha256(der)),
         })
     }
 }

@@ -31,6 +31,15 @@ pub mod statement;
 
 pub use certificate::CertificateSummary;
 
+/// SHA-256 of `data` through OpenSSL's low-level hasher. Why not `openssl::sha::sha256`:
+/// with OpenSSL 3 that one-shot call fetches the algorithm by name each time, which costs more
+/// than hashing a cookie or a certificate (docs/performance.md).
+pub fn sha256(data: &[u8]) -> [u8; 32] {
+    let mut h = openssl::sha::Sha256::new();
+    h.update(data);
+    h.finish()
+}
+
 /// Lower-case hex of `bytes` (ids, digests, fingerprints); one allocation, no formatting
 /// machinery — it runs on the gateway's per-request path.
 pub fn hex(bytes: &[u8]) -> String {

@@ -57,7 +57,7 @@ pub fn new_browser_id() -> String {
 }
 
 fn binding(browser_id: &str) -> [u8; 16] {
-    let h = openssl::sha::sha256(browser_id.as_bytes());
+    let h = certs::sha256(browser_id.as_bytes());
     h[..16].try_into().expect("16 bytes")
 }
 

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderValue};
+use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use axum::response::Response;
 
 use crate::metrics::{route_label, Metrics};
@@ -15,28 +15,35 @@ use crate::metrics::{route_label, Metrics};
 #[derive(Clone)]
 pub struct LoggedAccount(pub String);
 
-/// A new request id: a random per-process prefix and a counter. Unique without a call to
-/// the random generator per request, and written straight into its header value.
+/// The header that carries the request id both ways.
+const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// A new request id: a random per-process prefix and a counter in hex. Unique without
+/// a call to the random generator per request, and written straight into its header value.
 fn new_request_id() -> HeaderValue {
-    use std::io::Write;
-    static PREFIX: OnceLock<String> = OnceLock::new();
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    static PREFIX: OnceLock<[u8; 8]> = OnceLock::new();
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let prefix = PREFIX.get_or_init(|| {
         let mut b = [0u8; 8];
         openssl::rand::rand_bytes(&mut b).expect("OpenSSL random");
-        hex::encode(b)
+        b
     });
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let mut buf = [0u8; 40];
-    let mut w = &mut buf[..];
-    let _ = write!(w, "{prefix}{n:08x}");
-    let len = 40 - w.len();
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed).to_be_bytes();
+    // 24 digits until the counter passes 2^32, then 32: never a repeat.
+    let counter = if n[..4] == [0; 4] { &n[4..] } else { &n[..] };
+    let mut buf = [0u8; 32];
+    let len = 2 * (prefix.len() + counter.len());
+    for (i, byte) in prefix.iter().chain(counter).enumerate() {
+        buf[2 * i] = DIGITS[(byte >> 4) as usize];
+        buf[2 * i + 1] = DIGITS[(byte & 15) as usize];
+    }
     HeaderValue::from_bytes(&buf[..len]).expect("hex digits")
 }
 
 /// The client's request id when it is a plain token (shared, not copied), else a new one.
 fn request_id(h: &HeaderMap) -> HeaderValue {
-    h.get("x-request-id")
+    h.get(X_REQUEST_ID)
         .filter(|v| {
             let v = v.as_bytes();
             !v.is_empty()
@@ -66,7 +73,7 @@ where
     Fut: std::future::Future<Output = Response>,
 {
     let value = request_id(req.headers());
-    req.headers_mut().insert("x-request-id", value.clone());
+    req.headers_mut().insert(X_REQUEST_ID, value.clone());
     let route = route_label(req.uri().path());
     // The path is kept for the log line only when one will be written.
     let path = tracing::enabled!(tracing::Level::INFO).then(|| req.uri().path().to_string());
@@ -74,7 +81,7 @@ where
     let start = std::time::Instant::now();
     let mut resp = handle(req).await;
     let id = value.clone();
-    resp.headers_mut().insert("x-request-id", value);
+    resp.headers_mut().insert(X_REQUEST_ID, value);
     let (status, elapsed) = (resp.status().as_u16(), start.elapsed());
     metrics.request(route, status, elapsed.as_secs_f64());
     if let Some(path) = path {

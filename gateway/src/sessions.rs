@@ -77,7 +77,7 @@ pub struct Sessions {
 
 /// The cache's key for a cookie value: its SHA-256.
 pub fn cookie_hash(cookie: &str) -> [u8; 32] {
-    openssl::sha::sha256(cookie.as_bytes())
+    certs::sha256(cookie.as_bytes())
 }
 
 impl Sessions {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::http::{header, HeaderMap, Uri};
+use axum::http::{header, HeaderMap};
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
@@ -69,6 +69,10 @@ pub struct Gateway {
     pub sessions: Sessions,
     /// The identity header names with the configured prefix, built once.
     pub identity_names: crate::proxy::identity::Names,
+    /// `X-Forwarded-Host` (the public origin's host), made once.
+    pub forwarded_host: Option<axum::http::HeaderValue>,
+    /// Where forwarded requests go, split once.
+    pub backend: crate::proxy::Backend,
     pub limits: Limits,
     pub(crate) client: Client<HttpsConnector<HttpConnector>, Body>,
 }
@@ -115,7 +119,7 @@ impl Gateway {
         let policy = config.trust_policy(config_dir)?;
         let store = Store::connect(&config.database).await?;
         let keys = challenge_keys(&store).await?;
-        config.backend.parse::<Uri>()?;
+        let backend = crate::proxy::Backend::parse(&config.backend)?;
         let mut connector = HttpConnector::new();
         connector.set_connect_timeout(Some(Duration::from_secs(5)));
         connector.enforce_http(false);
@@ -145,6 +149,8 @@ impl Gateway {
         Ok(Gateway {
             sessions: Sessions::new(config.session.cache_ttl, config.session.idle_timeout),
             identity_names: crate::proxy::identity::Names::new(&config.headers.prefix),
+            forwarded_host: crate::proxy::headers::forwarded_host(&config.public_origin),
+            backend,
             config,
             verifier: Verifier::new(policy),
             keys,

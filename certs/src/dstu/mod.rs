@@ -161,7 +161,7 @@ impl PublicKey {
         use std::sync::{Arc, Mutex, OnceLock};
         static CACHE: OnceLock<Mutex<HashMap<[u8; 32], Arc<PublicKey>>>> = OnceLock::new();
         let cache = CACHE.get_or_init(Default::default);
-        let id = openssl::sha::sha256(spki);
+        let id = crate::sha256(spki);
         if let Some(k) = cache.lock().ok().and_then(|c| c.get(&id).cloned()) {
             return Ok(k);
         }

@@ -16,22 +16,33 @@ use super::identity::{Names, Packed, ASSERTION, NEW_ACCOUNT};
 
 pub use crate::cookies::{cookie, LOGIN_COOKIE, SESSION_COOKIE};
 
-const HOP_BY_HOP: &[&str] = &[
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
+const HOP_BY_HOP: [HeaderName; 10] = [
+    header::CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    HeaderName::from_static("proxy-connection"),
+    header::TE,
+    header::TRAILER,
+    header::TRANSFER_ENCODING,
+    header::UPGRADE,
     // h2c's settings travel only with an upgrade the gateway never forwards.
-    "http2-settings",
-    "proxy-authorization",
-    "proxy-authenticate",
+    HeaderName::from_static("http2-settings"),
+    header::PROXY_AUTHORIZATION,
+    header::PROXY_AUTHENTICATE,
 ];
+
+/// The proxy headers the gateway writes itself (names built at compile time, so setting them
+/// costs no parsing per request).
+pub const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 
 /// Remove hop-by-hop headers, including every header the `Connection` header names.
 pub fn strip_hop_by_hop(h: &mut HeaderMap) {
+    // One pass over the names first: most requests and responses carry none (or only
+    // `Connection`), and a removal costs a hash and a probe per name.
+    if !h.keys().any(|k| HOP_BY_HOP.contains(k)) {
+        return;
+    }
     // Nothing is allocated unless `Connection` names headers (the usual request has none).
     let named: Vec<String> = h
         .get_all(header::CONNECTION)
@@ -39,11 +50,16 @@ pub fn strip_hop_by_hop(h: &mut HeaderMap) {
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
         .map(str::trim)
-        .filter(|s| !s.is_empty() && !HOP_BY_HOP.iter().any(|h| h.eq_ignore_ascii_case(s)))
+        .filter(|s| {
+            !s.is_empty()
+                && !HOP_BY_HOP
+                    .iter()
+                    .any(|h| h.as_str().eq_ignore_ascii_case(s))
+        })
         .map(str::to_ascii_lowercase)
         .collect();
-    for name in HOP_BY_HOP {
-        h.remove(*name);
+    for name in &HOP_BY_HOP {
+        h.remove(name);
     }
     for name in named {
         h.remove(name.as_str());
@@ -175,6 +191,29 @@ pub fn encode_value(s: &str) -> HeaderValue {
     .expect("percent-encoded ASCII")
 }
 
+/// Whether `path` is already what [`normalise_path`] makes of it: visible ASCII from `/`, no
+/// `%`, `\\`, empty segment (but a trailing `/`), `.` or `..`. The usual path is, and is then
+/// forwarded without a copy.
+pub fn is_normal_path(path: &str) -> bool {
+    let Some(rest) = path.strip_prefix('/') else {
+        return false;
+    };
+    if !rest
+        .bytes()
+        .all(|b| b.is_ascii_graphic() && b != b'%' && b != b'\\')
+    {
+        return false;
+    }
+    let mut segments = rest.split('/').peekable();
+    while let Some(seg) = segments.next() {
+        let last = segments.peek().is_none();
+        if (seg.is_empty() && !last) || seg == "." || seg == ".." {
+            return false;
+        }
+    }
+    true
+}
+
 /// Normalise a request path: decode percent-encoded unreserved characters (so `%2e%2e` is
 /// `..`), resolve `.` and `..`, collapse `//`. `None` when it climbs above the root or holds
 /// an encoded `/`, `\` or NUL: such a request is refused, never forwarded.
@@ -236,8 +275,10 @@ pub struct Identity<'a> {
 pub struct Upstream<'a> {
     /// The identity header prefix (`X-Brama-`).
     pub prefix: &'a str,
-    /// The cabinet's public origin: `X-Forwarded-Host` and `X-Forwarded-Proto`.
+    /// The cabinet's public origin: `X-Forwarded-Proto`.
     pub public_origin: &'a str,
+    /// Its host, `X-Forwarded-Host` ([`forwarded_host`], made once per gateway).
+    pub forwarded_host: Option<HeaderValue>,
     pub peer: IpAddr,
     /// The peer is a configured reverse proxy whose `X-Forwarded-*` is believed.
     pub trusted_proxy: bool,
@@ -249,7 +290,7 @@ pub struct Upstream<'a> {
 /// The client's headers made into the backend's: hygiene first, then the gateway's own.
 pub fn upstream_headers(h: &mut HeaderMap, u: &Upstream<'_>) {
     let forwarded_for = match h
-        .get("x-forwarded-for")
+        .get(X_FORWARDED_FOR)
         .and_then(|v| v.to_str().ok())
         .filter(|_| u.trusted_proxy)
     {
@@ -266,26 +307,29 @@ pub fn upstream_headers(h: &mut HeaderMap, u: &Upstream<'_>) {
         }
     }
     h.insert(
-        "x-forwarded-for",
+        X_FORWARDED_FOR,
         forwarded_for.unwrap_or_else(|| HeaderValue::from_static("unknown")),
     );
-    if !u.trusted_proxy || !h.contains_key("x-forwarded-proto") {
+    if !u.trusted_proxy || !h.contains_key(X_FORWARDED_PROTO) {
         let secure = u.public_origin.starts_with("https://");
         h.insert(
-            "x-forwarded-proto",
+            X_FORWARDED_PROTO,
             HeaderValue::from_static(if secure { "https" } else { "http" }),
         );
     }
-    if let Some(host) = u.public_origin.split("://").nth(1) {
-        h.insert(
-            "x-forwarded-host",
-            HeaderValue::from_str(host).expect("validated origin"),
-        );
+    if let Some(host) = &u.forwarded_host {
+        h.insert(X_FORWARDED_HOST, host.clone());
     }
     if let Some(protocol) = &u.upgrade {
         h.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
         h.insert(header::UPGRADE, protocol.clone());
     }
+}
+
+/// The `X-Forwarded-Host` value for a public origin (its host and port).
+pub fn forwarded_host(public_origin: &str) -> Option<HeaderValue> {
+    let host = public_origin.split("://").nth(1)?;
+    HeaderValue::from_str(host).ok()
 }
 
 /// An address as a header value, written without an intermediate string.
@@ -299,15 +343,14 @@ fn peer_value(peer: IpAddr) -> Option<HeaderValue> {
 }
 
 /// The identity headers as (index into [`NAMES`], value), in a fixed order.
-pub fn identity_headers(i: &Identity<'_>) -> Vec<(usize, HeaderValue)> {
-    let mut out: Vec<(usize, HeaderValue)> = i.packed.values().collect();
-    if i.new_account {
-        out.push((NEW_ACCOUNT, HeaderValue::from_static("true")));
-    }
-    if let Some(token) = &i.assertion {
-        out.push((ASSERTION, token.clone()));
-    }
-    out
+pub fn identity_headers<'a>(
+    i: &'a Identity<'_>,
+) -> impl Iterator<Item = (usize, HeaderValue)> + 'a {
+    let new_account = i
+        .new_account
+        .then(|| (NEW_ACCOUNT, HeaderValue::from_static("true")));
+    let assertion = i.assertion.as_ref().map(|t| (ASSERTION, t.clone()));
+    i.packed.values().chain(new_account).chain(assertion)
 }
 
 #[cfg(test)]
@@ -328,6 +371,22 @@ mod tests {
         }
         assert!(!is_identity_header("X-Bramaxx", "X-Brama-"));
         assert!(!is_identity_header("Accept", "X-Brama-"));
+    }
+
+    #[test]
+    fn a_normal_path_is_its_own_normal_form() {
+        for p in [
+            "/", "/a", "/a/", "/a/b.c/d", "/a/.b", "/a/..b", "/~x", "/a?b", "/x/y/z/",
+        ] {
+            assert!(is_normal_path(p), "{p}");
+            assert_eq!(normalise_path(p).as_deref(), Some(p));
+        }
+        for p in [
+            "", "a", "//", "/a//b", "/./a", "/a/.", "/a/..", "/%41", "/a\\b", "/é", "/a b",
+            "/a/../b", "/a/./",
+        ] {
+            assert!(!is_normal_path(p), "{p}");
+        }
     }
 
     #[test]
@@ -467,10 +526,7 @@ mod tests {
             new_account: true,
             assertion: Some(HeaderValue::from_static("h.c.s")),
         };
-        let names: Vec<&str> = identity_headers(&i)
-            .iter()
-            .map(|(n, _)| NAMES[*n])
-            .collect();
+        let names: Vec<&str> = identity_headers(&i).map(|(n, _)| NAMES[n]).collect();
         assert_eq!(
             names,
             [
@@ -498,7 +554,7 @@ mod tests {
             new_account: false,
             assertion: None,
         };
-        let h = identity_headers(&i);
+        let h: Vec<_> = identity_headers(&i).collect();
         assert!(h
             .iter()
             .all(|(n, _)| !NAMES[*n].starts_with("Org") && NAMES[*n] != "New-Account"));
@@ -518,6 +574,7 @@ mod tests {
         let u = Upstream {
             prefix: "X-Brama-",
             public_origin: "https://cabinet.example",
+            forwarded_host: forwarded_host("https://cabinet.example"),
             peer: "192.0.2.7".parse().unwrap(),
             trusted_proxy: false,
             identity: Some(Identity {

@@ -120,18 +120,79 @@ impl hyper::body::Body for ClientBody {
     }
 }
 
-/// The normalised path and the query of a request.
+/// Where a request goes on the backend: its path normalised ([`headers::normalise_path`]).
+/// Nearly every path is already normal and is then used as it came, with its query: no copy,
+/// and no new URI to parse.
 struct Target {
-    path: String,
-    /// `?…` or empty.
-    query: String,
+    /// The normalised path when it differs from the request's.
+    rewritten: Option<String>,
 }
 
 impl Target {
     fn of(uri: &axum::http::Uri) -> Result<Target, GatewayError> {
-        let path = headers::normalise_path(uri.path()).ok_or(GatewayError::BadPath)?;
-        let query = uri.query().map(|q| format!("?{q}")).unwrap_or_default();
-        Ok(Target { path, query })
+        let rewritten = match headers::is_normal_path(uri.path()) {
+            true => None,
+            false => Some(headers::normalise_path(uri.path()).ok_or(GatewayError::BadPath)?),
+        };
+        Ok(Target { rewritten })
+    }
+
+    /// The normalised path of the request whose URI is `uri`.
+    fn path<'a>(&'a self, uri: &'a axum::http::Uri) -> &'a str {
+        self.rewritten.as_deref().unwrap_or(uri.path())
+    }
+}
+
+/// The backend's address, split once: its scheme and authority, and the path prefix that
+/// every forwarded path follows (empty for `http://host:port` or `…/`).
+pub struct Backend {
+    scheme: axum::http::uri::Scheme,
+    authority: axum::http::uri::Authority,
+    prefix: String,
+}
+
+impl Backend {
+    /// An absolute `http(s)://` URL (the configuration checks the scheme).
+    pub fn parse(url: &str) -> Result<Backend, axum::http::uri::InvalidUri> {
+        let parts = url.parse::<axum::http::Uri>()?.into_parts();
+        let (Some(scheme), Some(authority)) = (parts.scheme, parts.authority) else {
+            // A relative URL: refused as an empty one would be.
+            return Err("".parse::<axum::http::Uri>().unwrap_err());
+        };
+        Ok(Backend {
+            scheme,
+            authority,
+            prefix: parts
+                .path_and_query
+                .map(|p| p.path().trim_end_matches('/').to_string())
+                .unwrap_or_default(),
+        })
+    }
+
+    /// The backend's URI for `target` of a request whose URI is `uri`.
+    fn uri(&self, uri: &axum::http::Uri, target: &Target) -> Result<axum::http::Uri, GatewayError> {
+        use axum::http::uri::{Parts, PathAndQuery};
+        let path_and_query = match (&target.rewritten, uri.path_and_query()) {
+            (None, Some(pq)) if self.prefix.is_empty() => pq.clone(),
+            _ => {
+                let (path, query) = (target.path(uri), uri.query());
+                let mut s = String::with_capacity(
+                    self.prefix.len() + path.len() + query.map_or(0, |q| q.len() + 1),
+                );
+                s.push_str(&self.prefix);
+                s.push_str(path);
+                if let Some(q) = query {
+                    s.push('?');
+                    s.push_str(q);
+                }
+                PathAndQuery::from_maybe_shared(s).map_err(|_| GatewayError::UnforwardablePath)?
+            }
+        };
+        let mut parts = Parts::default();
+        parts.scheme = Some(self.scheme.clone());
+        parts.authority = Some(self.authority.clone());
+        parts.path_and_query = Some(path_and_query);
+        axum::http::Uri::from_parts(parts).map_err(|_| GatewayError::UnforwardablePath)
     }
 }
 
@@ -149,14 +210,18 @@ async fn authenticate(
     parts: &request::Parts,
     target: &Target,
 ) -> Result<Access, GatewayError> {
-    if is_public(&target.path, &g.config.public_paths) {
+    let path = target.path(&parts.uri);
+    if is_public(path, &g.config.public_paths) {
         return Ok(Access::Public);
     }
     match g.session(&parts.headers).await? {
         Some(live) => Ok(Access::SignedIn(live)),
         None if wants_html(&parts.headers) && parts.method == Method::GET => {
             let next = percent_encoding::utf8_percent_encode(
-                &format!("{}{}", target.path, target.query),
+                &match parts.uri.query() {
+                    Some(q) => format!("{path}?{q}"),
+                    None => path.to_string(),
+                },
                 percent_encoding::NON_ALPHANUMERIC,
             )
             .to_string();
@@ -219,6 +284,7 @@ async fn upstream_request(
     let upstream = Upstream {
         prefix: &g.config.headers.prefix,
         public_origin: &g.config.public_origin,
+        forwarded_host: g.forwarded_host.clone(),
         peer: peer.ip(),
         trusted_proxy: g.config.trusted_proxies.contains(&peer.ip()),
         identity: identity.as_ref().map(|live| Identity {
@@ -231,13 +297,7 @@ async fn upstream_request(
     };
     headers::upstream_headers(&mut parts.headers, &upstream);
     // The backend URL may carry a path prefix; the normalised path follows it.
-    let uri = format!(
-        "{}{}{}",
-        g.config.backend.trim_end_matches('/'),
-        target.path,
-        target.query
-    );
-    parts.uri = uri.parse().map_err(|_| GatewayError::UnforwardablePath)?;
+    parts.uri = g.backend.uri(&parts.uri, target)?;
     // The backend is spoken to in HTTP/1.1 whatever the client used (HTTP/2 over TLS).
     parts.version = axum::http::Version::HTTP_11;
     Ok(Request::from_parts(parts, body))

@@ -18,7 +18,7 @@ pub struct Session {
 }
 
 fn session_hash(id: &str) -> String {
-    hex::encode(openssl::sha::sha256(id.as_bytes()))
+    hex::encode(certs::sha256(id.as_bytes()))
 }
 
 impl Store {

@@ -229,7 +229,7 @@ impl Verifier {
         for a in &self.policy.anchors {
             all.extend(fingerprint(a).unwrap_or_default());
         }
-        openssl::sha::sha256(&all)
+        certs::sha256(&all)
     }
 
     /// The chain (leaf first, anchor last), and whether it was built in full now (`true`) or

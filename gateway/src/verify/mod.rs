@@ -112,7 +112,7 @@ impl Verifier {
 
     /// A certificate as OpenSSL's object, decoded once per distinct certificate.
     pub fn x509(&self, der: &[u8]) -> Result<X509, openssl::error::ErrorStack> {
-        let key = openssl::sha::sha256(der);
+        let key = certs::sha256(der);
         if let Some(x) = self.x509.get(&key) {
             return Ok(x);
         }
