@@ -15,8 +15,11 @@ pub struct Metrics {
     handle: PrometheusHandle,
     /// Registered series by (route, status): a request bumps a handle instead of building
     /// and looking up a labelled key (a string per status, a hash, a registry lock).
-    requests: RwLock<HashMap<(&'static str, u16), (Counter, Histogram)>>,
+    requests: RwLock<HashMap<(&'static str, u16), Series>>,
 }
+
+/// One (route, status)'s count and duration histogram.
+type Series = (Counter, Histogram);
 
 const DURATION: &str = "brama_request_duration_seconds";
 
