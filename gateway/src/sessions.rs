@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 
-use axum::http::HeaderValue;
+use crate::assertion::Compact;
 
 use crate::cache::Bounded;
 use crate::proxy::identity::Packed;
@@ -32,27 +32,22 @@ pub struct Entry {
     pub identity: Packed,
     /// The assertion minted for this entry and its expiry: kept here rather than in a cache
     /// of its own, so it goes when the entry goes (role switch, logout, block, eviction).
-    assertion: std::sync::Mutex<Option<(HeaderValue, i64)>>,
+    assertion: std::sync::Mutex<Option<Compact>>,
     /// When it was read from the store (unix seconds).
     at: i64,
 }
 
 impl Entry {
     /// This entry's assertion at `now`: the one held while it is not within `renew` seconds
-    /// of expiring, else a new one from `mint` (returning the token and its expiry).
-    pub fn assertion(
-        &self,
-        now: i64,
-        renew: i64,
-        mint: impl FnOnce() -> (HeaderValue, i64),
-    ) -> HeaderValue {
+    /// of expiring, else a new one from `mint`.
+    pub fn assertion(&self, now: i64, renew: i64, mint: impl FnOnce() -> Compact) -> Compact {
         let mut held = self.assertion.lock().unwrap_or_else(|p| p.into_inner());
-        match &*held {
-            Some((token, exp)) if exp - now > renew => token.clone(),
+        match *held {
+            Some(c) if c.expires_at() - now > renew => c,
             _ => {
-                let (token, exp) = mint();
-                *held = Some((token.clone(), exp));
-                token
+                let c = mint();
+                *held = Some(c);
+                c
             }
         }
     }

@@ -274,9 +274,10 @@ async fn upstream_request(
             version: e.version,
         };
         if g.sessions.caching() {
-            e.assertion(now, crate::assertion::RENEW_BEFORE, || {
+            let compact = e.assertion(now, crate::assertion::RENEW_BEFORE, || {
                 g.assertions.mint(&subject, now)
-            })
+            });
+            g.assertions.token(&subject, &compact)
         } else {
             g.assertions.for_subject(&subject, now)
         }

@@ -81,6 +81,11 @@ impl Store {
                         conn.execute("PRAGMA synchronous=NORMAL").await?;
                         conn.execute("PRAGMA busy_timeout=10000").await?;
                         conn.execute("PRAGMA foreign_keys=ON").await?;
+                        // 512 KiB of page cache per connection instead of SQLite's 2 MiB:
+                        // the hot path reads sessions from memory, not from here, and four
+                        // full caches were a tenth of the gateway's memory at 100k sessions
+                        // (docs/performance.md). The OS page cache still holds the file.
+                        conn.execute("PRAGMA cache_size=-512").await?;
                     }
                     Ok(())
                 })
