@@ -85,6 +85,8 @@ pub async fn serve(plan: &Plan, workers: usize) {
         workers,
         cpus: &plan.proxy_cpu,
         revocation: "off",
+        database: None,
+        extra: "",
     });
     let base = format!("http://127.0.0.1:{port}");
     let signer = Signer::open(&pki, &manifest, "citizen-p256");
@@ -115,6 +117,7 @@ pub async fn run(plan: &Plan, report: &mut Report) {
         plan.own_cpu
     ));
 
+    let mut sqlite_one_worker = None;
     for (workers, cpus) in [(1usize, plan.proxy_cpu.as_str()), (2, "0,1")] {
         let dir = tmp.path().join(format!("gateway-{workers}"));
         std::fs::create_dir_all(&dir).expect("folder");
@@ -126,6 +129,8 @@ pub async fn run(plan: &Plan, report: &mut Report) {
             workers,
             cpus,
             revocation: "off",
+            database: None,
+            extra: "",
         });
         let base = format!("http://127.0.0.1:{port}");
         let session = gateway::sign_in(&reqwest::Client::new(), &base, &signer).await;
@@ -154,7 +159,79 @@ pub async fn run(plan: &Plan, report: &mut Report) {
             through,
             Some(("direct", direct)),
         );
-        r.ratio = format!("{}; {:.2} of nginx", r.ratio, through.rps / nginx.rps);
+        r.ratio = format!(
+            "{}; {:.2} of nginx (bar 1.0, goal 1.25)",
+            r.ratio,
+            through.rps / nginx.rps
+        );
         report.push(r);
+        report.push(Row {
+            scenario: format!(
+                "forwarding: p99 latency through the gateway ÷ through nginx, {workers} worker(s), same load"
+            ),
+            figure: format!("{:.2} ms ÷ {:.2} ms", through.p99_ms, nginx.p99_ms),
+            ratio: format!("{:.2} (bar ≤ 1.5, goal ≤ 1.0)", through.p99_ms / nginx.p99_ms),
+        });
+        if workers == 1 {
+            sqlite_one_worker = Some(through);
+        }
     }
+    postgres(plan, report, &pki, &signer, backend_port, sqlite_one_worker).await;
+}
+
+/// The one-worker forwarding figure again with the gateway on PostgreSQL (a database made for
+/// this run and dropped after it), against the SQLite figure of the same run.
+async fn postgres(
+    plan: &Plan,
+    report: &mut Report,
+    pki: &Path,
+    signer: &Signer,
+    backend_port: u16,
+    sqlite: Option<Load>,
+) {
+    let scenario = "forwarding: brama-gateway with a session on PostgreSQL, 1 worker".to_string();
+    let Some(db) = tools::Postgres::create() else {
+        report.push(Row {
+            scenario,
+            figure: "not run".into(),
+            ratio: format!("no PostgreSQL at {}", tools::Postgres::SERVER),
+        });
+        return;
+    };
+    let tmp = tempfile::tempdir().expect("temporary folder");
+    let (g, port) = gateway::start(&gateway::Setup {
+        database: Some(&db.url),
+        ..gateway::Setup::new(
+            &plan.bin_dir,
+            tmp.path(),
+            pki,
+            backend_port,
+            1,
+            &plan.proxy_cpu,
+        )
+    });
+    let base = format!("http://127.0.0.1:{port}");
+    let session = gateway::sign_in(&reqwest::Client::new(), &base, signer).await;
+    let through = tools::wrk(
+        &format!("{base}/cabinet"),
+        Some(&session),
+        plan.load_seconds,
+        plan.connections,
+    );
+    drop(g);
+    let mut r = row(
+        "brama-gateway with a session on PostgreSQL, 1 worker",
+        through,
+        None,
+    );
+    r.scenario = scenario;
+    r.ratio = sqlite
+        .map(|s| {
+            format!(
+                "{:.2} of the same on SQLite (goal ≥ 0.8)",
+                through.rps / s.rps
+            )
+        })
+        .unwrap_or_default();
+    report.push(r);
 }

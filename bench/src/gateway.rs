@@ -26,6 +26,34 @@ pub struct Setup<'a> {
     pub cpus: &'a str,
     /// `off` or `fail-closed`.
     pub revocation: &'a str,
+    /// The store: SQLite in `dir` when `None`.
+    pub database: Option<&'a str>,
+    /// More configuration, appended as it is (TOML tables such as `[[revocation.issuer]]`).
+    pub extra: &'a str,
+}
+
+impl<'a> Setup<'a> {
+    /// Revocation off, SQLite in `dir`, nothing more.
+    pub fn new(
+        bin_dir: &'a Path,
+        dir: &'a Path,
+        pki: &'a Path,
+        backend_port: u16,
+        workers: usize,
+        cpus: &'a str,
+    ) -> Setup<'a> {
+        Setup {
+            bin_dir,
+            dir,
+            pki,
+            backend_port,
+            workers,
+            cpus,
+            revocation: "off",
+            database: None,
+            extra: "",
+        }
+    }
 }
 
 /// Start the gateway and wait for its port.
@@ -33,13 +61,17 @@ pub fn start(s: &Setup<'_>) -> (Proc, u16) {
     let port = tools::free_port();
     let config = format!(
         "listen = \"127.0.0.1:{port}\"\npublic_origin = \"{ORIGIN}\"\nbackend = \"http://127.0.0.1:{backend}\"\n\
-         database = \"sqlite://{db}\"\nworkers = {workers}\n\
+         database = \"{db}\"\nworkers = {workers}\n\
          [trust]\nanchors = [\"{root}\", \"{dstu_root}\"]\n\
          intermediates = [\"{ica}\", \"{dstu_ca}\", \"{mixed1}\", \"{mixed2}\"]\n\
          [revocation]\nmode = \"{revocation}\"\n[admin]\nlisten = \"\"\n\
-         [limits]\nlogin_per_minute = 0\nchallenge_per_minute = 0\ncertificate_per_minute = 0\n",
+         [limits]\nlogin_per_minute = 0\nchallenge_per_minute = 0\ncertificate_per_minute = 0\n{extra}",
         backend = s.backend_port,
-        db = s.dir.join("brama.db").display(),
+        db = s.database.map_or_else(
+            || format!("sqlite://{}", s.dir.join("brama.db").display()),
+            str::to_string
+        ),
+        extra = s.extra,
         workers = s.workers,
         root = s.pki.join("root.pem").display(),
         ica = s.pki.join("ica.pem").display(),

@@ -51,6 +51,8 @@ pub async fn run(plan: &Plan, report: &mut Report) {
         workers: 2,
         cpus: "0,1",
         revocation: "off",
+        database: None,
+        extra: "",
     });
     let base = format!("http://127.0.0.1:{port}");
     let signer = Signer::open(&pki, &manifest, "citizen-p256");

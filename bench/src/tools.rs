@@ -222,6 +222,53 @@ pub fn sibling(bin_dir: &Path, name: &str) -> PathBuf {
     p
 }
 
+/// A PostgreSQL database made for one run on the local server (`psql` as the superuser,
+/// trust authentication as on the development machines and CI), dropped when this is dropped.
+pub struct Postgres {
+    pub url: String,
+    name: String,
+}
+
+impl Postgres {
+    pub const SERVER: &'static str = "127.0.0.1:5432";
+
+    fn psql(sql: &str) -> bool {
+        Command::new("psql")
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-U",
+                "postgres",
+                "-d",
+                "postgres",
+                "-qc",
+                sql,
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    }
+
+    /// `None` when no server answers there.
+    pub fn create() -> Option<Postgres> {
+        let name = format!("brama_bench_{}", std::process::id());
+        Postgres::psql(&format!("CREATE DATABASE {name}")).then(|| Postgres {
+            url: format!("postgres://postgres@{}/{name}", Postgres::SERVER),
+            name,
+        })
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        Postgres::psql(&format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            self.name
+        ));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
