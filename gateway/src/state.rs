@@ -75,6 +75,8 @@ pub struct Gateway {
     pub backend: crate::proxy::Backend,
     pub limits: Limits,
     pub(crate) client: Client<HttpsConnector<HttpConnector>, Body>,
+    /// The gateway's own client for a plain-HTTP backend (`None` for `https://`).
+    pub(crate) upstream: Option<Arc<crate::proxy::upstream::Upstream>>,
 }
 
 pub(crate) fn now() -> time::OffsetDateTime {
@@ -120,6 +122,9 @@ impl Gateway {
         let store = Store::connect(&config.database).await?;
         let keys = challenge_keys(&store).await?;
         let backend = crate::proxy::Backend::parse(&config.backend)?;
+        let upstream = backend
+            .plain_http()
+            .map(|a| Arc::new(crate::proxy::upstream::Upstream::new(a)));
         let mut connector = HttpConnector::new();
         connector.set_connect_timeout(Some(Duration::from_secs(5)));
         connector.enforce_http(false);
@@ -160,6 +165,7 @@ impl Gateway {
             revocation,
             limits,
             client,
+            upstream,
         })
     }
 

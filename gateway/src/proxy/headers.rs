@@ -301,6 +301,9 @@ pub fn upstream_headers(h: &mut HeaderMap, u: &Upstream<'_>) {
     strip_client_identity(h, u.prefix, u.trusted_proxy);
     strip_gateway_cookies(h);
     h.remove(header::HOST);
+    // Room for the identity and proxy headers at once: the map would otherwise grow (and
+    // rehash) twice on the way.
+    h.reserve(16);
     if let Some(identity) = &u.identity {
         for (name, value) in identity_headers(identity) {
             h.insert(identity.names.get(name).clone(), value);

@@ -8,8 +8,10 @@
 //! 4. [`downstream_response`]: the backend's answer without hop-by-hop headers and without
 //!    any attempt to set the gateway's cookies; an upgrade (WebSocket) is spliced both ways.
 
+mod chunked;
 pub mod headers;
 pub mod identity;
+pub mod upstream;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -73,7 +75,7 @@ async fn run(g: &Gateway, peer: SocketAddr, mut req: Request) -> Result<Response
         failed: failed.clone(),
     });
     let upstream = upstream_request(g, parts, body, peer, &target, identity, protocol).await?;
-    let resp = match send(g, upstream, html).await {
+    let resp = match send(g, upstream, html, upgrade.is_some()).await {
         // A switch the client did not ask for (or was not let through) is never passed on.
         Ok(r) if r.status() == StatusCode::SWITCHING_PROTOCOLS && upgrade.is_none() => {
             tracing::warn!("the backend switched protocols unasked");
@@ -167,6 +169,11 @@ impl Backend {
                 .map(|p| p.path().trim_end_matches('/').to_string())
                 .unwrap_or_default(),
         })
+    }
+
+    /// The authority of a plain `http://` backend (the gateway's own client speaks to it).
+    pub fn plain_http(&self) -> Option<&axum::http::uri::Authority> {
+        (self.scheme == axum::http::uri::Scheme::HTTP).then_some(&self.authority)
     }
 
     /// The backend's URI for `target` of a request whose URI is `uri`.
@@ -304,25 +311,35 @@ async fn upstream_request(
     Ok(Request::from_parts(parts, body))
 }
 
-/// Phase 3: send, bounded by [`BACKEND_TIMEOUT`].
+/// Phase 3: send, bounded by [`BACKEND_TIMEOUT`]: to a plain-HTTP backend by the gateway's
+/// own client ([`upstream`]), to an `https://` one or with an upgrade by hyper-util's.
 async fn send(
     g: &Gateway,
     upstream: Request,
     html: bool,
-) -> Result<hyper::Response<hyper::body::Incoming>, GatewayError> {
-    match tokio::time::timeout(BACKEND_TIMEOUT, g.client.request(upstream)).await {
-        Ok(Ok(resp)) => Ok(resp),
-        Ok(Err(e)) => {
-            tracing::warn!("backend unreachable: {e}");
-            Err(GatewayError::BackendUnavailable { html })
-        }
-        Err(_) => Err(GatewayError::BackendTimeout),
-    }
+    upgrade: bool,
+) -> Result<Response, GatewayError> {
+    let unavailable = |e: &dyn std::fmt::Display| {
+        tracing::warn!("backend unreachable: {e}");
+        GatewayError::BackendUnavailable { html }
+    };
+    let sent = match (&g.upstream, upgrade) {
+        (Some(client), false) => tokio::time::timeout(BACKEND_TIMEOUT, client.send(upstream))
+            .await
+            .map(|r| r.map_err(|e| unavailable(&e))),
+        _ => tokio::time::timeout(BACKEND_TIMEOUT, g.client.request(upstream))
+            .await
+            .map(|r| {
+                r.map(|resp| resp.map(Body::new))
+                    .map_err(|e| unavailable(&e))
+            }),
+    };
+    sent.unwrap_or(Err(GatewayError::BackendTimeout))
 }
 
 /// Phase 4: the client's response.
 fn downstream_response(
-    mut resp: hyper::Response<hyper::body::Incoming>,
+    mut resp: Response,
     client_upgrade: Option<hyper::upgrade::OnUpgrade>,
     account: Option<LoggedAccount>,
 ) -> Response {
@@ -346,7 +363,7 @@ fn downstream_response(
     if let Some(a) = account {
         parts.extensions.insert(a);
     }
-    Response::from_parts(parts, Body::new(body))
+    Response::from_parts(parts, body)
 }
 
 /// Whether the client is a browser asking for a page.
