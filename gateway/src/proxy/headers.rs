@@ -303,7 +303,7 @@ pub fn upstream_headers(h: &mut HeaderMap, u: &Upstream<'_>) {
     h.remove(header::HOST);
     // Room for the identity and proxy headers at once: the map would otherwise grow (and
     // rehash) twice on the way.
-    h.reserve(16);
+    h.reserve(24);
     if let Some(identity) = &u.identity {
         for (name, value) in identity_headers(identity) {
             h.insert(identity.names.get(name).clone(), value);
