@@ -77,17 +77,14 @@ pub async fn serve(plan: &Plan, workers: usize) {
     let pki = tmp.path().join("pki");
     let manifest = certs::devpki::init(&certs::devpki::Options::new(&pki)).expect("dev PKI");
     let (_backend, backend_port) = start_backend(plan);
-    let (g, port) = gateway::start(&gateway::Setup {
-        bin_dir: &plan.bin_dir,
-        dir: tmp.path(),
-        pki: &pki,
+    let (g, port) = gateway::start(&gateway::Setup::new(
+        &plan.bin_dir,
+        tmp.path(),
+        &pki,
         backend_port,
         workers,
-        cpus: &plan.proxy_cpu,
-        revocation: "off",
-        database: None,
-        extra: "",
-    });
+        &plan.proxy_cpu,
+    ));
     let base = format!("http://127.0.0.1:{port}");
     let signer = Signer::open(&pki, &manifest, "citizen-p256");
     let session = gateway::sign_in(&reqwest::Client::new(), &base, &signer).await;
@@ -121,17 +118,14 @@ pub async fn run(plan: &Plan, report: &mut Report) {
     for (workers, cpus) in [(1usize, plan.proxy_cpu.as_str()), (2, "0,1")] {
         let dir = tmp.path().join(format!("gateway-{workers}"));
         std::fs::create_dir_all(&dir).expect("folder");
-        let (g, port) = gateway::start(&gateway::Setup {
-            bin_dir: &plan.bin_dir,
-            dir: &dir,
-            pki: &pki,
+        let (g, port) = gateway::start(&gateway::Setup::new(
+            &plan.bin_dir,
+            &dir,
+            &pki,
             backend_port,
             workers,
             cpus,
-            revocation: "off",
-            database: None,
-            extra: "",
-        });
+        ));
         let base = format!("http://127.0.0.1:{port}");
         let session = gateway::sign_in(&reqwest::Client::new(), &base, &signer).await;
         let through = tools::wrk(&format!("{base}/cabinet"), Some(&session), secs, conns);

@@ -64,6 +64,32 @@ async fn logins_per_sec(base: &str, signers: &[Signer], count: usize, connection
     count as f64 / started.elapsed().as_secs_f64()
 }
 
+/// A one-worker gateway with revocation fail-closed, its folder `dir`, and its base URL.
+/// The backend is never reached by a login; any closed port will do.
+fn login_gateway(
+    plan: &Plan,
+    pki: &std::path::Path,
+    dir: &std::path::Path,
+    database: Option<&str>,
+    extra: &str,
+) -> (Proc, String) {
+    std::fs::create_dir_all(dir).expect("folder");
+    let (g, port) = gateway::start(&gateway::Setup {
+        revocation: "fail-closed",
+        database,
+        extra,
+        ..gateway::Setup::new(
+            &plan.bin_dir,
+            dir,
+            pki,
+            tools::free_port(),
+            1,
+            &plan.proxy_cpu,
+        )
+    });
+    (g, format!("http://127.0.0.1:{port}"))
+}
+
 pub async fn run(plan: &Plan, report: &mut Report) {
     let tmp = tempfile::tempdir().expect("temporary folder");
     let pki = tmp.path().join("pki");
@@ -95,21 +121,7 @@ pub async fn run(plan: &Plan, report: &mut Report) {
     ]);
     let _responder = Proc::start_until("openssl ocsp", ocsp, "ACCEPT");
 
-    // The backend is never reached by a login; any closed port will do.
-    let dir = tmp.path().join("gateway");
-    std::fs::create_dir_all(&dir).expect("folder");
-    let (_g, port) = gateway::start(&gateway::Setup {
-        bin_dir: &plan.bin_dir,
-        dir: &dir,
-        pki: &pki,
-        backend_port: tools::free_port(),
-        workers: 1,
-        cpus: &plan.proxy_cpu,
-        revocation: "fail-closed",
-        database: None,
-        extra: "",
-    });
-    let base = format!("http://127.0.0.1:{port}");
+    let (_g, base) = login_gateway(plan, &pki, &tmp.path().join("gateway"), None, "");
     let signers: Vec<Signer> = (1..=plan.certificates)
         .map(|i| Signer::open(&pki, &manifest, &format!("bulk-{i:04}")))
         .collect();
@@ -137,20 +149,7 @@ pub async fn run(plan: &Plan, report: &mut Report) {
     match tools::Postgres::create() {
         Some(db) => {
             let dir = tmp.path().join("gateway-postgres");
-            std::fs::create_dir_all(&dir).expect("folder");
-            let (g, port) = gateway::start(&gateway::Setup {
-                revocation: "fail-closed",
-                database: Some(&db.url),
-                ..gateway::Setup::new(
-                    &plan.bin_dir,
-                    &dir,
-                    &pki,
-                    tools::free_port(),
-                    1,
-                    &plan.proxy_cpu,
-                )
-            });
-            let base = format!("http://127.0.0.1:{port}");
+            let (g, base) = login_gateway(plan, &pki, &dir, Some(&db.url), "");
             let on_postgres = logins_per_sec(&base, &signers, plan.logins, plan.connections).await;
             drop(g);
             report.push(Row {
@@ -186,26 +185,12 @@ async fn first_logins(
     ceiling: f64,
     tmp: &std::path::Path,
 ) {
-    let dir = tmp.join("gateway-first");
-    std::fs::create_dir_all(&dir).expect("folder");
     let extra = format!(
         "[[revocation.issuer]]\nca = \"{ica}\"\nocsp_url = \"\"\ncrls = [\"{crl}\"]\n",
         ica = pki.join("ica.pem").display(),
         crl = pki.join("crl.der").display(),
     );
-    let (_g, port) = gateway::start(&gateway::Setup {
-        revocation: "fail-closed",
-        extra: &extra,
-        ..gateway::Setup::new(
-            &plan.bin_dir,
-            &dir,
-            pki,
-            tools::free_port(),
-            1,
-            &plan.proxy_cpu,
-        )
-    });
-    let base = format!("http://127.0.0.1:{port}");
+    let (_g, base) = login_gateway(plan, pki, &tmp.join("gateway-first"), None, &extra);
     let http = reqwest::Client::new();
     // One login outside the measured set reads the CRL.
     let warm = Signer::open(pki, manifest, "citizen-p256");
@@ -276,17 +261,14 @@ async fn dstu(
 
     let dir = tmp.join("gateway-dstu");
     std::fs::create_dir_all(&dir).expect("folder");
-    let (_g, port) = gateway::start(&gateway::Setup {
-        bin_dir: &plan.bin_dir,
-        dir: &dir,
+    let (_g, port) = gateway::start(&gateway::Setup::new(
+        &plan.bin_dir,
+        &dir,
         pki,
-        backend_port: tools::free_port(),
-        workers: 1,
-        cpus: &plan.proxy_cpu,
-        revocation: "off",
-        database: None,
-        extra: "",
-    });
+        tools::free_port(),
+        1,
+        &plan.proxy_cpu,
+    ));
     let base = format!("http://127.0.0.1:{port}");
     let rate = |names: &[&str]| {
         let signers: Vec<Signer> = names

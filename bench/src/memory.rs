@@ -43,17 +43,14 @@ pub async fn run(plan: &Plan, report: &mut Report) {
     let pki = tmp.path().join("pki");
     let manifest = certs::devpki::init(&certs::devpki::Options::new(&pki)).expect("dev PKI");
     let (_backend, backend_port) = crate::forward::start_backend(plan);
-    let (g, port) = gateway::start(&gateway::Setup {
-        bin_dir: &plan.bin_dir,
-        dir: tmp.path(),
-        pki: &pki,
+    let (g, port) = gateway::start(&gateway::Setup::new(
+        &plan.bin_dir,
+        tmp.path(),
+        &pki,
         backend_port,
-        workers: 2,
-        cpus: "0,1",
-        revocation: "off",
-        database: None,
-        extra: "",
-    });
+        2,
+        "0,1",
+    ));
     let base = format!("http://127.0.0.1:{port}");
     let signer = Signer::open(&pki, &manifest, "citizen-p256");
     let cookie = gateway::sign_in(&reqwest::Client::new(), &base, &signer).await;
