@@ -8,9 +8,11 @@
 //!
 //! The watcher follows the message framing (head, fixed-length body, chunked body) to know
 //! where each request head starts, and queues one verdict per head in order. HTTP/1 requests
-//! on a connection are served in order, so the service takes verdicts front to back. Whatever
-//! it cannot follow (bytes after an upgrade, a head hyper will refuse anyway) stops the
-//! watching for that connection: hyper's own handling still applies there.
+//! on a connection are served in order, so the service takes verdicts front to back. A head
+//! with no line starting `Content-Length` or `Transfer-Encoding` (most of them) is judged
+//! without a second parse. Whatever it cannot follow (bytes after an upgrade, a head naming a
+//! body header that hyper will refuse anyway) stops the watching for that connection: hyper's
+//! own handling still applies there.
 
 use std::collections::VecDeque;
 use std::io;
@@ -82,12 +84,21 @@ impl Watcher {
                 State::Head(mut head) => {
                     let end = find_head_end(&head, bytes);
                     let take = end.unwrap_or(bytes.len());
-                    head.extend_from_slice(&bytes[..take]);
-                    bytes = &bytes[take..];
+                    let (this, rest) = bytes.split_at(take);
+                    bytes = rest;
                     match end {
-                        Some(_) => self.head_done(&head),
-                        None if head.len() > MAX_HEAD => State::Stopped,
-                        None => State::Head(head),
+                        // The usual case, a head within one read: judged where it lies.
+                        Some(_) if head.is_empty() => self.head_done(this, head),
+                        Some(_) => {
+                            head.extend_from_slice(this);
+                            let whole = std::mem::take(&mut head);
+                            self.head_done(&whole, head)
+                        }
+                        None if head.len() + this.len() > MAX_HEAD => State::Stopped,
+                        None => {
+                            head.extend_from_slice(this);
+                            State::Head(head)
+                        }
                     }
                 }
                 State::Fixed(left) => {
@@ -135,8 +146,16 @@ impl Watcher {
         }
     }
 
-    /// A complete head: record its verdict and follow its body.
-    fn head_done(&mut self, head: &[u8]) -> State {
+    /// A complete head: record its verdict and follow its body. `spare` is an empty buffer
+    /// the next head may be collected in (kept to reuse its allocation).
+    fn head_done(&mut self, head: &[u8], mut spare: Vec<u8>) -> State {
+        // Most heads name neither header (a GET): then there is no body to follow and no
+        // second parse to make. A header name starts a line, as hyper reads it.
+        if !names_a_body_header(head) {
+            self.verdicts.push(false);
+            spare.clear();
+            return State::Head(spare);
+        }
         let mut headers = [httparse::EMPTY_HEADER; 128];
         let mut req = httparse::Request::new(&mut headers);
         if !matches!(req.parse(head), Ok(httparse::Status::Complete(_))) {
@@ -167,6 +186,16 @@ impl Watcher {
             (false, Some(n)) => State::Fixed(n),
         }
     }
+}
+
+/// Whether a line of `head` starts with `Content-Length` or `Transfer-Encoding` in any letter
+/// case (a superset of the heads that carry either: those go to the full parse).
+fn names_a_body_header(head: &[u8]) -> bool {
+    head.split(|&b| b == b'\n').skip(1).any(|line| {
+        let starts =
+            |name: &[u8]| line.len() >= name.len() && line[..name.len()].eq_ignore_ascii_case(name);
+        starts(b"content-length") || starts(b"transfer-encoding")
+    })
 }
 
 /// Where the head ends in `more` (index just past the blank line), given what came before.
@@ -317,11 +346,41 @@ mod tests {
     }
 
     #[test]
-    fn unreadable_input_stops_watching() {
+    fn body_headers_are_found_in_any_letter_case_and_only_as_names() {
+        assert!(names_a_body_header(
+            b"POST / HTTP/1.1\r\ncOnTeNt-LeNgTh: 1\r\n\r\n"
+        ));
+        assert!(names_a_body_header(
+            b"POST / HTTP/1.1\nTRANSFER-ENCODING: chunked\n\n"
+        ));
+        assert!(!names_a_body_header(
+            b"GET / HTTP/1.1\r\nX-Note: content-length: 5\r\n\r\n"
+        ));
+        assert!(!names_a_body_header(
+            b"GET /content-length HTTP/1.1\r\nHost: a\r\n\r\n"
+        ));
+        // Pipelined: a GET, then a POST whose body must be followed, then a flagged head.
+        let stream = b"GET / HTTP/1.1\r\n\r\nPOST / HTTP/1.1\r\nContent-Length: 3\r\n\r\nabcGET / HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n";
+        assert_eq!(verdicts(&[stream]), [false, false, true]);
         assert_eq!(
-            verdicts(&[b"\x16\x03\x01 not http\r\n\r\nGET / HTTP/1.1\r\n\r\n"]),
+            verdicts(&[&stream[..30], &stream[30..70], &stream[70..]]),
+            [false, false, true]
+        );
+    }
+
+    #[test]
+    fn unreadable_input_stops_watching() {
+        // A head that names a body header but does not parse stops the watching (hyper
+        // refuses it and closes the connection).
+        assert_eq!(
+            verdicts(&[
+                b"\x16\x03\x01 not http\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\nGET / HTTP/1.1\r\n\r\n"
+            ]),
             [] as [bool; 0]
         );
+        // One that names none has no body to follow and is never flagged.
+        let v = verdicts(&[b"\x16\x03\x01 not http\r\n\r\nGET / HTTP/1.1\r\n\r\n"]);
+        assert!(v.iter().all(|flagged| !flagged));
         assert_eq!(chunk_size(b"1A;x=y\r"), Some(26));
         assert_eq!(chunk_size(b"zz\r"), None);
     }
