@@ -194,6 +194,41 @@ async fn a_kept_connection_the_backend_closed_is_not_a_failure() {
 }
 
 #[tokio::test]
+async fn a_post_is_never_sent_twice() {
+    // The backend reads the POST and closes without an answer: the client gets an error, and
+    // the backend saw the request once.
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (seen, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        // The first connection answers one GET and stays open; then the POST on it is read
+        // and the connection closed unanswered.
+        let (mut s, _) = listener.accept().await.unwrap();
+        read_request(&mut s).await.unwrap();
+        s.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
+            .await
+            .unwrap();
+        let post = read_request(&mut s).await.unwrap();
+        let _ = seen.send(post);
+        drop(s);
+        while let Ok((mut s, _)) = listener.accept().await {
+            if let Some(again) = read_request(&mut s).await {
+                let _ = seen.send(again);
+            }
+        }
+    });
+    let up = Arc::new(Upstream::new(&format!("127.0.0.1:{port}").parse().unwrap()));
+    up.send(get("/")).await.unwrap();
+    let post = Request::post("http://backend/pay")
+        .body(Body::empty())
+        .unwrap();
+    assert!(up.send(post).await.is_err());
+    assert!(rx.recv().await.unwrap().starts_with("POST /pay"));
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    assert!(rx.try_recv().is_err(), "the POST was repeated");
+}
+
+#[tokio::test]
 async fn answers_framed_two_ways_or_cut_short_are_refused() {
     for (answer, what) in [
         (

@@ -120,9 +120,19 @@ impl Upstream {
         let head_request = parts.method == Method::HEAD;
         let mut head = Vec::with_capacity(1024);
         let framing = encode_head(&parts, &self.host, &body, &mut head);
-        // A request without a body can be sent again on a fresh connection when a kept one
-        // turns out to have been closed by the backend.
-        let mut retry = framing == Outgoing::Empty;
+        // An idempotent request without a body can be sent again on a fresh connection when
+        // a kept one turns out to have been closed by the backend (RFC 9110 §9.2.2: a POST
+        // the backend may have acted on before it closed is never repeated).
+        let idempotent = matches!(
+            parts.method,
+            Method::GET
+                | Method::HEAD
+                | Method::OPTIONS
+                | Method::TRACE
+                | Method::PUT
+                | Method::DELETE
+        );
+        let mut retry = idempotent && framing == Outgoing::Empty;
         loop {
             let (mut conn, reused) = match self.checkout() {
                 Some(c) => (c, true),
