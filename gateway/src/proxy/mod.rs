@@ -8,7 +8,6 @@
 //! 4. [`downstream_response`]: the backend's answer without hop-by-hop headers and without
 //!    any attempt to set the gateway's cookies; an upgrade (WebSocket) is spliced both ways.
 
-mod chunked;
 pub mod headers;
 pub mod identity;
 pub mod upstream;

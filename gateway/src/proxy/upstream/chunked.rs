@@ -1,7 +1,7 @@
 //! Decoding a backend's `Transfer-Encoding: chunked` body (RFC 9112 §7.1) as it arrives, for
-//! [`super::upstream`]. Chunk extensions are ignored and trailers dropped (the gateway does
-//! not forward trailers); every line is bounded, so a backend cannot make the gateway buffer
-//! without end.
+//! the backend client ([`super`]). Chunk extensions are ignored and trailers dropped (the
+//! gateway does not forward trailers); every line is bounded, so a backend cannot make the
+//! gateway buffer without end.
 
 use std::io;
 
