@@ -271,6 +271,32 @@ async fn answers_framed_two_ways_or_cut_short_are_refused() {
 }
 
 #[tokio::test]
+async fn the_host_header_names_host_and_port_only() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        let (mut s, _) = listener.accept().await.unwrap();
+        let req = read_request(&mut s).await.unwrap();
+        let host = req
+            .lines()
+            .find(|l| l.to_ascii_lowercase().starts_with("host:"))
+            .unwrap_or("")
+            .to_string();
+        let answer = format!(
+            "HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n{host}",
+            host.len()
+        );
+        s.write_all(answer.as_bytes()).await.unwrap();
+    });
+    // A backend URL with user information: it never reaches the wire.
+    let up = Arc::new(Upstream::new(
+        &format!("user:secret@127.0.0.1:{port}").parse().unwrap(),
+    ));
+    let r = up.send(get("/")).await.unwrap();
+    assert_eq!(body(r).await.unwrap(), format!("host: 127.0.0.1:{port}"));
+}
+
+#[tokio::test]
 async fn a_backend_that_is_not_there_is_an_error() {
     let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let authority = free.local_addr().unwrap().to_string().parse().unwrap();

@@ -68,8 +68,12 @@ impl Upstream {
         let port = authority.port_u16().unwrap_or(80);
         Upstream {
             address: format!("{}:{port}", authority.host()),
-            host: HeaderValue::from_str(authority.as_str())
-                .unwrap_or_else(|_| HeaderValue::from_static("localhost")),
+            // Host and port only: user information in the backend URL never goes on the wire.
+            host: HeaderValue::from_str(&match authority.port() {
+                Some(p) => format!("{}:{p}", authority.host()),
+                None => authority.host().to_string(),
+            })
+            .unwrap_or_else(|_| HeaderValue::from_static("localhost")),
             idle: Mutex::new(Vec::new()),
         }
     }
