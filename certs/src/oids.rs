@@ -151,15 +151,74 @@ pub fn encode(dotted: &str) -> Vec<u8> {
 
 /// Whether a parsed OID equals a dotted literal. Compares encodings, so large arcs work.
 pub fn is(oid: &asn1_rs::Oid<'_>, dotted: &str) -> bool {
-    oid.as_bytes() == encode(dotted).as_slice()
+    // Arc by arc, without building the encoding: this runs for every attribute and
+    // extension of every certificate a login reads.
+    let mut bytes = oid.as_bytes();
+    let mut arcs = dotted.split('.').map(|a| a.parse::<u128>().ok());
+    let (Some(Some(a0)), Some(Some(a1))) = (arcs.next(), arcs.next()) else {
+        return false;
+    };
+    let mut want = Some(a0 * 40 + a1);
+    while let Some(w) = want {
+        match next_arc(&mut bytes) {
+            Some(got) if got == w => {}
+            _ => return false,
+        }
+        want = match arcs.next() {
+            None => None,
+            Some(Some(a)) => Some(a),
+            Some(None) => return false,
+        };
+    }
+    bytes.is_empty()
+}
+
+/// The next base-128 arc of DER OID content; `None` at the end, on a truncated arc or one
+/// beyond 128 bits.
+fn next_arc(bytes: &mut &[u8]) -> Option<u128> {
+    // 0x80 first is a non-minimal arc, which DER forbids: never equal to a literal.
+    if bytes.first() == Some(&0x80) {
+        return None;
+    }
+    let mut v: u128 = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        if v >> 121 != 0 {
+            return None;
+        }
+        v = (v << 7) | u128::from(b & 0x7f);
+        if b & 0x80 == 0 {
+            *bytes = &bytes[i + 1..];
+            return Some(v);
+        }
+    }
+    None
 }
 
 /// The dotted form of a parsed OID (hex for arcs beyond 64 bits, which only the login OID has).
 pub fn dotted(oid: &asn1_rs::Oid<'_>) -> String {
-    if oid.as_bytes() == encode(LOGIN_STATEMENT).as_slice() {
-        return LOGIN_STATEMENT.to_string();
+    use std::fmt::Write;
+    // Decoded here with 128-bit arcs (asn1-rs's own `to_id_string` goes through big
+    // integers and was a twelfth of a login's time); anything longer falls back to it.
+    let mut bytes = oid.as_bytes();
+    let mut out = String::with_capacity(2 + 4 * bytes.len());
+    let Some(first) = next_arc(&mut bytes) else {
+        return oid.to_id_string();
+    };
+    let (a0, a1) = if first < 80 {
+        (first / 40, first % 40)
+    } else {
+        (2, first - 80)
+    };
+    let _ = write!(out, "{a0}.{a1}");
+    while !bytes.is_empty() {
+        match next_arc(&mut bytes) {
+            Some(a) => {
+                let _ = write!(out, ".{a}");
+            }
+            None => return oid.to_id_string(),
+        }
     }
-    oid.to_id_string()
+    out
 }
 
 /// Arcs as `u64`, for APIs that take them (rcgen, yasna). Not for the login OID.
@@ -186,6 +245,41 @@ mod tests {
         let parsed = asn1_rs::Oid::new(std::borrow::Cow::Borrowed(&login));
         assert!(is(&parsed, LOGIN_STATEMENT));
         assert_eq!(dotted(&parsed), LOGIN_STATEMENT);
+    }
+
+    #[test]
+    fn fast_forms_agree_with_the_encoding() {
+        let parse = |b: Vec<u8>| asn1_rs::Oid::new(std::borrow::Cow::Owned(b));
+        for o in [
+            CN,
+            UA_DRFO,
+            UA_EDRPOU,
+            QCS_COMPLIANCE,
+            RU_SNILS,
+            "2.999.3",
+            "0.0",
+            "1.39.1",
+        ] {
+            let oid = parse(encode(o));
+            assert_eq!(dotted(&oid), o);
+            assert!(is(&oid, o));
+        }
+        // asn1-rs reads a first byte ≥ 80 as arc 3 (`3.16.55.3`); the dotted form is X.690's.
+        assert_eq!(
+            parse(encode("1.3.6.1")).to_id_string(),
+            dotted(&parse(encode("1.3.6.1")))
+        );
+        let cn = parse(encode(CN));
+        for other in [SURNAME, "2.5.4", "2.5.4.3.1", "2.5", "x", "", "2.5.4.3x"] {
+            assert!(!is(&cn, other), "{other}");
+        }
+        // A non-minimal arc (0x80 padding) equals nothing, and a truncated one reads as hex.
+        assert!(!is(&parse(vec![0x55, 0x04, 0x80, 0x03]), CN));
+        assert!(!is(&parse(vec![0x55, 0x04, 0x83]), CN));
+        assert_eq!(
+            dotted(&parse(vec![0x55, 0x04, 0x83])),
+            parse(vec![0x55, 0x04, 0x83]).to_id_string()
+        );
     }
 
     #[test]
