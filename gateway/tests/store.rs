@@ -271,3 +271,57 @@ async fn a_challenge_is_consumed_once_across_nodes() {
     })
     .await;
 }
+
+/// The logins' writes are committed in groups (store/writer.rs): copies of one nonce that
+/// arrive together are still accepted once, and a session for a missing account fails alone
+/// while the sessions batched with it are written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn group_commit_keeps_each_write_its_own_answer() {
+    each_database(async |url| {
+        let store = Arc::new(Store::connect(&url).await.unwrap());
+        for round in 0..10u8 {
+            let mut tasks = Vec::new();
+            for _ in 0..16 {
+                let store = store.clone();
+                tasks.push(tokio::spawn(async move {
+                    store
+                        .consume_challenge(&[round; 16], 5000, 1000)
+                        .await
+                        .unwrap()
+                }));
+            }
+            let mut accepted = 0;
+            for t in tasks {
+                accepted += t.await.unwrap() as usize;
+            }
+            assert_eq!(accepted, 1, "{url}: round {round}: one copy accepted");
+        }
+
+        let reg = registration("tax_number", "UA", "3012345670", "Шевченко");
+        let (account, _) = store.find_or_register(&reg, 100).await.unwrap();
+        let mut tasks = Vec::new();
+        for i in 0..24 {
+            let (store, id) = (store.clone(), account.id.clone());
+            tasks.push(tokio::spawn(async move {
+                let owner = if i == 7 { "no-such-account".into() } else { id };
+                store
+                    .create_session(&owner, Role::Citizen, "", 1000, 3600, false)
+                    .await
+            }));
+        }
+        let mut written = 0;
+        for (i, t) in tasks.into_iter().enumerate() {
+            match t.await.unwrap() {
+                Ok(cookie) => {
+                    let s = store.session(&cookie, 1001, 600).await.unwrap();
+                    assert_eq!(s.map(|s| s.account_id), Some(account.id.clone()));
+                    written += 1;
+                }
+                Err(e) => assert_eq!(i, 7, "{url}: only the orphan fails: {e}"),
+            }
+        }
+        assert_eq!(written, 23, "{url}: every other session written");
+        store.close().await;
+    })
+    .await;
+}

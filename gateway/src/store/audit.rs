@@ -3,6 +3,7 @@
 
 use sqlx::Row;
 
+use super::writer::{AuditRow, Write};
 use super::{random_hex, Store, StoreError};
 
 /// One login outcome for the audit log.
@@ -28,20 +29,21 @@ pub struct AuditEntry {
 }
 
 impl Store {
+    /// Write one record; committed together with concurrent logins' writes
+    /// ([`super::writer`]).
     pub async fn audit(&self, record: &AuditRecord<'_>, now: i64) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO audit (id, at, outcome, indication, sub_indication, account_id, issuer, serial, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
-            .bind(random_hex(16))
-            .bind(now)
-            .bind(record.outcome)
-            .bind(record.indication)
-            .bind(record.sub_indication)
-            .bind(record.account_id)
-            .bind(record.issuer)
-            .bind(record.serial)
-            .bind(record.detail)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        let row = AuditRow {
+            id: random_hex(16),
+            at: now,
+            outcome: record.outcome.to_string(),
+            indication: record.indication.to_string(),
+            sub_indication: record.sub_indication.to_string(),
+            account_id: record.account_id.map(str::to_string),
+            issuer: record.issuer.map(str::to_string),
+            serial: record.serial.map(str::to_string),
+            detail: record.detail.map(str::to_string),
+        };
+        self.group_commit(|reply| Write::Audit { row, reply }).await
     }
 
     /// The latest audit records, newest first.

@@ -2,28 +2,26 @@
 //! nonce is written here once, so a replay fails on this node or any other sharing the
 //! database.
 
+use super::writer::Write;
 use super::{Store, StoreError};
 
 impl Store {
     /// Consume a challenge nonce: true the first time, false on any replay. Expired nonces
-    /// are swept.
+    /// are swept at most once a minute. Committed together with concurrent logins' writes
+    /// ([`super::writer`]).
     pub async fn consume_challenge(
         &self,
         nonce: &[u8; 16],
         expires_at: i64,
         now: i64,
     ) -> Result<bool, StoreError> {
-        sqlx::query("DELETE FROM consumed_challenges WHERE expires_at < $1")
-            .bind(now)
-            .execute(&self.pool)
-            .await?;
-        let first = sqlx::query("INSERT INTO consumed_challenges (nonce, expires_at) VALUES ($1, $2) ON CONFLICT (nonce) DO NOTHING")
-            .bind(hex::encode(nonce))
-            .bind(expires_at)
-            .execute(&self.pool)
-            .await?
-            .rows_affected()
-            == 1;
-        Ok(first)
+        let nonce = hex::encode(nonce);
+        self.group_commit(|reply| Write::Consume {
+            nonce,
+            expires_at,
+            now,
+            reply,
+        })
+        .await
     }
 }

@@ -5,13 +5,14 @@
 //! `ON CONFLICT`, BIGINT times). The schema is the numbered files in `gateway/migrations/`.
 //!
 //! One file per table family: [`accounts`], [`sessions`], [`challenges`], [`audit`],
-//! [`keys`].
+//! [`keys`]; [`writer`] commits the logins' small writes together (group commit).
 
 pub mod accounts;
 pub mod audit;
 pub mod challenges;
 pub mod keys;
 pub mod sessions;
+mod writer;
 
 use sqlx::any::AnyPoolOptions;
 use sqlx::{AnyPool, Executor};
@@ -43,12 +44,16 @@ pub enum StoreError {
     /// A row the gateway wrote that no longer reads back (edited by hand, or a newer schema).
     #[error("database: unreadable {0}")]
     Corrupt(&'static str),
+    /// The group-commit task is gone (the runtime that started it shut down).
+    #[error("database: the writer has stopped")]
+    WriterStopped,
 }
 
 /// The database of one gateway (or of every node sharing it). Cheap to clone: a pool.
 #[derive(Clone)]
 pub struct Store {
     pool: AnyPool,
+    writer: tokio::sync::mpsc::UnboundedSender<writer::Write>,
 }
 
 fn random_hex(n: usize) -> String {
@@ -92,7 +97,8 @@ impl Store {
             })
             .connect(&url)
             .await?;
-        let store = Store { pool };
+        let writer = writer::spawn(pool.clone());
+        let store = Store { pool, writer };
         store.migrate().await?;
         Ok(store)
     }
@@ -124,6 +130,18 @@ impl Store {
             }
         }
         Ok(())
+    }
+
+    /// Hand a write to the group-commit task and wait until it is committed.
+    async fn group_commit<T>(
+        &self,
+        write: impl FnOnce(tokio::sync::oneshot::Sender<Result<T, StoreError>>) -> writer::Write,
+    ) -> Result<T, StoreError> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.writer
+            .send(write(tx))
+            .map_err(|_| StoreError::WriterStopped)?;
+        rx.await.map_err(|_| StoreError::WriterStopped)?
     }
 
     /// Whether the database answers (for `/readyz`).

@@ -3,6 +3,7 @@
 
 use sqlx::Row;
 
+use super::writer::{SessionRow, Write};
 use super::{Role, Store, StoreError};
 
 /// A live session.
@@ -22,7 +23,8 @@ fn session_hash(id: &str) -> String {
 }
 
 impl Store {
-    /// A new session for `account` in `role`; returns the cookie value.
+    /// A new session for `account` in `role`; returns the cookie value. Committed together
+    /// with concurrent logins' writes ([`super::writer`]).
     pub async fn create_session(
         &self,
         account: &str,
@@ -36,15 +38,16 @@ impl Store {
         let mut raw = [0u8; 32];
         openssl::rand::rand_bytes(&mut raw).expect("OpenSSL random");
         let id = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw);
-        sqlx::query("INSERT INTO sessions (id_hash, account_id, role, org_key, created_at, last_seen, expires_at, new_account) VALUES ($1, $2, $3, $4, $5, $5, $6, $7)")
-            .bind(session_hash(&id))
-            .bind(account)
-            .bind(role.as_str())
-            .bind(org_key)
-            .bind(now)
-            .bind(now + ttl)
-            .bind(new_account as i64)
-            .execute(&self.pool)
+        let row = SessionRow {
+            id_hash: session_hash(&id),
+            account_id: account.to_string(),
+            role: role.as_str(),
+            org_key: org_key.to_string(),
+            created_at: now,
+            expires_at: now + ttl,
+            new_account,
+        };
+        self.group_commit(|reply| Write::Session { row, reply })
             .await?;
         Ok(id)
     }

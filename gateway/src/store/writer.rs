@@ -1,0 +1,324 @@
+//! Group commit: the small writes every login makes — its consumed challenge, its session,
+//! its audit record — go to one task that commits whatever has queued up meanwhile in one
+//! transaction, one multi-row statement per table.
+//!
+//! Why: a login used to commit three to five times, and each statement was a hop to the
+//! database driver's thread and back. Under a burst of logins the cost per login was the
+//! database's, not the cryptography's (docs/performance.md, "where a returning login's time
+//! goes"). Batching changes no answer: each caller still waits until its own write is
+//! committed, a replayed nonce is still refused by the database's primary key (and by the
+//! batch itself when two copies arrive together), and a batch that fails is retried one write
+//! at a time, so one bad row cannot fail the others.
+
+use std::collections::HashSet;
+
+use sqlx::{AnyConnection, AnyPool, AssertSqlSafe, Row};
+use tokio::sync::{mpsc, oneshot};
+
+use super::StoreError;
+
+/// The most writes one transaction takes; the rest wait for the next one.
+const MAX_BATCH: usize = 128;
+
+/// Expired consumed challenges are swept at most this often (seconds): a replayed challenge
+/// is refused as expired before it reaches the table, so a late sweep costs only disk.
+const SWEEP_EVERY: i64 = 60;
+
+/// A session row, its cookie value already hashed.
+pub(super) struct SessionRow {
+    pub id_hash: String,
+    pub account_id: String,
+    pub role: &'static str,
+    pub org_key: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub new_account: bool,
+}
+
+/// An audit row with owned fields.
+pub(super) struct AuditRow {
+    pub id: String,
+    pub at: i64,
+    pub outcome: String,
+    pub indication: String,
+    pub sub_indication: String,
+    pub account_id: Option<String>,
+    pub issuer: Option<String>,
+    pub serial: Option<String>,
+    pub detail: Option<String>,
+}
+
+/// One write and where its answer goes.
+pub(super) enum Write {
+    /// True when this nonce was not consumed before.
+    Consume {
+        nonce: String,
+        expires_at: i64,
+        now: i64,
+        reply: oneshot::Sender<Result<bool, StoreError>>,
+    },
+    Session {
+        row: SessionRow,
+        reply: oneshot::Sender<Result<(), StoreError>>,
+    },
+    Audit {
+        row: AuditRow,
+        reply: oneshot::Sender<Result<(), StoreError>>,
+    },
+}
+
+/// Start the writer for `pool`; it ends when every sender is dropped.
+pub(super) fn spawn(pool: AnyPool) -> mpsc::UnboundedSender<Write> {
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let mut last_sweep = i64::MIN;
+        let mut batch = Vec::with_capacity(MAX_BATCH);
+        while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+            commit(&pool, std::mem::take(&mut batch), &mut last_sweep).await;
+        }
+    });
+    tx
+}
+
+/// What a batch is made of, split by table.
+#[derive(Default)]
+struct Split {
+    consumes: Vec<(String, i64, oneshot::Sender<Result<bool, StoreError>>)>,
+    sessions: Vec<(SessionRow, oneshot::Sender<Result<(), StoreError>>)>,
+    audits: Vec<(AuditRow, oneshot::Sender<Result<(), StoreError>>)>,
+    /// The latest `now` among the consumes: the sweep's clock.
+    now: Option<i64>,
+}
+
+async fn commit(pool: &AnyPool, batch: Vec<Write>, last_sweep: &mut i64) {
+    let mut split = Split::default();
+    for w in batch {
+        match w {
+            Write::Consume {
+                nonce,
+                expires_at,
+                now,
+                reply,
+            } => {
+                split.now = Some(split.now.map_or(now, |n: i64| n.max(now)));
+                split.consumes.push((nonce, expires_at, reply));
+            }
+            Write::Session { row, reply } => split.sessions.push((row, reply)),
+            Write::Audit { row, reply } => split.audits.push((row, reply)),
+        }
+    }
+    let sweep = split
+        .now
+        .filter(|now| now.saturating_sub(*last_sweep) >= SWEEP_EVERY);
+    match write_all(pool, &split, sweep).await {
+        Ok(fresh) => {
+            if let Some(now) = sweep {
+                *last_sweep = now;
+            }
+            answer(split, fresh);
+        }
+        Err(e) => {
+            // One at a time, so each write gets its own answer.
+            tracing::warn!("group commit failed, writing one at a time: {e}");
+            one_by_one(pool, split).await;
+        }
+    }
+}
+
+/// Every write of the batch in one transaction (none when it is a single statement); the
+/// nonces the database took as new.
+async fn write_all(
+    pool: &AnyPool,
+    split: &Split,
+    sweep: Option<i64>,
+) -> Result<HashSet<String>, sqlx::Error> {
+    let statements = [
+        sweep.is_some(),
+        !split.consumes.is_empty(),
+        !split.sessions.is_empty(),
+        !split.audits.is_empty(),
+    ];
+    if statements.iter().filter(|s| **s).count() > 1 {
+        // Rolled back when dropped on an error.
+        let mut tx = pool.begin().await?;
+        let fresh = statements_in(&mut tx, split, sweep).await?;
+        tx.commit().await?;
+        Ok(fresh)
+    } else {
+        statements_in(&mut *pool.acquire().await?, split, sweep).await
+    }
+}
+
+async fn statements_in(
+    conn: &mut AnyConnection,
+    split: &Split,
+    sweep: Option<i64>,
+) -> Result<HashSet<String>, sqlx::Error> {
+    if let Some(now) = sweep {
+        sqlx::query("DELETE FROM consumed_challenges WHERE expires_at < $1")
+            .bind(now)
+            .execute(&mut *conn)
+            .await?;
+    }
+    // Two copies of one nonce in a batch: the statement carries it once, and only the first
+    // caller is told it is new (see `answer`).
+    let mut seen = HashSet::new();
+    let unique: Vec<_> = split
+        .consumes
+        .iter()
+        .filter(|(nonce, _, _)| seen.insert(nonce.as_str()))
+        .collect();
+    let mut fresh = HashSet::new();
+    for rows in power_of_two_chunks(&unique) {
+        let sql = insert_sql(
+            "INSERT INTO consumed_challenges (nonce, expires_at) VALUES ",
+            rows.len(),
+            2,
+            " ON CONFLICT (nonce) DO NOTHING RETURNING nonce",
+        );
+        let mut q = sqlx::query(sql);
+        for (nonce, expires_at, _) in rows {
+            q = q.bind(nonce.as_str()).bind(*expires_at);
+        }
+        for row in q.fetch_all(&mut *conn).await? {
+            fresh.insert(row.try_get::<String, _>(0)?);
+        }
+    }
+    for rows in power_of_two_chunks(&split.sessions) {
+        let sql = insert_sql(
+            "INSERT INTO sessions (id_hash, account_id, role, org_key, created_at, last_seen, expires_at, new_account) VALUES ",
+            rows.len(),
+            8,
+            "",
+        );
+        let mut q = sqlx::query(sql);
+        for (s, _) in rows {
+            q = q
+                .bind(s.id_hash.as_str())
+                .bind(s.account_id.as_str())
+                .bind(s.role)
+                .bind(s.org_key.as_str())
+                .bind(s.created_at)
+                .bind(s.created_at)
+                .bind(s.expires_at)
+                .bind(s.new_account as i64);
+        }
+        q.execute(&mut *conn).await?;
+    }
+    for rows in power_of_two_chunks(&split.audits) {
+        let sql = insert_sql(
+            "INSERT INTO audit (id, at, outcome, indication, sub_indication, account_id, issuer, serial, detail) VALUES ",
+            rows.len(),
+            9,
+            "",
+        );
+        let mut q = sqlx::query(sql);
+        for (a, _) in rows {
+            q = q
+                .bind(a.id.as_str())
+                .bind(a.at)
+                .bind(a.outcome.as_str())
+                .bind(a.indication.as_str())
+                .bind(a.sub_indication.as_str())
+                .bind(a.account_id.as_deref())
+                .bind(a.issuer.as_deref())
+                .bind(a.serial.as_deref())
+                .bind(a.detail.as_deref());
+        }
+        q.execute(&mut *conn).await?;
+    }
+    Ok(fresh)
+}
+
+/// `rows` split into chunks whose lengths are powers of two (largest first): a table sees at
+/// most log2(MAX_BATCH) + 1 statement shapes, so the driver's prepared-statement cache keeps
+/// them all instead of preparing a new one per batch size.
+fn power_of_two_chunks<T>(mut rows: &[T]) -> impl Iterator<Item = &[T]> {
+    std::iter::from_fn(move || {
+        if rows.is_empty() {
+            return None;
+        }
+        let n = 1 << rows.len().ilog2();
+        let (chunk, rest) = rows.split_at(n);
+        rows = rest;
+        Some(chunk)
+    })
+}
+
+/// `head ($1, $2), ($3, $4) tail` for `rows` rows of `columns` values. Only numbered
+/// placeholders are generated here; every value is bound.
+fn insert_sql(head: &str, rows: usize, columns: usize, tail: &str) -> AssertSqlSafe<String> {
+    let mut out = String::with_capacity(head.len() + rows * columns * 5 + tail.len());
+    out.push_str(head);
+    for r in 0..rows {
+        out.push_str(if r == 0 { "(" } else { ", (" });
+        for c in 0..columns {
+            if c > 0 {
+                out.push_str(", ");
+            }
+            out.push('$');
+            out.push_str(&(r * columns + c + 1).to_string());
+        }
+        out.push(')');
+    }
+    out.push_str(tail);
+    AssertSqlSafe(out)
+}
+
+/// Tell each caller the result; a nonce counts as new for its first caller only.
+fn answer(split: Split, mut fresh: HashSet<String>) {
+    for (nonce, _, reply) in split.consumes {
+        let _ = reply.send(Ok(fresh.remove(&nonce)));
+    }
+    for (_, reply) in split.sessions {
+        let _ = reply.send(Ok(()));
+    }
+    for (_, reply) in split.audits {
+        let _ = reply.send(Ok(()));
+    }
+}
+
+/// The fallback after a failed batch: each write alone, each with its own result.
+async fn one_by_one(pool: &AnyPool, split: Split) {
+    for (nonce, expires_at, reply) in split.consumes {
+        let mut s = Split::default();
+        s.consumes
+            .push((nonce.clone(), expires_at, oneshot::channel().0));
+        let result = write_all(pool, &s, None).await;
+        let _ = reply.send(result.map(|fresh| fresh.contains(&nonce)).map_err(Into::into));
+    }
+    for (row, reply) in split.sessions {
+        let mut s = Split::default();
+        s.sessions.push((row, oneshot::channel().0));
+        let _ = reply.send(write_all(pool, &s, None).await.map(drop).map_err(Into::into));
+    }
+    for (row, reply) in split.audits {
+        let mut s = Split::default();
+        s.audits.push((row, oneshot::channel().0));
+        let _ = reply.send(write_all(pool, &s, None).await.map(drop).map_err(Into::into));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{insert_sql, power_of_two_chunks};
+
+    #[test]
+    fn placeholders_number_every_value_once() {
+        assert_eq!(insert_sql("V ", 1, 2, "").0, "V ($1, $2)");
+        assert_eq!(
+            insert_sql("V ", 2, 3, " R").0,
+            "V ($1, $2, $3), ($4, $5, $6) R"
+        );
+    }
+
+    #[test]
+    fn chunks_are_powers_of_two_and_cover_every_row() {
+        let rows: Vec<usize> = (0..107).collect();
+        let lens: Vec<usize> = power_of_two_chunks(&rows).map(<[usize]>::len).collect();
+        assert_eq!(lens, [64, 32, 8, 2, 1]);
+        let back: Vec<usize> = power_of_two_chunks(&rows).flatten().copied().collect();
+        assert_eq!(back, rows);
+        assert_eq!(power_of_two_chunks::<u8>(&[]).count(), 0);
+    }
+}
