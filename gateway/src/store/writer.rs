@@ -48,6 +48,9 @@ pub(super) struct AuditRow {
     pub detail: Option<String>,
 }
 
+/// Where a write's answer goes.
+pub(super) type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
+
 /// One write and where its answer goes.
 pub(super) enum Write {
     /// True when this nonce was not consumed before.
@@ -55,15 +58,15 @@ pub(super) enum Write {
         nonce: String,
         expires_at: i64,
         now: i64,
-        reply: oneshot::Sender<Result<bool, StoreError>>,
+        reply: Reply<bool>,
     },
     Session {
         row: SessionRow,
-        reply: oneshot::Sender<Result<(), StoreError>>,
+        reply: Reply<()>,
     },
     Audit {
         row: AuditRow,
-        reply: oneshot::Sender<Result<(), StoreError>>,
+        reply: Reply<()>,
     },
 }
 
@@ -83,9 +86,9 @@ pub(super) fn spawn(pool: AnyPool) -> mpsc::UnboundedSender<Write> {
 /// What a batch is made of, split by table.
 #[derive(Default)]
 struct Split {
-    consumes: Vec<(String, i64, oneshot::Sender<Result<bool, StoreError>>)>,
-    sessions: Vec<(SessionRow, oneshot::Sender<Result<(), StoreError>>)>,
-    audits: Vec<(AuditRow, oneshot::Sender<Result<(), StoreError>>)>,
+    consumes: Vec<(String, i64, Reply<bool>)>,
+    sessions: Vec<(SessionRow, Reply<()>)>,
+    audits: Vec<(AuditRow, Reply<()>)>,
     /// The latest `now` among the consumes: the sweep's clock.
     now: Option<i64>,
 }
