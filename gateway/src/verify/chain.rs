@@ -18,8 +18,8 @@ use time::OffsetDateTime;
 use x509_parser::certificate::X509Certificate;
 use x509_parser::public_key::PublicKey;
 
+use super::remembered::{fingerprint, Fingerprint};
 use super::{Certificate, Verifier};
-use crate::cache::Bounded;
 use crate::LoginError;
 
 /// `[trust] qualified`: `"required"` (default) or `"any"`.
@@ -103,7 +103,7 @@ pub fn default_allowed_eku() -> Vec<String> {
 pub use certs::path::KNOWN_CRITICAL;
 
 /// A certificate that passed steps 4 and 5.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Checked {
     pub summary: CertificateSummary,
     /// Leaf first, anchor last.
@@ -114,7 +114,28 @@ pub struct Checked {
 
 impl Verifier {
     /// Steps 4 and 5 for `leaf` at time `at`; `extra` are certificates that came with it.
+    /// A leaf that passed before is not checked again while `at` lies within its path's
+    /// validity ([`super::remembered::VerifiedLeaves`]).
     pub fn check_certificate(
+        &self,
+        leaf: &Certificate<'_>,
+        extra: &[&[u8]],
+        at: OffsetDateTime,
+    ) -> Result<Checked, LoginError> {
+        if !self.policy.crls.is_empty() {
+            return self.check_in_full(leaf, extra, at);
+        }
+        let (key, anchors) = (certs::sha256(leaf.der), self.anchors_fingerprint());
+        if let Some(checked) = self.leaves.get(&key, &anchors, at) {
+            return Ok(checked);
+        }
+        let checked = self.check_in_full(leaf, extra, at)?;
+        self.leaves.remember(key, &anchors, &checked);
+        Ok(checked)
+    }
+
+    /// Steps 4 and 5 with nothing remembered about the leaf.
+    pub fn check_in_full(
         &self,
         leaf: &Certificate<'_>,
         extra: &[&[u8]],
@@ -295,110 +316,9 @@ fn path_error(e: certs::path::PathError) -> LoginError {
     }
 }
 
-/// Intermediate CAs already chained to the anchors, so a login verifies one signature for its
-/// certificate (the leaf's, by its CA) instead of the whole path every time — with a P-384
-/// root that path costs more than the rest of the login. Keyed by the CA's and the anchors'
-/// fingerprints; used only while the time checked lies within every certificate's validity
-/// on the cached path. Only CAs whose critical extensions passed are remembered.
-pub(super) struct ValidatedCas {
-    cache: Bounded<(Fingerprint, Fingerprint), ValidatedCa>,
-}
-
-#[derive(Clone)]
-struct ValidatedCa {
-    /// The CA first, the anchor last.
-    path: Vec<X509>,
-    not_before: i64,
-    not_after: i64,
-}
-
-type Fingerprint = [u8; 32];
-
-/// The cache never grows past this many CAs (a few hundred qualified CAs exist).
-const VALIDATED_MAX: usize = 4096;
-
-impl Default for ValidatedCas {
-    fn default() -> ValidatedCas {
-        ValidatedCas {
-            cache: Bounded::new(VALIDATED_MAX),
-        }
-    }
-}
-
-fn fingerprint(c: &X509) -> Option<Fingerprint> {
-    c.digest(openssl::hash::MessageDigest::sha256())
-        .ok()
-        .and_then(|d| d.as_ref().try_into().ok())
-}
-
-impl ValidatedCas {
-    /// The chain through an already validated CA, when the leaf's issuer is one and the leaf
-    /// verifies under it. `None`: take the full path (which also gives the exact error).
-    fn chain(
-        &self,
-        leaf: &X509,
-        candidates: &[&X509],
-        policy: &TrustPolicy,
-        anchors: &Fingerprint,
-        at: OffsetDateTime,
-    ) -> Option<Vec<X509>> {
-        let t = at.unix_timestamp();
-        for ca in candidates
-            .iter()
-            .filter(|ca| ca.issued(leaf) == openssl::x509::X509VerifyResult::OK)
-        {
-            let path = match self.cache.get(&(fingerprint(ca)?, *anchors)) {
-                Some(v) if v.not_before <= t && t < v.not_after => v.path,
-                _ => continue,
-            };
-            let store = store_of(&[(*ca).clone()], policy, at, true).ok()?;
-            let (ok, ..) = verify_with(&store, leaf, &[]).ok()?;
-            if !ok {
-                return None;
-            }
-            return Some(std::iter::once(leaf.clone()).chain(path).collect());
-        }
-        None
-    }
-
-    /// Remember the CAs of a chain that fully verified (every certificate but the leaf and
-    /// the anchor) with the time window in which their path stays valid.
-    fn remember(&self, chain: &[X509], anchors: &Fingerprint) {
-        if chain.len() < 3 {
-            return;
-        }
-        let unix = |t: &openssl::asn1::Asn1TimeRef| {
-            openssl::asn1::Asn1Time::from_unix(0)
-                .ok()
-                .and_then(|epoch| epoch.diff(t).ok())
-                .map(|d| d.days as i64 * 86400 + d.secs as i64)
-        };
-        let window = |path: &[X509]| {
-            path.iter().try_fold((i64::MIN, i64::MAX), |(nb, na), c| {
-                Some((nb.max(unix(c.not_before())?), na.min(unix(c.not_after())?)))
-            })
-        };
-        for i in 1..chain.len() - 1 {
-            let path = &chain[i..];
-            let (Some((not_before, not_after)), Some(fp)) = (window(path), fingerprint(&chain[i]))
-            else {
-                continue;
-            };
-            self.cache.insert(
-                (fp, *anchors),
-                ValidatedCa {
-                    path: path.to_vec(),
-                    not_before,
-                    not_after,
-                },
-            );
-        }
-    }
-}
-
 /// The verification store: `trusted` certificates, security level 2, the time `at`, the
 /// policy's CRLs; `partial` lets a chain end at a trusted intermediate.
-fn store_of(
+pub(super) fn store_of(
     trusted: &[X509],
     policy: &TrustPolicy,
     at: OffsetDateTime,
@@ -435,9 +355,9 @@ fn store_of(
 }
 
 /// OpenSSL's verdict: ok, the error, its depth, the chain it built (leaf first).
-type Verdict = (bool, openssl::x509::X509VerifyResult, u32, Vec<X509>);
+pub(super) type Verdict = (bool, openssl::x509::X509VerifyResult, u32, Vec<X509>);
 
-fn verify_with(
+pub(super) fn verify_with(
     store: &openssl::x509::store::X509StoreRef,
     leaf: &X509,
     untrusted: &[&X509],

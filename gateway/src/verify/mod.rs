@@ -12,6 +12,7 @@
 //! Nothing in the statement is trusted until step 3 has passed.
 
 pub mod chain;
+pub mod remembered;
 
 use std::sync::Arc;
 
@@ -83,7 +84,8 @@ pub struct Verifier {
     /// certificate (its provider-based key decoder) — more than verifying a P-256 signature —
     /// and a returning citizen brings the same certificate every time.
     x509: Bounded<[u8; 32], X509>,
-    validated: chain::ValidatedCas,
+    validated: remembered::ValidatedCas,
+    leaves: remembered::VerifiedLeaves,
 }
 
 /// A login signature after step 1: structurally a login statement, nothing verified.
@@ -106,7 +108,8 @@ impl Verifier {
         Verifier {
             policy,
             x509: Bounded::new(X509_CACHE_MAX),
-            validated: chain::ValidatedCas::default(),
+            validated: remembered::ValidatedCas::default(),
+            leaves: remembered::VerifiedLeaves::default(),
         }
     }
 
