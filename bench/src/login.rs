@@ -15,9 +15,15 @@ use crate::tools::{self, Proc};
 use crate::Plan;
 
 /// Post every `(cookie, signature)` with `concurrency` clients; panics on the first refusal.
-async fn post_all(base: &str, logins: Vec<(String, String)>, concurrency: usize) {
+/// `http` is made before the clock starts: building a client loads the system's trust store,
+/// which took longer than a hundred first logins and is no part of the gateway's work.
+async fn post_all(
+    http: &reqwest::Client,
+    base: &str,
+    logins: Vec<(String, String)>,
+    concurrency: usize,
+) {
     let queue = Arc::new(Mutex::new(logins));
-    let http = reqwest::Client::new();
     let mut tasks = Vec::new();
     for _ in 0..concurrency {
         let (queue, http, base) = (queue.clone(), http.clone(), base.to_string());
@@ -50,7 +56,7 @@ async fn logins_per_sec(base: &str, signers: &[Signer], count: usize, connection
         let c = gateway::challenge(&http, base).await;
         warm.push((c.cookie, s.sign_login(&c.challenge)));
     }
-    post_all(base, warm, 1).await;
+    post_all(&http, base, warm, 1).await;
     let mut logins = Vec::with_capacity(count);
     for i in 0..count {
         let c = gateway::challenge(&http, base).await;
@@ -60,7 +66,7 @@ async fn logins_per_sec(base: &str, signers: &[Signer], count: usize, connection
         ));
     }
     let started = Instant::now();
-    post_all(base, logins, connections as usize).await;
+    post_all(&http, base, logins, connections as usize).await;
     count as f64 / started.elapsed().as_secs_f64()
 }
 
@@ -172,6 +178,9 @@ pub async fn run(plan: &Plan, report: &mut Report) {
     dstu(plan, report, &pki, &manifest, tmp.path()).await;
 }
 
+/// Rounds of the first-login row.
+const FIRST_LOGIN_ROUNDS: usize = 3;
+
 /// First logins: every signer registers its account, on a gateway with an empty database.
 /// Revocation is fail-closed from the CA's CRL (a file, read once) rather than OCSP: a first
 /// login has no cached OCSP answer, and `openssl ocsp` answers one connection at a time, so
@@ -190,23 +199,32 @@ async fn first_logins(
         ica = pki.join("ica.pem").display(),
         crl = pki.join("crl.der").display(),
     );
-    let (_g, base) = login_gateway(plan, pki, &tmp.join("gateway-first"), None, &extra);
-    let http = reqwest::Client::new();
-    // One login outside the measured set reads the CRL.
+    // Three rounds, each on a new gateway with an empty database and nothing remembered:
+    // two hundred logins alone last a fifth of a second, too short to time steadily.
     let warm = Signer::open(pki, manifest, "citizen-p256");
-    let c = gateway::challenge(&http, &base).await;
-    post_all(&base, vec![(c.cookie, warm.sign_login(&c.challenge))], 1).await;
-    let mut logins = Vec::with_capacity(signers.len());
-    for s in signers {
+    let (mut logged_in, mut took) = (0usize, 0f64);
+    for round in 0..FIRST_LOGIN_ROUNDS {
+        let dir = tmp.join(format!("gateway-first-{round}"));
+        let (g, base) = login_gateway(plan, pki, &dir, None, &extra);
+        let http = reqwest::Client::new();
+        // One login outside the measured set reads the CRL.
         let c = gateway::challenge(&http, &base).await;
-        logins.push((c.cookie, s.sign_login(&c.challenge)));
+        post_all(&http, &base, vec![(c.cookie, warm.sign_login(&c.challenge))], 1).await;
+        let mut logins = Vec::with_capacity(signers.len());
+        for s in signers {
+            let c = gateway::challenge(&http, &base).await;
+            logins.push((c.cookie, s.sign_login(&c.challenge)));
+        }
+        let started = Instant::now();
+        post_all(&http, &base, logins, plan.connections as usize).await;
+        took += started.elapsed().as_secs_f64();
+        logged_in += signers.len();
+        drop(g);
     }
-    let started = Instant::now();
-    post_all(&base, logins, plan.connections as usize).await;
-    let per_sec = signers.len() as f64 / started.elapsed().as_secs_f64();
+    let per_sec = logged_in as f64 / took;
     report.push(Row {
         scenario: format!(
-            "first logins (each registers an account): {} P-256 certificates, revocation fail-closed from the CA's CRL, 1 worker on CPU {}",
+            "first logins (each registers an account): {} P-256 certificates on {FIRST_LOGIN_ROUNDS} empty gateways in turn, revocation fail-closed from the CA's CRL, 1 worker on CPU {}",
             signers.len(),
             plan.proxy_cpu
         ),

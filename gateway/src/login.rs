@@ -7,7 +7,8 @@ use time::OffsetDateTime;
 use crate::challenge::{Keys, Opened};
 use crate::revocation::{Mode, Verdict};
 use crate::store::{
-    Account, AccountKey, AuditRecord, KeyKind, Names, Outcome, Registration, Role, Store,
+    new_session, Account, AccountKey, AuditRecord, KeyKind, Names, NewSession, Outcome,
+    Registration, Role, Store,
 };
 use crate::verify::Verifier;
 use crate::LoginError;
@@ -67,7 +68,7 @@ pub async fn login(
     let result = run(ctx, signature, browser_id, now).await;
     // The audit record: issuer and serial when the certificate was read, never names.
     let (outcome, (indication, sub), account, cert) = match &result {
-        Ok((s, cert)) => (
+        Ok((s, cert, _)) => (
             "ok",
             ("TOTAL-PASSED", ""),
             Some(s.account.id.clone()),
@@ -85,11 +86,20 @@ pub async fn login(
         serial: cert.as_ref().map(|c| c.1.as_str()),
         detail: detail.as_deref(),
     };
-    if let Err(e) = ctx.store.audit(&record, at).await {
+    // A success's session is written with its audit record, so no session exists that the
+    // audit log cannot account for; a refusal's record is written alone.
+    let written = match result {
+        Ok((success, _, session)) => ctx
+            .store
+            .open_session(session, &record, at)
+            .await
+            .map(|()| Ok(success)),
+        Err((e, _)) => ctx.store.audit(&record, at).await.map(|()| Err(e)),
+    };
+    written.unwrap_or_else(|e| {
         tracing::error!("audit record not written: {e}");
-        return Err(LoginError::Internal("audit".into()));
-    }
-    result.map(|(s, _)| s).map_err(|(e, _)| e)
+        Err(LoginError::Internal("audit".into()))
+    })
 }
 
 type Issued = (String, String);
@@ -99,7 +109,7 @@ async fn run(
     signature: &[u8],
     browser_id: Option<&str>,
     now: OffsetDateTime,
-) -> Result<(Success, Issued), (LoginError, Option<Issued>)> {
+) -> Result<(Success, Issued, NewSession), (LoginError, Option<Issued>)> {
     let at = now.unix_timestamp();
     // Steps 1–5; step 2 (origin, challenge) runs before any costly work.
     let mut opened: Option<Opened> = None;
@@ -242,26 +252,23 @@ async fn run(
             .await
             .map_err(|e| fail(LoginError::Internal(e.to_string())))?;
     }
-    let session_id = ctx
-        .store
-        .create_session(
-            &account.id,
-            if seal {
-                Role::Representative
-            } else {
-                Role::Citizen
-            },
-            if seal {
-                organisation.as_ref().map_or("", |(k, _)| k.as_str())
-            } else {
-                ""
-            },
-            at,
-            ctx.session_ttl,
-            outcome == Outcome::Registered,
-        )
-        .await
-        .map_err(|e| fail(LoginError::Internal(e.to_string())))?;
+    // Written by `login` together with the audit record.
+    let (session_id, session) = new_session(
+        &account.id,
+        if seal {
+            Role::Representative
+        } else {
+            Role::Citizen
+        },
+        if seal {
+            organisation.as_ref().map_or("", |(k, _)| k.as_str())
+        } else {
+            ""
+        },
+        at,
+        ctx.session_ttl,
+        outcome == Outcome::Registered,
+    );
     Ok((
         Success {
             session_id,
@@ -272,5 +279,6 @@ async fn run(
             next: opened.next,
         },
         cert,
+        session,
     ))
 }

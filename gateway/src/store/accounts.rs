@@ -4,6 +4,7 @@
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
+use super::writer::{AccountRow, Write};
 use super::{random_hex, Store, StoreError};
 
 /// What an account key is made of.
@@ -155,6 +156,26 @@ fn names_of(row: &AnyRow) -> Result<Names, sqlx::Error> {
 }
 
 impl Registration {
+    /// The roles this certificate brings, in the order the account reads them back.
+    fn roles(&self) -> Vec<RoleGrant> {
+        let mut wanted = Vec::new();
+        if !self.seal {
+            wanted.push(RoleGrant {
+                role: Role::Citizen,
+                org_key: String::new(),
+                org_name: None,
+            });
+        }
+        if let Some((org_key, org_name)) = &self.organisation {
+            wanted.push(RoleGrant {
+                role: Role::Representative,
+                org_key: org_key.clone(),
+                org_name: org_name.clone(),
+            });
+        }
+        wanted
+    }
+
     /// Orders certificates newest last: notBefore, then serial (hex, left-padded so the strings
     /// compare as numbers). Names and organisation data come from the newest one seen.
     fn source(&self) -> String {
@@ -259,30 +280,14 @@ impl Store {
         reg: &Registration,
         now: i64,
     ) -> Result<(Account, Outcome), StoreError> {
-        let (found, inserted) = match self.find(reg).await? {
-            Some(found) => (found, false),
+        let found = match self.find(reg).await? {
+            Some(found) => found,
             None => {
-                let inserted = sqlx::query(
-                    "INSERT INTO accounts (id, key_kind, key_country, key_value, surname, given_name, patronymic, full_name, version, created_at, updated_at, names_source)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9, $9, $10)
-                     ON CONFLICT (key_kind, key_country, key_value) DO NOTHING",
-                )
-                .bind(random_hex(16))
-                .bind(reg.key.kind.as_str())
-                .bind(&reg.key.country)
-                .bind(&reg.key.value)
-                .bind(&reg.names.surname)
-                .bind(&reg.names.given_name)
-                .bind(&reg.names.patronymic)
-                .bind(&reg.names.full_name)
-                .bind(now)
-                .bind(reg.source())
-                .execute(&self.pool)
-                .await?
-                .rows_affected()
-                    == 1;
-                let found = self.find(reg).await?.ok_or(StoreError::NoSuchAccount)?;
-                (found, inserted)
+                if let Some(account) = self.register(reg, now).await? {
+                    return Ok((account, Outcome::Registered));
+                }
+                // A concurrent first login of the same person won: continue with its row.
+                self.find(reg).await?.ok_or(StoreError::NoSuchAccount)?
             }
         };
         let Found {
@@ -296,9 +301,7 @@ impl Store {
         // names the newer one brought.
         let newest = reg.source() >= stored_source;
         let mut changed = false;
-        let outcome = if inserted {
-            Outcome::Registered
-        } else if !newest {
+        let outcome = if !newest {
             Outcome::Unchanged
         } else if stored != reg.names {
             sqlx::query("UPDATE accounts SET surname = $1, given_name = $2, patronymic = $3, full_name = $4, names_source = $5, version = version + 1, updated_at = $6 WHERE id = $7")
@@ -339,22 +342,7 @@ impl Store {
             .await?;
         }
         // Roles are written only when missing or when the organisation's name changed.
-        let mut wanted = Vec::new();
-        if !reg.seal {
-            wanted.push(RoleGrant {
-                role: Role::Citizen,
-                org_key: String::new(),
-                org_name: None,
-            });
-        }
-        if let Some((org_key, org_name)) = &reg.organisation {
-            wanted.push(RoleGrant {
-                role: Role::Representative,
-                org_key: org_key.clone(),
-                org_name: org_name.clone(),
-            });
-        }
-        for grant in wanted {
+        for grant in reg.roles() {
             // An organisation's name changes only from the newest certificate.
             let renamed = account
                 .roles
@@ -371,6 +359,44 @@ impl Store {
             account
         };
         Ok((account, outcome))
+    }
+
+    /// Write a new account with its certificate and roles in one transaction (through the
+    /// group commit). `None`: the key was taken meanwhile.
+    async fn register(&self, reg: &Registration, now: i64) -> Result<Option<Account>, StoreError> {
+        let roles = reg.roles();
+        let row = Box::new(AccountRow {
+            id: random_hex(16),
+            key_kind: reg.key.kind.as_str(),
+            key_country: reg.key.country.clone(),
+            key_value: reg.key.value.clone(),
+            surname: reg.names.surname.clone(),
+            given_name: reg.names.given_name.clone(),
+            patronymic: reg.names.patronymic.clone(),
+            full_name: reg.names.full_name.clone(),
+            names_source: reg.source(),
+            now,
+            certificate_sha256: reg.certificate_sha256.clone(),
+            issuer: reg.issuer.clone(),
+            serial: reg.serial.clone(),
+            not_after: reg.not_after.clone(),
+            roles: roles
+                .iter()
+                .map(|r| (r.role.as_str(), r.org_key.clone(), r.org_name.clone()))
+                .collect(),
+        });
+        let id = row.id.clone();
+        if !self.group_commit(|reply| Write::Register { row, reply }).await? {
+            return Ok(None);
+        }
+        Ok(Some(Account {
+            id,
+            key: reg.key.clone(),
+            names: reg.names.clone(),
+            blocked_reason: None,
+            version: 1,
+            roles,
+        }))
     }
 
     async fn grant_role(&self, account: &str, grant: &RoleGrant) -> Result<(), StoreError> {

@@ -28,21 +28,26 @@ pub struct AuditEntry {
     pub detail: Option<String>,
 }
 
+/// The row for `record`, with a fresh id.
+pub(super) fn row(record: &AuditRecord<'_>, now: i64) -> AuditRow {
+    AuditRow {
+        id: random_hex(16),
+        at: now,
+        outcome: record.outcome.to_string(),
+        indication: record.indication.to_string(),
+        sub_indication: record.sub_indication.to_string(),
+        account_id: record.account_id.map(str::to_string),
+        issuer: record.issuer.map(str::to_string),
+        serial: record.serial.map(str::to_string),
+        detail: record.detail.map(str::to_string),
+    }
+}
+
 impl Store {
     /// Write one record; committed together with concurrent logins' writes
     /// ([`super::writer`]).
     pub async fn audit(&self, record: &AuditRecord<'_>, now: i64) -> Result<(), StoreError> {
-        let row = AuditRow {
-            id: random_hex(16),
-            at: now,
-            outcome: record.outcome.to_string(),
-            indication: record.indication.to_string(),
-            sub_indication: record.sub_indication.to_string(),
-            account_id: record.account_id.map(str::to_string),
-            issuer: record.issuer.map(str::to_string),
-            serial: record.serial.map(str::to_string),
-            detail: record.detail.map(str::to_string),
-        };
+        let row = row(record, now);
         self.group_commit(|reply| Write::Audit { row, reply }).await
     }
 

@@ -19,7 +19,7 @@ use sqlx::{AnyPool, Executor};
 
 pub use accounts::{Account, AccountKey, KeyKind, Names, Outcome, Registration, Role, RoleGrant};
 pub use audit::{AuditEntry, AuditRecord};
-pub use sessions::Session;
+pub use sessions::{new_session, NewSession, Session};
 
 /// Each migration is applied once, in order, and recorded in `brama_migrations` by its number.
 const MIGRATIONS: &[&str] = &[
@@ -91,13 +91,18 @@ impl Store {
                         // full caches were a tenth of the gateway's memory at 100k sessions
                         // (docs/performance.md). The OS page cache still holds the file.
                         conn.execute("PRAGMA cache_size=-512").await?;
+                        // No connection checkpoints on commit: the checkpoint syncs the
+                        // database file, and on the commit path that sync stalled every
+                        // login waiting on the group commit (tens of ms on a slow disk).
+                        // The writer starts them beside the writes instead.
+                        conn.execute("PRAGMA wal_autocheckpoint=0").await?;
                     }
                     Ok(())
                 })
             })
             .connect(&url)
             .await?;
-        let writer = writer::spawn(pool.clone());
+        let writer = writer::spawn(pool.clone(), sqlite);
         let store = Store { pool, writer };
         store.migrate().await?;
         Ok(store)

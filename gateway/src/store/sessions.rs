@@ -4,7 +4,7 @@
 use sqlx::Row;
 
 use super::writer::{SessionRow, Write};
-use super::{Role, Store, StoreError};
+use super::{AuditRecord, Role, Store, StoreError};
 
 /// A live session.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,6 +16,34 @@ pub struct Session {
     pub expires_at: i64,
     /// The session registered its account and has not forwarded a request yet.
     pub new_account: bool,
+}
+
+/// A session made but not written yet ([`Store::open_session`] writes it).
+pub struct NewSession(SessionRow);
+
+/// A new session's cookie value (32 random bytes) and its row.
+pub fn new_session(
+    account: &str,
+    role: Role,
+    org_key: &str,
+    now: i64,
+    ttl: i64,
+    new_account: bool,
+) -> (String, NewSession) {
+    use base64::Engine;
+    let mut raw = [0u8; 32];
+    openssl::rand::rand_bytes(&mut raw).expect("OpenSSL random");
+    let id = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw);
+    let row = SessionRow {
+        id_hash: session_hash(&id),
+        account_id: account.to_string(),
+        role: role.as_str(),
+        org_key: org_key.to_string(),
+        created_at: now,
+        expires_at: now + ttl,
+        new_account,
+    };
+    (id, NewSession(row))
 }
 
 fn session_hash(id: &str) -> String {
@@ -34,22 +62,27 @@ impl Store {
         ttl: i64,
         new_account: bool,
     ) -> Result<String, StoreError> {
-        use base64::Engine;
-        let mut raw = [0u8; 32];
-        openssl::rand::rand_bytes(&mut raw).expect("OpenSSL random");
-        let id = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw);
-        let row = SessionRow {
-            id_hash: session_hash(&id),
-            account_id: account.to_string(),
-            role: role.as_str(),
-            org_key: org_key.to_string(),
-            created_at: now,
-            expires_at: now + ttl,
-            new_account,
-        };
+        let (id, NewSession(row)) = new_session(account, role, org_key, now, ttl, new_account);
         self.group_commit(|reply| Write::Session { row, reply })
             .await?;
         Ok(id)
+    }
+
+    /// Write a login's session and its audit record in one transaction: a session nobody
+    /// could account for is never left behind.
+    pub async fn open_session(
+        &self,
+        session: NewSession,
+        record: &AuditRecord<'_>,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let audit = super::audit::row(record, now);
+        self.group_commit(|reply| Write::Login {
+            session: session.0,
+            audit,
+            reply,
+        })
+        .await
     }
 
     /// The live session for a cookie value, honouring the absolute and idle lifetimes; a

@@ -11,14 +11,20 @@
 //! at a time, so one bad row cannot fail the others.
 
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
-use sqlx::{AnyConnection, AnyPool, AssertSqlSafe, Row};
+use sqlx::{AnyConnection, AnyPool, AssertSqlSafe, Executor, Row};
 use tokio::sync::{mpsc, oneshot};
 
 use super::StoreError;
 
 /// The most writes one transaction takes; the rest wait for the next one.
 const MAX_BATCH: usize = 128;
+
+/// How often SQLite's write-ahead log is copied into the database file: a passive
+/// checkpoint copies what the readers allow and never blocks a writer.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Expired consumed challenges are swept at most this often (seconds): a replayed challenge
 /// is refused as expired before it reaches the table, so a late sweep costs only disk.
@@ -48,6 +54,32 @@ pub(super) struct AuditRow {
     pub detail: Option<String>,
 }
 
+/// A new account with its first certificate and roles, written together or not at all.
+pub(super) struct AccountRow {
+    pub id: String,
+    pub key_kind: &'static str,
+    pub key_country: String,
+    pub key_value: String,
+    pub surname: Option<String>,
+    pub given_name: Option<String>,
+    pub patronymic: Option<String>,
+    pub full_name: Option<String>,
+    pub names_source: String,
+    pub now: i64,
+    pub certificate_sha256: String,
+    pub issuer: String,
+    pub serial: String,
+    pub not_after: String,
+    /// (role, organisation key, organisation name).
+    pub roles: Vec<(&'static str, String, Option<String>)>,
+}
+
+impl AccountRow {
+    fn key(&self) -> (&str, &str, &str) {
+        (self.key_kind, &self.key_country, &self.key_value)
+    }
+}
+
 /// Where a write's answer goes.
 pub(super) type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
 
@@ -68,15 +100,61 @@ pub(super) enum Write {
         row: AuditRow,
         reply: Reply<()>,
     },
+    /// A login's session and its audit record: both or neither.
+    Login {
+        session: SessionRow,
+        audit: AuditRow,
+        reply: Reply<()>,
+    },
+    /// True when this account was written; false when its key was taken (by a concurrent
+    /// first login of the same person, here or on another node).
+    Register {
+        row: Box<AccountRow>,
+        reply: Reply<bool>,
+    },
 }
 
-/// Start the writer for `pool`; it ends when every sender is dropped.
-pub(super) fn spawn(pool: AnyPool) -> mpsc::UnboundedSender<Write> {
+/// Start the writer for `pool`; it ends when every sender is dropped. With `sqlite`, it also
+/// starts the database's checkpoints.
+pub(super) fn spawn(pool: AnyPool, sqlite: bool) -> mpsc::UnboundedSender<Write> {
     let (tx, mut rx) = mpsc::unbounded_channel();
     tokio::spawn(async move {
         let mut last_sweep = i64::MIN;
         let mut batch = Vec::with_capacity(MAX_BATCH);
-        while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let checkpointing = Arc::new(AtomicBool::new(false));
+        loop {
+            tokio::select! {
+                received = rx.recv_many(&mut batch, MAX_BATCH) => {
+                    if received == 0 {
+                        return;
+                    }
+                }
+                _ = tick.tick(), if sqlite => {
+                    // In its own task: a checkpoint syncs the file, and the next batch must
+                    // not wait for that.
+                    if !checkpointing.swap(true, Ordering::AcqRel) {
+                        let (pool, flag) = (pool.clone(), checkpointing.clone());
+                        tokio::spawn(async move {
+                            if let Err(e) = pool.execute("PRAGMA wal_checkpoint(PASSIVE)").await {
+                                tracing::warn!("SQLite checkpoint: {e}");
+                            }
+                            flag.store(false, Ordering::Release);
+                        });
+                    }
+                    continue;
+                }
+            }
+            // Let the tasks that are ready run first: on a busy worker they are the logins
+            // about to queue their own writes, which then share this transaction.
+            tokio::task::yield_now().await;
+            while batch.len() < MAX_BATCH {
+                match rx.try_recv() {
+                    Ok(w) => batch.push(w),
+                    Err(_) => break,
+                }
+            }
             commit(&pool, std::mem::take(&mut batch), &mut last_sweep).await;
         }
     });
@@ -89,6 +167,8 @@ struct Split {
     consumes: Vec<(String, i64, Reply<bool>)>,
     sessions: Vec<(SessionRow, Reply<()>)>,
     audits: Vec<(AuditRow, Reply<()>)>,
+    accounts: Vec<(Box<AccountRow>, Reply<bool>)>,
+    logins: Vec<(SessionRow, AuditRow, Reply<()>)>,
     /// The latest `now` among the consumes: the sweep's clock.
     now: Option<i64>,
 }
@@ -108,6 +188,12 @@ async fn commit(pool: &AnyPool, batch: Vec<Write>, last_sweep: &mut i64) {
             }
             Write::Session { row, reply } => split.sessions.push((row, reply)),
             Write::Audit { row, reply } => split.audits.push((row, reply)),
+            Write::Register { row, reply } => split.accounts.push((row, reply)),
+            Write::Login {
+                session,
+                audit,
+                reply,
+            } => split.logins.push((session, audit, reply)),
         }
     }
     let sweep = split
@@ -128,18 +214,27 @@ async fn commit(pool: &AnyPool, batch: Vec<Write>, last_sweep: &mut i64) {
     }
 }
 
-/// Every write of the batch in one transaction (none when it is a single statement); the
-/// nonces the database took as new.
+/// What the database took as new in a batch.
+#[derive(Default)]
+struct Fresh {
+    nonces: HashSet<String>,
+    accounts: HashSet<String>,
+}
+
+/// Every write of the batch in one transaction (none when it is a single statement).
 async fn write_all(
     pool: &AnyPool,
     split: &Split,
     sweep: Option<i64>,
-) -> Result<HashSet<String>, sqlx::Error> {
+) -> Result<Fresh, sqlx::Error> {
     let statements = [
         sweep.is_some(),
         !split.consumes.is_empty(),
-        !split.sessions.is_empty(),
-        !split.audits.is_empty(),
+        !split.sessions.is_empty() || !split.logins.is_empty(),
+        !split.audits.is_empty() || !split.logins.is_empty(),
+        // An account, its certificate and its roles: never one without the others.
+        !split.accounts.is_empty(),
+        !split.accounts.is_empty(),
     ];
     if statements.iter().filter(|s| **s).count() > 1 {
         // Rolled back when dropped on an error.
@@ -156,7 +251,7 @@ async fn statements_in(
     conn: &mut AnyConnection,
     split: &Split,
     sweep: Option<i64>,
-) -> Result<HashSet<String>, sqlx::Error> {
+) -> Result<Fresh, sqlx::Error> {
     if let Some(now) = sweep {
         sqlx::query("DELETE FROM consumed_challenges WHERE expires_at < $1")
             .bind(now)
@@ -171,7 +266,7 @@ async fn statements_in(
         .iter()
         .filter(|(nonce, _, _)| seen.insert(nonce.as_str()))
         .collect();
-    let mut fresh = HashSet::new();
+    let mut fresh = Fresh::default();
     for rows in power_of_two_chunks(&unique) {
         let sql = insert_sql(
             "INSERT INTO consumed_challenges (nonce, expires_at) VALUES ",
@@ -184,10 +279,17 @@ async fn statements_in(
             q = q.bind(nonce.as_str()).bind(*expires_at);
         }
         for row in q.fetch_all(&mut *conn).await? {
-            fresh.insert(row.try_get::<String, _>(0)?);
+            fresh.nonces.insert(row.try_get::<String, _>(0)?);
         }
     }
-    for rows in power_of_two_chunks(&split.sessions) {
+    fresh.accounts = register(conn, &split.accounts).await?;
+    let sessions: Vec<&SessionRow> = split
+        .sessions
+        .iter()
+        .map(|(s, _)| s)
+        .chain(split.logins.iter().map(|(s, _, _)| s))
+        .collect();
+    for rows in power_of_two_chunks(&sessions) {
         let sql = insert_sql(
             "INSERT INTO sessions (id_hash, account_id, role, org_key, created_at, last_seen, expires_at, new_account) VALUES ",
             rows.len(),
@@ -195,7 +297,7 @@ async fn statements_in(
             "",
         );
         let mut q = sqlx::query(sql);
-        for (s, _) in rows {
+        for s in rows {
             q = q
                 .bind(s.id_hash.as_str())
                 .bind(s.account_id.as_str())
@@ -208,7 +310,13 @@ async fn statements_in(
         }
         q.execute(&mut *conn).await?;
     }
-    for rows in power_of_two_chunks(&split.audits) {
+    let audits: Vec<&AuditRow> = split
+        .audits
+        .iter()
+        .map(|(a, _)| a)
+        .chain(split.logins.iter().map(|(_, a, _)| a))
+        .collect();
+    for rows in power_of_two_chunks(&audits) {
         let sql = insert_sql(
             "INSERT INTO audit (id, at, outcome, indication, sub_indication, account_id, issuer, serial, detail) VALUES ",
             rows.len(),
@@ -216,7 +324,7 @@ async fn statements_in(
             "",
         );
         let mut q = sqlx::query(sql);
-        for (a, _) in rows {
+        for a in rows {
             q = q
                 .bind(a.id.as_str())
                 .bind(a.at)
@@ -231,6 +339,94 @@ async fn statements_in(
         q.execute(&mut *conn).await?;
     }
     Ok(fresh)
+}
+
+/// New accounts: each key once (a second first login of the same person in the batch loses,
+/// as it would to another node), then the certificate and roles of those that got in.
+async fn register(
+    conn: &mut AnyConnection,
+    accounts: &[(Box<AccountRow>, Reply<bool>)],
+) -> Result<HashSet<String>, sqlx::Error> {
+    let mut seen = HashSet::new();
+    let unique: Vec<&AccountRow> = accounts
+        .iter()
+        .map(|(a, _)| &**a)
+        .filter(|a| seen.insert(a.key()))
+        .collect();
+    let mut written = HashSet::new();
+    for rows in power_of_two_chunks(&unique) {
+        let sql = insert_sql(
+            "INSERT INTO accounts (id, key_kind, key_country, key_value, surname, given_name, patronymic, full_name, version, created_at, updated_at, names_source) VALUES ",
+            rows.len(),
+            12,
+            " ON CONFLICT (key_kind, key_country, key_value) DO NOTHING RETURNING id",
+        );
+        let mut q = sqlx::query(sql);
+        for a in rows {
+            q = q
+                .bind(a.id.as_str())
+                .bind(a.key_kind)
+                .bind(a.key_country.as_str())
+                .bind(a.key_value.as_str())
+                .bind(a.surname.as_deref())
+                .bind(a.given_name.as_deref())
+                .bind(a.patronymic.as_deref())
+                .bind(a.full_name.as_deref())
+                .bind(1i64)
+                .bind(a.now)
+                .bind(a.now)
+                .bind(a.names_source.as_str());
+        }
+        for row in q.fetch_all(&mut *conn).await? {
+            written.insert(row.try_get::<String, _>(0)?);
+        }
+    }
+    let new: Vec<&AccountRow> = unique
+        .into_iter()
+        .filter(|a| written.contains(&a.id))
+        .collect();
+    for rows in power_of_two_chunks(&new) {
+        let sql = insert_sql(
+            "INSERT INTO account_certificates (account_id, sha256, issuer, serial, not_after, first_used, last_used) VALUES ",
+            rows.len(),
+            7,
+            "",
+        );
+        let mut q = sqlx::query(sql);
+        for a in rows {
+            q = q
+                .bind(a.id.as_str())
+                .bind(a.certificate_sha256.as_str())
+                .bind(a.issuer.as_str())
+                .bind(a.serial.as_str())
+                .bind(a.not_after.as_str())
+                .bind(a.now)
+                .bind(a.now);
+        }
+        q.execute(&mut *conn).await?;
+    }
+    let roles: Vec<(&str, &(&'static str, String, Option<String>))> = new
+        .iter()
+        .flat_map(|a| a.roles.iter().map(|r| (a.id.as_str(), r)))
+        .collect();
+    for rows in power_of_two_chunks(&roles) {
+        let sql = insert_sql(
+            "INSERT INTO account_roles (account_id, role, org_key, org_name) VALUES ",
+            rows.len(),
+            4,
+            "",
+        );
+        let mut q = sqlx::query(sql);
+        for (id, (role, org_key, org_name)) in rows {
+            q = q
+                .bind(*id)
+                .bind(*role)
+                .bind(org_key.as_str())
+                .bind(org_name.as_deref());
+        }
+        q.execute(&mut *conn).await?;
+    }
+    Ok(written)
 }
 
 /// `rows` split into chunks whose lengths are powers of two (largest first): a table sees at
@@ -269,14 +465,20 @@ fn insert_sql(head: &str, rows: usize, columns: usize, tail: &str) -> AssertSqlS
 }
 
 /// Tell each caller the result; a nonce counts as new for its first caller only.
-fn answer(split: Split, mut fresh: HashSet<String>) {
+fn answer(split: Split, mut fresh: Fresh) {
     for (nonce, _, reply) in split.consumes {
-        let _ = reply.send(Ok(fresh.remove(&nonce)));
+        let _ = reply.send(Ok(fresh.nonces.remove(&nonce)));
+    }
+    for (account, reply) in split.accounts {
+        let _ = reply.send(Ok(fresh.accounts.remove(&account.id)));
     }
     for (_, reply) in split.sessions {
         let _ = reply.send(Ok(()));
     }
     for (_, reply) in split.audits {
+        let _ = reply.send(Ok(()));
+    }
+    for (_, _, reply) in split.logins {
         let _ = reply.send(Ok(()));
     }
 }
@@ -288,7 +490,27 @@ async fn one_by_one(pool: &AnyPool, split: Split) {
         s.consumes
             .push((nonce.clone(), expires_at, oneshot::channel().0));
         let result = write_all(pool, &s, None).await;
-        let _ = reply.send(result.map(|fresh| fresh.contains(&nonce)).map_err(Into::into));
+        let _ = reply.send(
+            result
+                .map(|fresh| fresh.nonces.contains(&nonce))
+                .map_err(Into::into),
+        );
+    }
+    for (session, audit, reply) in split.logins {
+        let mut s = Split::default();
+        s.logins.push((session, audit, oneshot::channel().0));
+        let _ = reply.send(write_all(pool, &s, None).await.map(drop).map_err(Into::into));
+    }
+    for (row, reply) in split.accounts {
+        let id = row.id.clone();
+        let mut s = Split::default();
+        s.accounts.push((row, oneshot::channel().0));
+        let result = write_all(pool, &s, None).await;
+        let _ = reply.send(
+            result
+                .map(|fresh| fresh.accounts.contains(&id))
+                .map_err(Into::into),
+        );
     }
     for (row, reply) in split.sessions {
         let mut s = Split::default();
