@@ -325,3 +325,29 @@ async fn group_commit_keeps_each_write_its_own_answer() {
     })
     .await;
 }
+
+/// The group commit runs on the runtime that connected the store. When that runtime is gone,
+/// a write gets a clear error instead of hanging, and `/readyz` (`ping`) says the node cannot
+/// finish a login.
+#[test]
+fn a_store_without_its_writer_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("brama.db").display());
+    let first = tokio::runtime::Runtime::new().unwrap();
+    let store = first.block_on(Store::connect(&url)).unwrap();
+    first.block_on(async {
+        assert!(store.consume_challenge(&[1; 16], 2000, 1000).await.unwrap());
+        store.ping().await.unwrap();
+    });
+    drop(first);
+    let second = tokio::runtime::Runtime::new().unwrap();
+    second.block_on(async {
+        let e = store
+            .consume_challenge(&[2; 16], 2000, 1000)
+            .await
+            .unwrap_err();
+        assert_eq!(e.to_string(), "database: the writer has stopped");
+        let e = store.ping().await.unwrap_err();
+        assert_eq!(e.to_string(), "database: the writer has stopped");
+    });
+}

@@ -151,6 +151,10 @@ impl Store {
 
     /// Whether the database answers (for `/readyz`).
     pub async fn ping(&self) -> Result<(), StoreError> {
+        // Without its writer a node can read but no login can finish.
+        if self.writer.is_closed() {
+            return Err(StoreError::WriterStopped);
+        }
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
     }

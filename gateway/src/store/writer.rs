@@ -1,14 +1,19 @@
-//! Group commit: the small writes every login makes — its consumed challenge, its session,
-//! its audit record — go to one task that commits whatever has queued up meanwhile in one
-//! transaction, one multi-row statement per table.
+//! Group commit: the small writes every login makes — its consumed challenge, its session
+//! and audit record, and on a first login the new account with its certificate and roles — go
+//! to one task that commits whatever has queued up meanwhile in one transaction, one
+//! multi-row statement per table.
 //!
 //! Why: a login used to commit three to five times, and each statement was a hop to the
 //! database driver's thread and back. Under a burst of logins the cost per login was the
 //! database's, not the cryptography's (docs/performance.md, "where a returning login's time
 //! goes"). Batching changes no answer: each caller still waits until its own write is
 //! committed, a replayed nonce is still refused by the database's primary key (and by the
-//! batch itself when two copies arrive together), and a batch that fails is retried one write
-//! at a time, so one bad row cannot fail the others.
+//! batch itself when two copies arrive together), two first logins of one person still make
+//! one account (the unique key, and the batch itself), and a batch that fails is retried one
+//! write at a time, so one bad row cannot fail the others.
+//!
+//! With SQLite the task also starts the checkpoints, beside the writes rather than inside a
+//! commit (see `Store::connect`).
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
