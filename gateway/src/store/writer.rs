@@ -19,6 +19,7 @@ use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, AnyPool, AssertSqlSafe, Executor, Row};
 use tokio::sync::{mpsc, oneshot};
 
@@ -226,30 +227,25 @@ struct Fresh {
     accounts: HashSet<String>,
 }
 
-/// Every write of the batch in one transaction (none when it is a single statement).
+/// Every write of the batch in one transaction — none only for a lone row, which is one
+/// statement. (A table's rows may take several statements: see `power_of_two_chunks`.)
 async fn write_all(
     pool: &AnyPool,
     split: &Split,
     sweep: Option<i64>,
 ) -> Result<Fresh, sqlx::Error> {
-    let statements = [
-        sweep.is_some(),
-        !split.consumes.is_empty(),
-        !split.sessions.is_empty() || !split.logins.is_empty(),
-        !split.audits.is_empty() || !split.logins.is_empty(),
-        // An account, its certificate and its roles: never one without the others.
-        !split.accounts.is_empty(),
-        !split.accounts.is_empty(),
-    ];
-    if statements.iter().filter(|s| **s).count() > 1 {
-        // Rolled back when dropped on an error.
-        let mut tx = pool.begin().await?;
-        let fresh = statements_in(&mut tx, split, sweep).await?;
-        tx.commit().await?;
-        Ok(fresh)
-    } else {
-        statements_in(&mut *pool.acquire().await?, split, sweep).await
+    let lone = sweep.is_none()
+        && split.accounts.is_empty()
+        && split.logins.is_empty()
+        && split.consumes.len() + split.sessions.len() + split.audits.len() == 1;
+    if lone {
+        return statements_in(&mut *pool.acquire().await?, split, sweep).await;
     }
+    // Rolled back when dropped on an error.
+    let mut tx = pool.begin().await?;
+    let fresh = statements_in(&mut tx, split, sweep).await?;
+    tx.commit().await?;
+    Ok(fresh)
 }
 
 async fn statements_in(
@@ -272,20 +268,17 @@ async fn statements_in(
         .filter(|(nonce, _, _)| seen.insert(nonce.as_str()))
         .collect();
     let mut fresh = Fresh::default();
-    for rows in power_of_two_chunks(&unique) {
-        let sql = insert_sql(
-            "INSERT INTO consumed_challenges (nonce, expires_at) VALUES ",
-            rows.len(),
-            2,
-            " ON CONFLICT (nonce) DO NOTHING RETURNING nonce",
-        );
-        let mut q = sqlx::query(sql);
-        for (nonce, expires_at, _) in rows {
-            q = q.bind(nonce.as_str()).bind(*expires_at);
-        }
-        for row in q.fetch_all(&mut *conn).await? {
-            fresh.nonces.insert(row.try_get::<String, _>(0)?);
-        }
+    let taken = insert_rows(
+        conn,
+        "INSERT INTO consumed_challenges (nonce, expires_at) VALUES ",
+        2,
+        " ON CONFLICT (nonce) DO NOTHING RETURNING nonce",
+        &unique,
+        |q, (nonce, expires_at, _)| q.bind(nonce.as_str()).bind(*expires_at),
+    )
+    .await?;
+    for row in taken {
+        fresh.nonces.insert(row.try_get::<String, _>(0)?);
     }
     fresh.accounts = register(conn, &split.accounts).await?;
     let sessions: Vec<&SessionRow> = split
@@ -294,44 +287,38 @@ async fn statements_in(
         .map(|(s, _)| s)
         .chain(split.logins.iter().map(|(s, _, _)| s))
         .collect();
-    for rows in power_of_two_chunks(&sessions) {
-        let sql = insert_sql(
-            "INSERT INTO sessions (id_hash, account_id, role, org_key, created_at, last_seen, expires_at, new_account) VALUES ",
-            rows.len(),
-            8,
-            "",
-        );
-        let mut q = sqlx::query(sql);
-        for s in rows {
-            q = q
-                .bind(s.id_hash.as_str())
+    insert_rows(
+        conn,
+        "INSERT INTO sessions (id_hash, account_id, role, org_key, created_at, last_seen, expires_at, new_account) VALUES ",
+        8,
+        "",
+        &sessions,
+        |q, s| {
+            q.bind(s.id_hash.as_str())
                 .bind(s.account_id.as_str())
                 .bind(s.role)
                 .bind(s.org_key.as_str())
                 .bind(s.created_at)
                 .bind(s.created_at)
                 .bind(s.expires_at)
-                .bind(s.new_account as i64);
-        }
-        q.execute(&mut *conn).await?;
-    }
+                .bind(s.new_account as i64)
+        },
+    )
+    .await?;
     let audits: Vec<&AuditRow> = split
         .audits
         .iter()
         .map(|(a, _)| a)
         .chain(split.logins.iter().map(|(_, a, _)| a))
         .collect();
-    for rows in power_of_two_chunks(&audits) {
-        let sql = insert_sql(
-            "INSERT INTO audit (id, at, outcome, indication, sub_indication, account_id, issuer, serial, detail) VALUES ",
-            rows.len(),
-            9,
-            "",
-        );
-        let mut q = sqlx::query(sql);
-        for a in rows {
-            q = q
-                .bind(a.id.as_str())
+    insert_rows(
+        conn,
+        "INSERT INTO audit (id, at, outcome, indication, sub_indication, account_id, issuer, serial, detail) VALUES ",
+        9,
+        "",
+        &audits,
+        |q, a| {
+            q.bind(a.id.as_str())
                 .bind(a.at)
                 .bind(a.outcome.as_str())
                 .bind(a.indication.as_str())
@@ -339,10 +326,10 @@ async fn statements_in(
                 .bind(a.account_id.as_deref())
                 .bind(a.issuer.as_deref())
                 .bind(a.serial.as_deref())
-                .bind(a.detail.as_deref());
-        }
-        q.execute(&mut *conn).await?;
-    }
+                .bind(a.detail.as_deref())
+        },
+    )
+    .await?;
     Ok(fresh)
 }
 
@@ -359,17 +346,14 @@ async fn register(
         .filter(|a| seen.insert(a.key()))
         .collect();
     let mut written = HashSet::new();
-    for rows in power_of_two_chunks(&unique) {
-        let sql = insert_sql(
-            "INSERT INTO accounts (id, key_kind, key_country, key_value, surname, given_name, patronymic, full_name, version, created_at, updated_at, names_source) VALUES ",
-            rows.len(),
-            12,
-            " ON CONFLICT (key_kind, key_country, key_value) DO NOTHING RETURNING id",
-        );
-        let mut q = sqlx::query(sql);
-        for a in rows {
-            q = q
-                .bind(a.id.as_str())
+    let inserted = insert_rows(
+        conn,
+        "INSERT INTO accounts (id, key_kind, key_country, key_value, surname, given_name, patronymic, full_name, version, created_at, updated_at, names_source) VALUES ",
+        12,
+        " ON CONFLICT (key_kind, key_country, key_value) DO NOTHING RETURNING id",
+        &unique,
+        |q, a| {
+            q.bind(a.id.as_str())
                 .bind(a.key_kind)
                 .bind(a.key_country.as_str())
                 .bind(a.key_value.as_str())
@@ -380,58 +364,77 @@ async fn register(
                 .bind(1i64)
                 .bind(a.now)
                 .bind(a.now)
-                .bind(a.names_source.as_str());
-        }
-        for row in q.fetch_all(&mut *conn).await? {
-            written.insert(row.try_get::<String, _>(0)?);
-        }
+                .bind(a.names_source.as_str())
+        },
+    )
+    .await?;
+    for row in inserted {
+        written.insert(row.try_get::<String, _>(0)?);
     }
     let new: Vec<&AccountRow> = unique
         .into_iter()
         .filter(|a| written.contains(&a.id))
         .collect();
-    for rows in power_of_two_chunks(&new) {
-        let sql = insert_sql(
-            "INSERT INTO account_certificates (account_id, sha256, issuer, serial, not_after, first_used, last_used) VALUES ",
-            rows.len(),
-            7,
-            "",
-        );
-        let mut q = sqlx::query(sql);
-        for a in rows {
-            q = q
-                .bind(a.id.as_str())
+    insert_rows(
+        conn,
+        "INSERT INTO account_certificates (account_id, sha256, issuer, serial, not_after, first_used, last_used) VALUES ",
+        7,
+        "",
+        &new,
+        |q, a| {
+            q.bind(a.id.as_str())
                 .bind(a.certificate_sha256.as_str())
                 .bind(a.issuer.as_str())
                 .bind(a.serial.as_str())
                 .bind(a.not_after.as_str())
                 .bind(a.now)
-                .bind(a.now);
-        }
-        q.execute(&mut *conn).await?;
-    }
+                .bind(a.now)
+        },
+    )
+    .await?;
     let roles: Vec<(&str, &(&'static str, String, Option<String>))> = new
         .iter()
         .flat_map(|a| a.roles.iter().map(|r| (a.id.as_str(), r)))
         .collect();
-    for rows in power_of_two_chunks(&roles) {
-        let sql = insert_sql(
-            "INSERT INTO account_roles (account_id, role, org_key, org_name) VALUES ",
-            rows.len(),
-            4,
-            "",
-        );
-        let mut q = sqlx::query(sql);
-        for (id, (role, org_key, org_name)) in rows {
-            q = q
-                .bind(*id)
+    insert_rows(
+        conn,
+        "INSERT INTO account_roles (account_id, role, org_key, org_name) VALUES ",
+        4,
+        "",
+        &roles,
+        |q, (id, (role, org_key, org_name))| {
+            q.bind(*id)
                 .bind(*role)
                 .bind(org_key.as_str())
-                .bind(org_name.as_deref());
-        }
-        q.execute(&mut *conn).await?;
-    }
+                .bind(org_name.as_deref())
+        },
+    )
+    .await?;
     Ok(written)
+}
+
+/// A query whose values are all bound (sqlx encodes them as they are bound).
+type AnyQuery = sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments>;
+
+/// Insert `rows` with `head (…), (…) tail`, `columns` values each, in power-of-two chunks;
+/// what a `RETURNING` tail gave back.
+async fn insert_rows<T>(
+    conn: &mut AnyConnection,
+    head: &str,
+    columns: usize,
+    tail: &str,
+    rows: &[T],
+    bind: impl Fn(AnyQuery, &T) -> AnyQuery,
+) -> Result<Vec<AnyRow>, sqlx::Error> {
+    let mut out = Vec::new();
+    for chunk in power_of_two_chunks(rows) {
+        let mut q = sqlx::query(insert_sql(head, chunk.len(), columns, tail));
+        for row in chunk {
+            q = bind(q, row);
+        }
+        out.extend(q.fetch_all(&mut *conn).await?);
+    }
+    Ok(out)
 }
 
 /// `rows` split into chunks whose lengths are powers of two (largest first): a table sees at
