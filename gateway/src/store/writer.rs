@@ -60,6 +60,9 @@ pub(super) struct AuditRow {
     pub detail: Option<String>,
 }
 
+/// A role row: (role, organisation key, organisation name).
+pub(super) type RoleRow = (&'static str, String, Option<String>);
+
 /// A new account with its first certificate and roles, written together or not at all.
 pub(super) struct AccountRow {
     pub id: String,
@@ -77,7 +80,7 @@ pub(super) struct AccountRow {
     pub serial: String,
     pub not_after: String,
     /// (role, organisation key, organisation name).
-    pub roles: Vec<(&'static str, String, Option<String>)>,
+    pub roles: Vec<RoleRow>,
 }
 
 impl AccountRow {
@@ -392,7 +395,7 @@ async fn register(
         },
     )
     .await?;
-    let roles: Vec<(&str, &(&'static str, String, Option<String>))> = new
+    let roles: Vec<(&str, &RoleRow)> = new
         .iter()
         .flat_map(|a| a.roles.iter().map(|r| (a.id.as_str(), r)))
         .collect();
