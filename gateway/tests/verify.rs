@@ -412,6 +412,36 @@ fn a_ca_validated_once_is_trusted_again_only_under_the_same_anchors() {
     }
 }
 
+/// A leaf that passed steps 4–5 is remembered (verify::remembered), but only within its
+/// path's validity: outside it the same bytes get the clock's verdict again, and inside it
+/// the login is still accepted afterwards.
+#[test]
+fn a_remembered_leaf_is_checked_against_the_clock_again() {
+    let p = Pki::new();
+    let citizen = login(&p, "citizen-p256");
+    let verifier = Verifier::new(p.policy());
+    let at = |t: time::OffsetDateTime| verifier.verify_login(&citizen, t, |_| Ok(()));
+    let now = time::OffsetDateTime::now_utc();
+    let first = at(now).unwrap();
+    let epoch = openssl::asn1::Asn1Time::from_unix(0).unwrap();
+    let unix = |t: &openssl::asn1::Asn1TimeRef| {
+        let d = epoch.diff(t).unwrap();
+        time::OffsetDateTime::from_unix_timestamp(d.days as i64 * 86400 + d.secs as i64).unwrap()
+    };
+    let leaf = &first.checked.chain[0];
+    let (not_before, not_after) = (unix(leaf.not_before()), unix(leaf.not_after()));
+    assert_eq!(at(now).unwrap().checked.chain, first.checked.chain);
+    assert_eq!(
+        code(at(not_after + time::Duration::seconds(1))),
+        "certificate_expired"
+    );
+    assert_eq!(
+        code(at(not_before - time::Duration::seconds(1))),
+        "certificate_not_yet_valid"
+    );
+    assert!(at(now).is_ok(), "still valid now");
+}
+
 /// Every refusal of steps 1–5 once with ECDSA and once with DSTU 4145: the dev PKI's `dstu-`
 /// twins get the same codes as their ECDSA originals, under one policy that trusts both roots.
 #[test]

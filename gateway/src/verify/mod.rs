@@ -79,6 +79,8 @@ impl KeyHolder {
 /// (decoded certificates, CAs already chained to the anchors). Owned by the gateway, so
 /// every gateway — and every test — starts with its own.
 pub struct Verifier {
+    /// Fixed once logins are verified: remembered leaves are keyed by the anchors and the
+    /// leaf's bytes, not by the rest of the policy (tests swap the anchors only).
     pub policy: TrustPolicy,
     /// OpenSSL objects by the SHA-256 of their DER. OpenSSL 3 spends about 0.2 ms decoding a
     /// certificate (its provider-based key decoder) — more than verifying a P-256 signature —
