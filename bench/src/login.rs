@@ -209,7 +209,13 @@ async fn first_logins(
         let http = reqwest::Client::new();
         // One login outside the measured set reads the CRL.
         let c = gateway::challenge(&http, &base).await;
-        post_all(&http, &base, vec![(c.cookie, warm.sign_login(&c.challenge))], 1).await;
+        post_all(
+            &http,
+            &base,
+            vec![(c.cookie, warm.sign_login(&c.challenge))],
+            1,
+        )
+        .await;
         let mut logins = Vec::with_capacity(signers.len());
         for s in signers {
             let c = gateway::challenge(&http, &base).await;

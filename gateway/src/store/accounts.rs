@@ -254,12 +254,12 @@ impl Store {
             " LEFT JOIN account_certificates c ON c.account_id = a.id AND c.sha256 = $4",
             "a.key_kind = $1 AND a.key_country = $2 AND a.key_value = $3"
         ))
-            .bind(reg.key.kind.as_str())
-            .bind(&reg.key.country)
-            .bind(&reg.key.value)
-            .bind(&reg.certificate_sha256)
-            .fetch_all(&self.pool)
-            .await?;
+        .bind(reg.key.kind.as_str())
+        .bind(&reg.key.country)
+        .bind(&reg.key.value)
+        .bind(&reg.certificate_sha256)
+        .fetch_all(&self.pool)
+        .await?;
         let Some(account) = account_of(&rows)? else {
             return Ok(None);
         };
@@ -386,7 +386,10 @@ impl Store {
                 .collect(),
         });
         let id = row.id.clone();
-        if !self.group_commit(|reply| Write::Register { row, reply }).await? {
+        if !self
+            .group_commit(|reply| Write::Register { row, reply })
+            .await?
+        {
             return Ok(None);
         }
         Ok(Some(Account {

@@ -510,7 +510,12 @@ async fn one_by_one(pool: &AnyPool, split: Split) {
     for (session, audit, reply) in split.logins {
         let mut s = Split::default();
         s.logins.push((session, audit, oneshot::channel().0));
-        let _ = reply.send(write_all(pool, &s, None).await.map(drop).map_err(Into::into));
+        let _ = reply.send(
+            write_all(pool, &s, None)
+                .await
+                .map(drop)
+                .map_err(Into::into),
+        );
     }
     for (row, reply) in split.accounts {
         let id = row.id.clone();
@@ -526,12 +531,22 @@ async fn one_by_one(pool: &AnyPool, split: Split) {
     for (row, reply) in split.sessions {
         let mut s = Split::default();
         s.sessions.push((row, oneshot::channel().0));
-        let _ = reply.send(write_all(pool, &s, None).await.map(drop).map_err(Into::into));
+        let _ = reply.send(
+            write_all(pool, &s, None)
+                .await
+                .map(drop)
+                .map_err(Into::into),
+        );
     }
     for (row, reply) in split.audits {
         let mut s = Split::default();
         s.audits.push((row, oneshot::channel().0));
-        let _ = reply.send(write_all(pool, &s, None).await.map(drop).map_err(Into::into));
+        let _ = reply.send(
+            write_all(pool, &s, None)
+                .await
+                .map(drop)
+                .map_err(Into::into),
+        );
     }
 }
 

@@ -107,7 +107,8 @@ impl ValidatedCas {
         }
         for i in 1..chain.len() - 1 {
             let path = &chain[i..];
-            let (Some((not_before, not_after)), Some(fp)) = (validity_window(path), fingerprint(&chain[i]))
+            let (Some((not_before, not_after)), Some(fp)) =
+                (validity_window(path), fingerprint(&chain[i]))
             else {
                 continue;
             };
@@ -122,7 +123,6 @@ impl ValidatedCas {
         }
     }
 }
-
 
 /// Leaf certificates that passed steps 4 and 5, with their [`Checked`] result. A returning
 /// citizen brings the same certificate at every login; its chain, key usage, policies,
